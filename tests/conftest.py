@@ -1,0 +1,73 @@
+"""Shared fixtures: a migrated template database cloned per test, and a topic root per test.
+
+Every test that touches PostgreSQL gets its own database (`CREATE DATABASE ... TEMPLATE`), and every
+test that touches MQTT gets its own topic root and client ids, so tests run in any order.
+"""
+
+import os
+import uuid
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from service.settings import Settings
+from sql.migrate import migrate
+
+SERVER_URL = os.environ.get("GEOHAZARD_TEST_SERVER_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _url_for(dbname: str) -> str:
+    return psycopg.conninfo.make_conninfo(SERVER_URL, dbname=dbname)
+
+
+def _drop(dbname: str) -> None:
+    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
+@pytest.fixture(scope="session")
+def template_db():
+    """A database with every migration applied, used only as the template of the per-test ones."""
+    name = f"geohazard_tmpl_{uuid.uuid4().hex[:10]}"
+    migrate(_url_for(name))
+    yield name
+    _drop(name)
+
+
+@pytest.fixture
+def database_url(template_db):
+    """A fresh, fully migrated database of this test's own."""
+    name = f"geohazard_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_db))
+        )
+    yield _url_for(name)
+    _drop(name)
+
+
+@pytest.fixture
+def empty_database_url():
+    """A database name that does not exist yet; dropped afterwards."""
+    name = f"geohazard_e_{uuid.uuid4().hex[:12]}"
+    yield _url_for(name)
+    _drop(name)
+
+
+@pytest.fixture
+def topic_root():
+    """A topic root no other test publishes under."""
+    return f"test/{uuid.uuid4().hex[:12]}/geohazard/v1"
+
+
+@pytest.fixture
+def settings(database_url, topic_root):
+    """Settings pointing at this test's database and topic root, with fast ingest batching."""
+    return Settings(
+        database_url=database_url,
+        topic_root=topic_root,
+        ingest_client_id=f"ingest-{uuid.uuid4().hex[:12]}",
+        ingest_batch_wait_ms=50,
+        engine_interval_s=1,
+    )
