@@ -24,8 +24,8 @@ class Settings(BaseSettings):
         "geohazard-ingest",
         description="Fixed MQTT client id of the ingest process, so its persistent session survives restarts.",
     )
-    ingest_batch_readings: int = Field(5000, ge=1, description="Commit once this many readings are waiting.")
-    ingest_batch_wait_ms: int = Field(200, ge=1, description="...or once the oldest waiting reading is this old.")
+    ingest_batch_messages: int = Field(1000, ge=1, description="Commit once this many messages are waiting...")
+    ingest_batch_wait_ms: int = Field(100, ge=1, description="...or once the oldest waiting message is this old.")
     future_tolerance_s: int = Field(300, ge=0, description="Readings stamped further ahead than this are flagged.")
     retention_days: int = Field(3650, ge=1, description="Readings older than this are flagged as stale.")
     engine_interval_s: int = Field(60, ge=1, description="Seconds between full evaluations of every sensor.")

@@ -6,6 +6,7 @@ test that touches MQTT gets its own topic root and client ids, so tests run in a
 
 import os
 import uuid
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -18,7 +19,7 @@ SERVER_URL = os.environ.get("GEOHAZARD_TEST_SERVER_URL", "postgresql://postgres@
 
 
 def _url_for(dbname: str) -> str:
-    return psycopg.conninfo.make_conninfo(SERVER_URL, dbname=dbname)
+    return urlsplit(SERVER_URL)._replace(path=f"/{dbname}").geturl()
 
 
 def _drop(dbname: str) -> None:

@@ -51,6 +51,7 @@ CREATE TABLE quarantine (
     fields          jsonb,
     quality         text[] NOT NULL DEFAULT '{}',
     server_timed    boolean NOT NULL DEFAULT false,
+    reason          text NOT NULL,
     replayed_at     timestamptz,
     UNIQUE (device_id, sensor_code, ts)
 );

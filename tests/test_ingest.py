@@ -1,0 +1,104 @@
+"""Ingest through the real broker into the real database: stored, deduplicated, dead-lettered, quarantined."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ingest.consumer import Consumer
+from sensors.timestamps import format_utc
+from tests.support import Publisher, fetch, register, running, wait_until
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def crack(sensor="CR-01", minutes_ago=0, value=12.43):
+    return {"sensor": sensor, "ts": format_utc(NOW - timedelta(minutes=minutes_ago)), "kind": "crack", "value": value}
+
+
+@pytest.fixture
+def ingest(settings):
+    register(settings.database_url, sensors=(("CR-01", "crack", {}), ("GN-01", "gnss", {}), ("RG-01", "rain", {})))
+    publisher = Publisher(settings)
+    consumer = Consumer(settings)
+    with running(consumer.run):
+        assert consumer.subscribed.wait(10), "ingest did not subscribe"
+        yield publisher
+    publisher.close()
+
+
+def count(url, table):
+    return fetch(url, f"SELECT count(*) FROM {table}")[0][0]
+
+
+def test_readings_of_every_native_kind_are_stored_with_their_series_value(settings, ingest):
+    ingest.readings("GW-500113-0001", [
+        crack(value=12.43),
+        {"sensor": "GN-01", "ts": format_utc(NOW), "kind": "gnss", "e": 3.0, "n": 4.0, "u": -1.0},
+        {"sensor": "RG-01", "ts": format_utc(NOW), "kind": "rain", "value": 0.5},
+    ])
+    wait_until(lambda: count(settings.database_url, "reading") == 3, what="3 stored readings")
+    rows = dict(fetch(settings.database_url, "SELECT sensor_code, value FROM reading"))
+    assert rows == {"CR-01": 12.43, "GN-01": 5.0, "RG-01": 0.5}
+    assert fetch(settings.database_url, "SELECT fields FROM reading WHERE sensor_code = 'GN-01'")[0][0] == {
+        "gpsTotalX": 3.0, "gpsTotalY": 4.0, "gpsTotalZ": -1.0}
+
+
+def test_a_redelivered_message_does_not_duplicate_readings(settings, ingest):
+    for _ in range(3):
+        ingest.readings("GW-500113-0001", [crack(minutes_ago=10), crack(minutes_ago=0)])
+    ingest.readings("GW-500113-0001", [crack(minutes_ago=20)])
+    wait_until(lambda: count(settings.database_url, "reading") == 3, what="3 distinct readings")
+    assert count(settings.database_url, "reading") == 3
+
+
+def test_a_malformed_message_is_dead_lettered_and_the_next_good_one_is_stored(settings, ingest):
+    topic = f"{settings.topic_root}/gateways/GW-500113-0001/readings"
+    ingest.raw(topic, b"\x02\x00\x05{not json")
+    ingest.readings("GW-500113-0001", [crack()])
+    wait_until(lambda: count(settings.database_url, "reading") == 1, what="the good reading")
+    letters = fetch(settings.database_url, "SELECT topic, payload, reason FROM dead_letter")
+    assert len(letters) == 1
+    assert letters[0][0] == topic
+    assert bytes(letters[0][1]) == b"\x02\x00\x05{not json"
+    assert letters[0][2].startswith("payload is not JSON")
+
+
+def test_a_bad_reading_is_dead_lettered_and_the_good_ones_in_its_message_are_kept(settings, ingest):
+    ingest.readings("GW-500113-0001", [crack(value=1.0), {"sensor": "CR-01", "ts": "yesterday", "kind": "crack",
+                                                          "value": 2.0}, crack(minutes_ago=5, value=3.0)])
+    wait_until(lambda: count(settings.database_url, "dead_letter") == 1, what="the dead letter")
+    assert sorted(v for (v,) in fetch(settings.database_url, "SELECT value FROM reading")) == [1.0, 3.0]
+    reason = fetch(settings.database_url, "SELECT reason FROM dead_letter")[0][0]
+    assert reason.startswith("readings[1]: timestamp 'yesterday' is not ISO 8601")
+
+
+def test_a_gateway_publishing_for_another_is_dead_lettered(settings, ingest):
+    ingest.readings("GW-500113-0001", [crack()], topic_gateway="GW-500113-9999")
+    wait_until(lambda: count(settings.database_url, "dead_letter") == 1, what="the dead letter")
+    assert "does not match the topic's gateway" in fetch(settings.database_url, "SELECT reason FROM dead_letter")[0][0]
+    assert count(settings.database_url, "reading") == 0
+
+
+def test_readings_of_unregistered_sensors_are_quarantined_not_analysed(settings, ingest):
+    ingest.readings("GW-500113-0001", [crack(sensor="CR-99")])
+    ingest.readings("GW-UNKNOWN", [crack()])
+    wait_until(lambda: count(settings.database_url, "quarantine") == 2, what="2 quarantined readings")
+    reasons = sorted(r for (r,) in fetch(settings.database_url, "SELECT reason FROM quarantine"))
+    assert reasons == ["device GW-UNKNOWN is not registered", "sensor GW-500113-0001/CR-99 is not registered"]
+    assert count(settings.database_url, "reading") == 0
+
+
+def test_suspect_readings_are_stored_with_quality_flags(settings, ingest):
+    future = {"sensor": "CR-01", "ts": format_utc(NOW + timedelta(hours=2)), "kind": "crack", "value": 1.0}
+    out_of_range = {"sensor": "RG-01", "ts": format_utc(NOW), "kind": "rain", "value": 900.0}
+    ingest.readings("GW-500113-0001", [future, out_of_range])
+    wait_until(lambda: count(settings.database_url, "reading") == 2, what="2 flagged readings")
+    flags = dict(fetch(settings.database_url, "SELECT sensor_code, quality FROM reading"))
+    assert flags == {"CR-01": ["future"], "RG-01": ["out_of_range"]}
+
+
+def test_a_reading_updates_the_devices_last_seen_and_the_sensors_last_reading(settings, ingest):
+    ingest.readings("GW-500113-0001", [crack(minutes_ago=3)])
+    wait_until(lambda: fetch(settings.database_url, "SELECT last_seen FROM device")[0][0], what="last_seen")
+    assert fetch(settings.database_url, "SELECT last_reading_at FROM sensor WHERE code = 'CR-01'")[0][0] == \
+        NOW - timedelta(minutes=3)
