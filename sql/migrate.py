@@ -69,8 +69,8 @@ def ensure_database(database_url: str) -> bool:
             return False
         try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        except errors.DuplicateDatabase:
-            return False  # another `migrate` created it a moment ago
+        except (errors.DuplicateDatabase, errors.UniqueViolation):
+            return False  # another `migrate` created it a moment ago (the loser may see either error)
         log.info("created database %s", name)
         return True
 

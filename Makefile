@@ -1,0 +1,20 @@
+# The two commands of the README: `make demo` and `make test`. Each installs what it needs into .venv.
+VENV ?= .venv
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: demo test services
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+services:
+	@.ci/ensure-services
+
+demo: $(STAMP) services
+	$(VENV)/bin/geohazard demo
+
+test: $(STAMP) services
+	$(VENV)/bin/pytest
