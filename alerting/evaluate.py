@@ -1,0 +1,239 @@
+"""One evaluation: read the last 72 h of good readings, run the kernels, and assess every hazard point.
+
+`load_window` is the only I/O; `assess` is numpy over all sensors at once and returns one Assessment
+per (point, type) for `flows` to act on. Given the same readings and the same `now`, it gives the same
+assessments: that is what makes replay reproduce live events.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+import numpy as np
+
+from alerting import kernels as k
+from alerting.flows import Assessment
+from alerting.rules import (BIN_S, GAUGE_SEARCH_RADIUS_M, MAX_GAP_BINS, SMOOTH_BINS, V0_FLOOR_MM_PER_DAY,
+                            WINDOW_BINS)
+from sensors.kinds import DISPLACEMENT_KINDS
+from sql import queries
+
+Q = queries("engine")
+_LEVEL_KEYS = ("blue", "yellow", "orange", "red")
+EARTH_RADIUS_M = 6_371_000.0
+
+
+@dataclass
+class SensorSet:
+    """The sensors of one family (displacement or rain) with their readings in the window."""
+
+    rows: list  # monitored_sensors records, in array order
+    idx: np.ndarray  # 0-based sensor position of each reading
+    t_s: np.ndarray
+    value: np.ndarray
+
+    @property
+    def names(self) -> list[str]:
+        return [f"{r['device_id']}/{r['code']}" for r in self.rows]
+
+
+@dataclass
+class Window:
+    now: datetime
+    start_s: float
+    points: list
+    displacement: SensorSet
+    rain: SensorSet
+
+
+async def load_window(conn: asyncpg.Connection, now: datetime) -> Window:
+    """Everything one evaluation needs, read in a handful of queries."""
+    frm = now - timedelta(seconds=BIN_S * WINDOW_BINS)
+    points = await conn.fetch(Q["active_points"])
+    families = []
+    for kinds in (list(DISPLACEMENT_KINDS), ["rain"]):
+        rows = await conn.fetch(Q["monitored_sensors"], kinds)
+        data = await conn.fetchrow(Q["window_readings"], [r["device_id"] for r in rows],
+                                   [r["code"] for r in rows], frm, now)
+        families.append(SensorSet(rows, np.asarray(data["idx"], dtype=np.int64) - 1,
+                                  np.asarray(data["t_s"], dtype=np.float64),
+                                  np.asarray(data["value"], dtype=np.float64)))
+    # Bins are (now - 72 h, now] in 1 h steps, aligned to `now` so that the last bin is a full hour.
+    return Window(now, frm.timestamp() + 1e-6, points, *families)
+
+
+def _threshold_matrix(dicts: list[dict], key: str, default=(np.nan,) * 4) -> np.ndarray:
+    """[n, 4] blue..red thresholds from each row's JSON `{key: {"blue": .., ...}}`, NaN where unset."""
+    out = np.empty((len(dicts), 4))
+    for i, d in enumerate(dicts):
+        given = d.get(key) or {}
+        out[i] = [given.get(level, default[j]) for j, level in enumerate(_LEVEL_KEYS)]
+    return out.astype(float)
+
+
+def _json(value) -> dict:
+    return json.loads(value) if isinstance(value, str) else (value or {})
+
+
+def _round(x: float, digits: int = 2):
+    return None if not np.isfinite(x) else round(float(x), digits)
+
+
+def assess(w: Window) -> list[Assessment]:
+    """Assess every active hazard point for deformation and rainfall."""
+    point_pos = {p["code"]: i for i, p in enumerate(w.points)}
+    n_points = len(w.points)
+    deformation, def_evidence = _assess_deformation(w, point_pos, n_points)
+    rain, rain_evidence = _assess_rain(w, point_pos, n_points)
+
+    may_exceed = np.array([bool(_json(p["monitoring_plan"]).get("rainfall_may_exceed_orange")) for p in w.points])
+    def_known = deformation >= 0
+    rain_known = rain >= 0
+    capped_rain = np.where(may_exceed, rain, np.minimum(rain, k.ORANGE))
+    coupled = def_known & rain_known & (deformation >= k.YELLOW) & (rain >= k.YELLOW)
+    deformation_alert = np.where(coupled, np.minimum(deformation + 1, k.RED), deformation)
+
+    out = []
+    for i, p in enumerate(w.points):
+        if def_evidence[i] is not None:
+            evidence = def_evidence[i] | {"coupled_with_rainfall": bool(coupled[i])}
+            reasons = evidence.pop("reasons")
+            if coupled[i]:
+                reasons.append(f"raised one level: rainfall is {k.LEVEL_NAMES[rain[i]]} at the same time")
+            out.append(Assessment(p["code"], p["county_code"], "deformation",
+                                  int(deformation_alert[i]) if def_known[i] else None, reasons, evidence,
+                                  evidence.pop("thresholds")))
+        evidence = dict(rain_evidence[i])
+        reasons = evidence.pop("reasons")
+        if rain_known[i] and capped_rain[i] < rain[i]:
+            reasons.append("rainfall alone stops at orange for this point")
+        out.append(Assessment(p["code"], p["county_code"], "rainfall",
+                              int(capped_rain[i]) if rain_known[i] else None, reasons, evidence,
+                              evidence.pop("thresholds")))
+    return out
+
+
+def _assess_deformation(w: Window, point_pos: dict, n_points: int):
+    """Per point: the highest sensor level (-1 when every sensor is without data) and the evidence."""
+    s = w.displacement
+    n = len(s.rows)
+    level_by_point = np.full(n_points, -1, dtype=np.int8)
+    evidence: list = [None] * n_points
+    if n == 0:
+        return level_by_point, evidence
+    series = k.fill_gaps(k.resample_last(s.idx, s.t_s, s.value, n, w.start_s, BIN_S, WINDOW_BINS), MAX_GAP_BINS)
+    velocity = k.velocity_mm_per_day(series, BIN_S, SMOOTH_BINS)
+    configured = np.array([r["v0_mm_per_day"] if r["v0_mm_per_day"] is not None else np.nan for r in s.rows], float)
+    v0 = k.reference_creep_rate(velocity, configured, V0_FLOOR_MM_PER_DAY)
+    alpha = k.tangent_angle_deg(velocity, v0)
+    thresholds = [_json(r["thresholds"]) for r in s.rows]
+    v_thr = _threshold_matrix(thresholds, "velocity_mm_per_day")
+    d_thr = _threshold_matrix(thresholds, "displacement_mm")
+    levels = k.deformation_levels(alpha, velocity, series, v_thr, d_thr)
+    has_data = np.isfinite(velocity[:, -1])
+
+    point_of_sensor = np.array([point_pos.get(r["hazard_point"], -1) for r in s.rows])
+    for j, r in enumerate(s.rows):
+        i = point_of_sensor[j]
+        if i < 0:
+            continue
+        ev = evidence[i] or {"sensors": [], "reasons": [], "thresholds": {}}
+        evidence[i] = ev
+        name = s.names[j]
+        entry = {
+            "sensor": name, "kind": r["kind"], "level": k.LEVEL_NAMES[levels.level[j]] if has_data[j] else "no data",
+            "displacement_mm": _round(series[j, -1]), "velocity_mm_per_day": _round(velocity[j, -1]),
+            "v0_mm_per_day": _round(v0[j], 3), "v0_source": "configured" if np.isfinite(configured[j]) else "window median",
+            "tangent_angle_deg": _round(alpha[j, -1]),
+        }
+        ev["sensors"].append(entry)
+        ev["thresholds"][name] = {"velocity_mm_per_day": thresholds[j].get("velocity_mm_per_day"),
+                                  "displacement_mm": thresholds[j].get("displacement_mm"),
+                                  "tangent_angle_deg": {"yellow": "> 50", "orange": ">= 80", "red": ">= 85"}}
+        if not has_data[j]:
+            ev["reasons"].append(f"{name}: no data in the last hours")
+            continue
+        level_by_point[i] = max(level_by_point[i], levels.level[j])
+        if levels.level[j] > 0:
+            ev["reasons"].append(_deformation_reason(name, levels, j, alpha[j, -1], velocity[j, -1], v0[j], series[j, -1]))
+    return level_by_point, evidence
+
+
+def _deformation_reason(name, levels, j, alpha, v, v0, s) -> str:
+    parts = []
+    if levels.angle_level[j]:
+        parts.append(f"tangent angle {alpha:.1f} deg ({k.LEVEL_NAMES[levels.angle_level[j]]})")
+    if levels.velocity_level[j]:
+        parts.append(f"velocity {v:.2f} mm/d ({k.LEVEL_NAMES[levels.velocity_level[j]]})")
+    if levels.displacement_level[j]:
+        parts.append(f"displacement {s:.1f} mm ({k.LEVEL_NAMES[levels.displacement_level[j]]})")
+    return f"{name} {k.LEVEL_NAMES[levels.level[j]]}: " + ", ".join(parts) + f"; v0 {v0:.2f} mm/d"
+
+
+def _assess_rain(w: Window, point_pos: dict, n_points: int):
+    """Per point: the rainfall level from its own working gauge, else the nearest within 10 km."""
+    s = w.rain
+    n = len(s.rows)
+    level_by_point = np.full(n_points, -1, dtype=np.int8)
+    points_json = [_json(p["thresholds"]) for p in w.points]
+    thr_24 = _threshold_matrix(points_json, "rain_24h_mm", k.DEFAULT_RAIN_24H_MM)
+    thr_72 = _threshold_matrix(points_json, "rain_72h_mm", k.DEFAULT_RAIN_72H_MM)
+    evidence = [{"reasons": ["no working rain gauge bound to the point or within 10 km: rainfall state is no data"],
+                 "state": "no data",
+                 "thresholds": {"rain_24h_mm": dict(zip(_LEVEL_KEYS, map(_round, thr_24[i]))),
+                                "rain_72h_mm": dict(zip(_LEVEL_KEYS, map(_round, thr_72[i])))}}
+                for i in range(n_points)]
+    if n == 0 or n_points == 0:
+        return level_by_point, evidence
+    hourly = k.resample_sum(s.idx, s.t_s, s.value, n, w.start_s, BIN_S, WINDOW_BINS)
+    total_1h = np.nan_to_num(hourly[:, -1])
+    total_3h = k.rolling_sum(hourly, 3)[:, -1]
+    total_24h = k.rolling_sum(hourly, 24)[:, -1]
+    total_72h = k.rolling_sum(hourly, 72)[:, -1]
+    # A gauge is working if it reported within three of its reporting intervals (at least an hour).
+    last_t = np.full(n, -np.inf)
+    np.maximum.at(last_t, s.idx, s.t_s)
+    silent_s = w.now.timestamp() - last_t
+    interval_s = np.array([max(3 * r["reporting_interval_s"], 3600) for r in s.rows], float)
+    working = silent_s <= interval_s
+
+    gauge = _gauge_for_points(w, s, working, point_pos, n_points)
+    has_gauge = gauge >= 0
+    g = np.where(has_gauge, gauge, 0)
+    levels = k.rainfall_levels(total_24h[g], total_72h[g], thr_24, thr_72)
+    level_by_point[has_gauge] = levels[has_gauge]
+    for i in np.flatnonzero(has_gauge):
+        j = g[i]
+        ev = evidence[i]
+        ev.update(state="ok", gauge=s.names[j], gauge_point=s.rows[j]["hazard_point"],
+                  rain_1h_mm=_round(total_1h[j]), rain_3h_mm=_round(total_3h[j]),
+                  rain_24h_mm=_round(total_24h[j]), rain_72h_mm=_round(total_72h[j]))
+        ev["reasons"] = []
+        if levels[i] > 0:
+            ev["reasons"].append(f"{s.names[j]} {k.LEVEL_NAMES[levels[i]]}: 24 h {total_24h[j]:.1f} mm, "
+                                 f"72 h {total_72h[j]:.1f} mm")
+    return level_by_point, evidence
+
+
+def _gauge_for_points(w: Window, s: SensorSet, working, point_pos, n_points) -> np.ndarray:
+    """Index of the gauge each point uses (-1 for none): a bound working gauge, else the nearest one."""
+    gauge = np.full(n_points, -1)
+    for j, r in enumerate(s.rows):
+        i = point_pos.get(r["hazard_point"], -1)
+        if i >= 0 and working[j] and gauge[i] < 0:
+            gauge[i] = j
+    need = np.flatnonzero(gauge < 0)
+    usable = np.flatnonzero(working)
+    if need.size and usable.size:
+        p_lon = np.radians([w.points[i]["lon"] for i in need])[:, None]
+        p_lat = np.radians([w.points[i]["lat"] for i in need])[:, None]
+        g_lon = np.radians([s.rows[j]["lon"] for j in usable])[None, :]
+        g_lat = np.radians([s.rows[j]["lat"] for j in usable])[None, :]
+        a = (np.sin((g_lat - p_lat) / 2) ** 2
+             + np.cos(p_lat) * np.cos(g_lat) * np.sin((g_lon - p_lon) / 2) ** 2)
+        distance_m = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(a))
+        nearest = distance_m.argmin(axis=1)
+        near_enough = distance_m[np.arange(need.size), nearest] <= GAUGE_SEARCH_RADIUS_M
+        gauge[need[near_enough]] = usable[nearest[near_enough]]
+    return gauge

@@ -1,0 +1,23 @@
+"""The rule set's defaults and its version; every alert event records the version it was decided by."""
+
+from datetime import timedelta
+
+# Bump when any default below or any level rule in `kernels` changes, so replayed events can be told apart.
+RULE_VERSION = "2026.11-1"
+
+BIN_S = 3600  # resampling interval of the deformation and rain series (SPEC 4.1: default 1 h)
+WINDOW_BINS = 72  # the longest rolling total, 72 h, sets how much history one evaluation reads
+SMOOTH_BINS = 6  # trailing velocity window, 6 h
+MAX_GAP_BINS = 3  # gaps up to 3 bins are interpolated; longer ones break the series
+V0_FLOOR_MM_PER_DAY = 0.1
+GAUGE_SEARCH_RADIUS_M = 10_000  # a point without its own working gauge borrows the nearest within 10 km
+
+# How long a lower level must hold before the level falls, by the current level (SPEC 4.3).
+HOLD = {
+    "blue": timedelta(hours=6),
+    "yellow": timedelta(hours=12),
+    "orange": timedelta(hours=24),
+    "red": timedelta(hours=48),
+}
+# Falling from these also needs a duty officer's confirmation.
+CONFIRM_TO_LOWER = frozenset({"orange", "red"})

@@ -1,0 +1,64 @@
+-- Queries of the warning engine.
+
+-- name: monitored_sensors
+-- Sensors of active points whose readings the engine analyses, with what it needs to judge them.
+SELECT s.device_id, s.code, s.kind, s.hazard_point, s.v0_mm_per_day, s.thresholds,
+       s.reporting_interval_s, p.lon, p.lat
+FROM sensor s
+JOIN hazard_point p ON p.code = s.hazard_point
+WHERE p.status = 'active' AND s.kind = ANY($1::text[])
+ORDER BY s.hazard_point, s.device_id, s.code
+
+-- name: window_readings
+-- Good readings of the given sensors in (from, to], as three parallel arrays: sensor position
+-- (1-based, in the order given), epoch seconds and value.
+SELECT coalesce(array_agg(s.idx), '{}') AS idx,
+       coalesce(array_agg(extract(epoch FROM r.ts)::float8), '{}') AS t_s,
+       coalesce(array_agg(r.value), '{}') AS value
+FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS s (device_id, code, idx)
+JOIN reading r ON r.device_id = s.device_id AND r.sensor_code = s.code
+WHERE r.ts > $3 AND r.ts <= $4 AND r.quality = '{}' AND r.value IS NOT NULL
+
+-- name: active_points
+SELECT code, county_code, lon, lat, thresholds, monitoring_plan
+FROM hazard_point
+WHERE status = 'active'
+ORDER BY code
+
+-- name: open_alerts
+SELECT id, hazard_point, type, level, state, pending_level, pending_since, raised_at
+FROM alert
+WHERE state <> 'resolved'
+
+-- name: insert_alert
+INSERT INTO alert (hazard_point, type, level, reasons, evidence, rule_version, raised_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+RETURNING id
+
+-- name: set_alert_level
+UPDATE alert
+SET level = $2, reasons = $3, evidence = $4, rule_version = $5, updated_at = $6,
+    pending_level = NULL, pending_since = NULL
+WHERE id = $1
+
+-- name: set_alert_pending
+UPDATE alert SET pending_level = $2, pending_since = $3 WHERE id = $1
+
+-- name: resolve_alert
+UPDATE alert
+SET state = 'resolved', resolved_at = $2, resolved_by = $3, updated_at = $2,
+    pending_level = NULL, pending_since = NULL
+WHERE id = $1
+
+-- name: insert_event
+INSERT INTO alert_event (alert_id, at, kind, from_level, to_level, actor, inputs, thresholds, rule_version, note)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+
+-- name: current_alert_of_point
+-- The alert a point's retained MQTT topic shows: its highest open alert, newest first on ties.
+SELECT a.id, a.hazard_point AS point, a.type, a.level, a.state, a.reasons, a.evidence,
+       a.raised_at, a.updated_at, a.rule_version
+FROM alert a
+WHERE a.hazard_point = $1 AND a.state <> 'resolved'
+ORDER BY array_position(ARRAY['blue', 'yellow', 'orange', 'red'], a.level) DESC, a.updated_at DESC
+LIMIT 1

@@ -1,0 +1,139 @@
+"""The engine against the real database: readings in, alerts opened, raised, held, lowered and closed."""
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+import psycopg
+
+from alerting.engine import evaluate_once
+from tests.support import fetch, register
+
+NOW = datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc)
+GW = "GW-500113-0001"
+
+
+def insert_series(url: str, code: str, kind: str, points: list[tuple[datetime, float]]) -> None:
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        with cur.copy("COPY reading (device_id, sensor_code, ts, kind, value) FROM STDIN") as copy:
+            for ts, value in points:
+                copy.write_row((GW, code, ts, kind, value))
+
+
+def every_10_min(start: datetime, end: datetime):
+    t = start
+    while t <= end:
+        yield t
+        t += timedelta(minutes=10)
+
+
+def evaluate(url: str, now: datetime):
+    async def once():
+        conn = await asyncpg.connect(url)
+        try:
+            return await evaluate_once(conn, now)
+        finally:
+            await conn.close()
+
+    return asyncio.run(once())
+
+
+def open_alerts(url: str):
+    return fetch(url, "SELECT hazard_point, type, level, state FROM alert WHERE state <> 'resolved' ORDER BY type")
+
+
+def rain(url: str, start: datetime, end: datetime, mm_per_h: float) -> None:
+    insert_series(url, "RG-01", "rain", [(t, mm_per_h / 6) for t in every_10_min(start, end)])
+
+
+def test_steady_creep_at_the_reference_rate_raises_nothing(database_url):
+    register(database_url, sensors=(("CR-01", "crack", {}),))
+    insert_series(database_url, "CR-01", "crack",
+                  [(t, 30 + 2.0 * (t - NOW).total_seconds() / 86400) for t in every_10_min(NOW - timedelta(hours=72), NOW)])
+    assert evaluate(database_url, NOW) == []
+    assert open_alerts(database_url) == []
+
+
+def test_an_accelerating_slope_is_red_by_tangent_angle_with_its_evidence(database_url):
+    register(database_url, sensors=(("CR-01", "crack", {}),))
+    # 2 mm/d for two days, then 30 mm/d for the last 24 hours: arctan(15) = 86 deg in the last bins.
+    series = [(t, 2.0 * (t - NOW + timedelta(hours=72)).total_seconds() / 86400
+               + max(0.0, 28.0 * (t - NOW + timedelta(hours=24)).total_seconds() / 86400))
+              for t in every_10_min(NOW - timedelta(hours=72), NOW)]
+    insert_series(database_url, "CR-01", "crack", series)
+    changes = evaluate(database_url, NOW)
+    assert [(c.type, c.kind, c.to_level) for c in changes] == [("deformation", "raised", "red")]
+    evidence = fetch(database_url, "SELECT evidence FROM alert")[0][0]
+    sensor = evidence["sensors"][0]
+    assert sensor["velocity_mm_per_day"] == 30.0
+    assert sensor["v0_mm_per_day"] == 2.0
+    assert sensor["tangent_angle_deg"] == 86.19
+
+
+def test_a_storm_raises_rainfall_but_alone_stops_at_orange(database_url):
+    register(database_url, sensors=(("RG-01", "rain", {}),))
+    rain(database_url, NOW - timedelta(hours=12), NOW, 15.0)  # 180 mm in 12 h
+    changes = evaluate(database_url, NOW)
+    assert [(c.type, c.to_level) for c in changes] == [("rainfall", "orange")]
+    reasons = fetch(database_url, "SELECT reasons FROM alert")[0][0]
+    assert "rainfall alone stops at orange for this point" in reasons
+
+
+def test_a_debris_flow_gully_may_go_red_on_rainfall_alone(database_url):
+    register(database_url, sensors=(("RG-01", "rain", {}),))
+    with psycopg.connect(database_url) as conn:
+        conn.execute("UPDATE hazard_point SET monitoring_plan = '{\"rainfall_may_exceed_orange\": true}'")
+    rain(database_url, NOW - timedelta(hours=12), NOW, 15.0)
+    assert [(c.type, c.to_level) for c in evaluate(database_url, NOW)] == [("rainfall", "red")]
+
+
+def test_a_point_without_a_gauge_uses_the_nearest_working_one_within_10_km(database_url):
+    register(database_url, sensors=(("RG-01", "rain", {}),))
+    register(database_url, point="500113-HP-0043", gateway="GW-500113-0002", sensors=(), lon=106.56, lat=29.40)
+    register(database_url, point="500113-HP-0044", gateway="GW-500113-0003", sensors=(), lon=106.80, lat=29.40)
+    rain(database_url, NOW - timedelta(hours=12), NOW, 7.0)  # 84 mm: yellow
+    evaluate(database_url, NOW)
+    assert [(p, t, level) for p, t, level, _ in open_alerts(database_url)] == [
+        ("500113-HP-0042", "rainfall", "yellow"), ("500113-HP-0043", "rainfall", "yellow")]
+    evidence = fetch(database_url, "SELECT evidence FROM alert WHERE hazard_point = '500113-HP-0043'")[0][0]
+    assert evidence["gauge"] == f"{GW}/RG-01"
+
+
+def test_a_level_falls_only_after_the_hold_time_and_then_closes(database_url):
+    register(database_url, sensors=(("RG-01", "rain", {}),))
+    rain(database_url, NOW - timedelta(hours=6), NOW, 14.0)  # 84 mm in 6 h: yellow
+    rain(database_url, NOW + timedelta(minutes=10), NOW + timedelta(hours=110), 0.0)  # the gauge keeps reporting
+    assert [c.to_level for c in evaluate(database_url, NOW)] == ["yellow"]
+    # 25 h later the 24 h total is 0 but the 72 h total (84 mm) is still blue: blue starts its hold.
+    assert evaluate(database_url, NOW + timedelta(hours=25)) == []
+    assert open_alerts(database_url)[0][2] == "yellow"
+    # Yellow holds 12 h before it falls.
+    assert evaluate(database_url, NOW + timedelta(hours=36)) == []
+    assert [c.to_level for c in evaluate(database_url, NOW + timedelta(hours=37, minutes=1))] == ["blue"]
+    # After 72 h the rain has left the window; blue holds 6 h, then the alert closes.
+    assert evaluate(database_url, NOW + timedelta(hours=73)) == []
+    assert [c.kind for c in evaluate(database_url, NOW + timedelta(hours=79, minutes=1))] == ["resolved"]
+    assert open_alerts(database_url) == []
+    kinds = [k for (k,) in fetch(database_url, "SELECT kind FROM alert_event ORDER BY id")]
+    assert kinds == ["raised", "level_lowered", "resolved"]
+
+
+def test_orange_does_not_fall_without_a_duty_officers_confirmation(database_url):
+    register(database_url, sensors=(("RG-01", "rain", {}),))
+    rain(database_url, NOW - timedelta(hours=6), NOW, 20.0)  # 120 mm: orange
+    rain(database_url, NOW + timedelta(minutes=10), NOW + timedelta(hours=100), 0.0)
+    assert [c.to_level for c in evaluate(database_url, NOW)] == ["orange"]
+    assert evaluate(database_url, NOW + timedelta(hours=99)) == []
+    assert open_alerts(database_url)[0][2] == "orange"
+    pending = fetch(database_url, "SELECT pending_level FROM alert")[0][0]
+    assert pending == "none"
+
+
+def test_a_silent_gauge_never_lowers_the_level(database_url):
+    register(database_url, sensors=(("RG-01", "rain", {}),))
+    rain(database_url, NOW - timedelta(hours=6), NOW, 14.0)
+    evaluate(database_url, NOW)
+    assert evaluate(database_url, NOW + timedelta(hours=60)) == []
+    assert open_alerts(database_url)[0][2] == "yellow"
+    evidence = fetch(database_url, "SELECT pending_level FROM alert")[0][0]
+    assert evidence is None
