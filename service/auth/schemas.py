@@ -1,0 +1,33 @@
+"""Roles and the two views of a token: the caller of a request, and a row of `geohazard token list`."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, NamedTuple, get_args
+
+Role = Literal["admin", "duty_officer", "grid_monitor", "viewer"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """The verified caller of a request."""
+
+    id: int
+    name: str
+    role: Role
+    person_id: int | None
+
+
+class TokenInfo(NamedTuple):
+    """A stored token as an administrator sees it (a tuple, to print as a row); never the token or its hash."""
+
+    id: int
+    name: str
+    role: Role
+    person_id: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,259 @@
+"""`geohazard`: one command for every process of the service and its administration."""
+
+import argparse
+import asyncio
+import logging
+import signal
+import socket
+import sys
+import threading
+
+import psycopg
+from pydantic import ValidationError
+
+from service.settings import Settings
+
+log = logging.getLogger("geohazard")
+
+START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+START_MOSQUITTO = "mosquitto -d -c /etc/mosquitto/mosquitto.conf"
+
+
+class NotReady(RuntimeError):
+    """Something the command needs is not there; the message says what to do."""
+
+
+def check_postgres(settings: Settings, *, need_schema: bool = True, server_only: bool = False) -> None:
+    """Fail with a readable message unless the database answers (and, if asked, is migrated).
+
+    With `server_only`, only the server must answer: the database itself may be created by migrate.
+    """
+    url = settings.database_url
+    if server_only:
+        url, need_schema = psycopg.conninfo.make_conninfo(url, dbname="postgres"), False
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            if need_schema and conn.execute("SELECT to_regclass('schema_migration')").fetchone()[0] is None:
+                raise NotReady(f"the database at {settings.database_url} has no schema yet: run `geohazard migrate`")
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = "run `geohazard migrate` to create it" if "does not exist" in first else f"start it (here: {START_POSTGRES})"
+        raise NotReady(
+            f"cannot reach PostgreSQL at {settings.database_url}: {first}\n"
+            f"  {hint}, or point GEOHAZARD_DATABASE_URL at a running server"
+        ) from None
+
+
+def check_mqtt(settings: Settings) -> None:
+    """Fail with a readable message unless the broker accepts TCP connections."""
+    try:
+        socket.create_connection((settings.mqtt_host, settings.mqtt_port), timeout=5).close()
+    except OSError as exc:
+        raise NotReady(
+            f"cannot reach the MQTT broker at {settings.mqtt_url}: {exc}\n"
+            f"  start it (here: {START_MOSQUITTO}), or point GEOHAZARD_MQTT_URL at a running broker"
+        ) from None
+
+
+def run_until_signalled(main) -> None:
+    """Run `main(stop)` on a fresh event loop; SIGINT or SIGTERM sets `stop` for a clean shutdown."""
+
+    async def runner():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+# --- subcommands -------------------------------------------------------------------------------
+
+def cmd_migrate(settings: Settings, args) -> None:
+    from sql.migrate import migrate
+
+    check_postgres(settings, server_only=True)
+    for outcome in migrate(settings.database_url):
+        m = outcome.migration
+        print(f"{m.version:04d}_{m.name}: {outcome.status}")
+
+
+def cmd_serve(settings: Settings, args) -> None:
+    import uvicorn
+
+    from service.app import create_app
+
+    check_postgres(settings)
+    host, port = args.host or settings.api_host, args.port or settings.api_port
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+def cmd_ingest(settings: Settings, args) -> None:
+    from ingest.consumer import Consumer
+
+    check_postgres(settings)
+    check_mqtt(settings)
+    run_until_signalled(Consumer(settings).run)
+
+
+def cmd_engine(settings: Settings, args) -> None:
+    from alerting.engine import Engine
+
+    check_postgres(settings)
+    check_mqtt(settings)
+    run_until_signalled(Engine(settings).run)
+
+
+def cmd_simulate(settings: Settings, args) -> None:
+    from sensors.simulator import Simulator, seed_registry
+
+    check_mqtt(settings)
+    if args.seed_registry:
+        check_postgres(settings)
+        seed_registry(settings.database_url)
+        print("demo registry seeded (existing rows kept)")
+    sim = Simulator(mqtt_host=settings.mqtt_host, mqtt_port=settings.mqtt_port, topic_root=settings.topic_root,
+                    failure_in_minutes=args.failure_in_minutes, username=settings.mqtt_username,
+                    password=settings.mqtt_password)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        sim.run(backfill_hours=args.backfill_hours, interval_s=args.interval_s, period_s=args.period_s,
+                stop=stop, duration_s=args.duration_s)
+    finally:
+        sim.close()
+    print(f"published {sim.published_readings} readings")
+
+
+def cmd_demo(settings: Settings, args) -> None:
+    from service.demo import run_demo
+
+    check_postgres(settings, server_only=True)
+    check_mqtt(settings)
+    run_demo(settings, port=args.port or settings.api_port, duration_s=args.duration_s,
+             engine_interval_s=args.engine_interval_s)
+
+
+def cmd_token(settings: Settings, args) -> None:
+    from service.auth.service import create_token, list_tokens, revoke_token
+
+    check_postgres(settings)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        if args.token_command == "create":
+            try:
+                token = create_token(conn, name=args.name, role=args.role, person_id=args.person)
+            except ValueError as exc:
+                raise NotReady(str(exc)) from None
+            print(token)
+            print(f"(a {args.role} token named {args.name!r}; it is shown only now, store it safely)", file=sys.stderr)
+        elif args.token_command == "revoke":
+            if not revoke_token(conn, token_id=args.id):
+                raise NotReady(f"no active token with id {args.id}; `geohazard token list` shows them")
+            print(f"token {args.id} revoked")
+        else:
+            for row in list_tokens(conn):
+                print("\t".join(str(v) for v in row))
+
+
+# --- argument parsing --------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="geohazard",
+        description="Geological-hazard monitoring and early warning. Configuration comes from GEOHAZARD_* "
+                    "environment variables (see the README); GEOHAZARD_DATABASE_URL and GEOHAZARD_MQTT_URL "
+                    "say where PostgreSQL and the MQTT broker are.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("migrate", help="create the database if needed and apply every pending migration",
+                       description="Create the database if it does not exist and apply the forward-only "
+                                   "migrations in sql/migrations, recording each. Safe to run twice and from "
+                                   "two processes at once. TimescaleDB steps are skipped where the extension "
+                                   "is not available.")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("serve", help="run the HTTP API (FastAPI; OpenAPI at /docs)",
+                       description="Serve the HTTP API under /api/v1 with /healthz, /readyz and /docs.")
+    p.add_argument("--host", help="address to listen on (default GEOHAZARD_API_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default GEOHAZARD_API_PORT, 8000)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("ingest", help="take readings from MQTT into the database",
+                       description="Subscribe to the gateways' readings topics with a persistent session and "
+                                   "store every reading; malformed messages go to the dead-letter store, "
+                                   "readings of unregistered sensors to quarantine. Messages are acknowledged "
+                                   "only after they are committed.")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("engine", help="evaluate every hazard point on a schedule and raise warnings",
+                       description="Every GEOHAZARD_ENGINE_INTERVAL_S seconds, compute the deformation "
+                                   "(tangent angle, velocity, displacement) and rainfall (24 h and 72 h totals) "
+                                   "levels of every active hazard point, open, raise, lower and close alerts, "
+                                   "and publish each point's alert on its retained MQTT topic.")
+    p.set_defaults(func=cmd_engine)
+
+    p = sub.add_parser("simulate", help="publish readings from simulated field gateways",
+                       description="Publish native-protocol readings for the demo registry: a steady creep, "
+                                   "an accelerating slope heading for failure, a storm over a debris-flow "
+                                   "gully and a quiet cliff. History is backfilled first, then readings are "
+                                   "published live.")
+    p.add_argument("--seed-registry", action="store_true", help="insert the demo registry first")
+    p.add_argument("--backfill-hours", type=float, default=72, help="history to publish at start (default 72)")
+    p.add_argument("--interval-s", type=float, default=600, help="spacing of backfilled readings (default 600)")
+    p.add_argument("--period-s", type=float, default=10, help="seconds between live publications (default 10)")
+    p.add_argument("--failure-in-minutes", type=float, default=120,
+                   help="when the accelerating slope fails, from now (default 120)")
+    p.add_argument("--duration-s", type=float, help="stop after this many seconds (default: run until stopped)")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("demo", help="run everything at once: registry, gateways, ingest, engine, API",
+                       description="Migrate the configured database, seed the demo registry, create an admin "
+                                   "token, and run the API, ingest, engine and simulated gateways together, "
+                                   "printing the API URL, the token and every warning as it is raised. "
+                                   "Ctrl-C stops everything.")
+    p.add_argument("--port", type=int, help="API port (default GEOHAZARD_API_PORT, 8000)")
+    p.add_argument("--engine-interval-s", type=int, default=15, help="seconds between evaluations (default 15)")
+    p.add_argument("--duration-s", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("token", help="create, revoke and list API tokens",
+                       description="API bearer tokens. A token is shown once, at creation; only its hash is stored.")
+    tsub = p.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    c = tsub.add_parser("create", help="create a token and print it")
+    c.add_argument("--role", required=True, choices=["admin", "duty_officer", "grid_monitor", "viewer"])
+    c.add_argument("--name", required=True, help="who or what the token is for")
+    c.add_argument("--person", type=int, help="the person (id) the token belongs to; required for grid_monitor")
+    r = tsub.add_parser("revoke", help="revoke a token by id")
+    r.add_argument("id", type=int)
+    tsub.add_parser("list", help="list tokens (id, name, role, created, revoked)")
+    p.set_defaults(func=cmd_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print("geohazard: invalid configuration:", file=sys.stderr)
+        for error in exc.errors():
+            print(f"  GEOHAZARD_{str(error['loc'][0]).upper()}: {error['msg']}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs every run of every job at INFO; the engine logs what a run changed instead.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
+    try:
+        args.func(settings, args)
+    except NotReady as exc:
+        print(f"geohazard {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

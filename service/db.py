@@ -1,0 +1,34 @@
+"""The API's asyncpg pool, opened by the app's lifespan; json and jsonb arrive as Python objects."""
+
+import json
+from collections.abc import AsyncIterator
+
+import asyncpg
+from fastapi import Request
+
+POOL_MIN_SIZE = 1
+# Enough for a busy console room; a request holds a connection only while its queries run.
+POOL_MAX_SIZE = 10
+
+
+async def _decode_json(conn: asyncpg.Connection) -> None:
+    for pg_type in ("json", "jsonb"):
+        await conn.set_type_codec(pg_type, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(database_url: str) -> asyncpg.Pool:
+    """Open the pool, failing at once if the database cannot be reached."""
+    return await asyncpg.create_pool(
+        database_url, min_size=POOL_MIN_SIZE, max_size=POOL_MAX_SIZE, init=_decode_json
+    )
+
+
+def get_pool(request: Request) -> asyncpg.Pool:
+    """The pool the lifespan stored on the app."""
+    return request.app.state.pool
+
+
+async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    """One pooled connection for the length of the request."""
+    async with get_pool(request).acquire() as conn:
+        yield conn

@@ -1,0 +1,158 @@
+"""`geohazard demo`: every process of the service at once, against the configured database and broker."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import paho.mqtt.client as mqtt
+import psycopg
+
+from sensors.native import alert_topic
+from sensors.simulator import demo_registry, seed_registry
+from service.settings import Settings
+from sql.migrate import migrate
+
+# How long the API gets to answer /readyz before the demo gives up and says so.
+API_START_TIMEOUT_S = 30
+LEVEL_MARK = {"blue": "BLUE  ", "yellow": "YELLOW", "orange": "ORANGE", "red": "RED   "}
+
+
+def _relay(name: str, stream) -> None:
+    """Print a child's output line by line, prefixed with its name."""
+    for line in iter(stream.readline, ""):
+        print(f"[{name:8}] {line.rstrip()}", flush=True)
+
+
+def _spawn(name: str, args: list[str], env: dict) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "service.cli", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+    threading.Thread(target=_relay, args=(name, proc.stdout), daemon=True).start()
+    return proc
+
+
+def _wait_ready(url: str, procs: dict[str, subprocess.Popen]) -> None:
+    deadline = time.monotonic() + API_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if procs["api"].poll() is not None:
+            raise RuntimeError("the API process exited; its output is above")
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.3)
+    raise RuntimeError(f"the API did not become ready at {url} within {API_START_TIMEOUT_S}s")
+
+
+def _watch_alerts(settings: Settings) -> mqtt.Client:
+    """Print every alert the engine publishes on the retained alert topics."""
+
+    def on_message(client, userdata, message):
+        point = message.topic.rsplit("/", 1)[-1]
+        if not message.payload:
+            print(f">>> alert cleared at {point}", flush=True)
+            return
+        alert = json.loads(message.payload)
+        reasons = "; ".join(alert["reasons"]) or "-"
+        print(f">>> {LEVEL_MARK.get(alert['level'], alert['level'])} {alert['type']} alert #{alert['id']} at "
+              f"{point} ({alert['state']}): {reasons}", flush=True)
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"geohazard-demo-watch-{os.getpid()}")
+    if settings.mqtt_username:
+        client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
+    client.on_message = on_message
+    client.on_connect = lambda c, *_: c.subscribe(f"{settings.topic_root}/alerts/#", qos=1)
+    client.connect(settings.mqtt_host, settings.mqtt_port)
+    client.loop_start()
+    return client
+
+
+def _forget_earlier_run(settings: Settings, registry: dict) -> None:
+    """Clear the demo points' readings and alerts of an earlier demo, whose timeline would mix with this one."""
+    gateways = [p["gateway"] for p in registry["points"]]
+    points = [p["code"] for p in registry["points"]]
+    with psycopg.connect(settings.database_url) as conn, conn.transaction():
+        readings = conn.execute("DELETE FROM reading WHERE device_id = ANY(%s)", (gateways,)).rowcount
+        alerts = conn.execute("DELETE FROM alert WHERE hazard_point = ANY(%s)", (points,)).rowcount
+    if readings or alerts:
+        print(f"demo: cleared {readings} readings and {alerts} alerts of the demo points from an earlier run")
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"geohazard-demo-reset-{os.getpid()}")
+    if settings.mqtt_username:
+        client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
+    client.connect(settings.mqtt_host, settings.mqtt_port)
+    client.loop_start()
+    for p in registry["points"]:
+        # An empty retained message removes the point's retained alert of the earlier run.
+        client.publish(alert_topic(settings.topic_root, p["county_code"], p["code"]), b"", qos=1, retain=True).wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
+
+
+def run_demo(settings: Settings, *, port: int, duration_s: float | None, engine_interval_s: int) -> None:
+    """Migrate, seed, create an admin token, start every process and print warnings until stopped."""
+    from service.auth.service import create_token
+
+    for outcome in migrate(settings.database_url):
+        print(f"migration {outcome.migration.version:04d}_{outcome.migration.name}: {outcome.status}")
+    registry = demo_registry()
+    seed_registry(settings.database_url, registry)
+    _forget_earlier_run(settings, registry)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        token = create_token(conn, name="demo admin", role="admin")
+
+    env = dict(os.environ, GEOHAZARD_DATABASE_URL=settings.database_url, GEOHAZARD_MQTT_URL=settings.mqtt_url,
+               GEOHAZARD_TOPIC_ROOT=settings.topic_root, GEOHAZARD_ENGINE_INTERVAL_S=str(engine_interval_s),
+               PYTHONUNBUFFERED="1")
+    api_url = f"http://{settings.api_host}:{port}"
+    procs = {
+        "api": _spawn("api", ["serve", "--port", str(port)], env),
+        "ingest": _spawn("ingest", ["ingest"], env),
+        "engine": _spawn("engine", ["engine"], env),
+    }
+    watcher = _watch_alerts(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        _wait_ready(api_url, procs)
+        procs["gateways"] = _spawn("gateways", ["simulate", "--backfill-hours", "72"], env)
+        print(
+            "\n"
+            "=====================================================================\n"
+            f" Geohazard demo running.\n"
+            f"   API:        {api_url}/api/v1  (OpenAPI docs: {api_url}/docs)\n"
+            f"   Admin token: {token}\n"
+            f"   Try:        curl -H 'Authorization: Bearer {token}' {api_url}/api/v1/alerts\n"
+            f"   Alerts on MQTT: {settings.topic_root}/alerts/# at {settings.mqtt_url}\n"
+            "   Warnings appear below (prefixed >>>) as the engine raises them.\n"
+            "   Ctrl-C stops every process.\n"
+            "=====================================================================\n",
+            flush=True,
+        )
+        deadline = time.monotonic() + duration_s if duration_s else None
+        while not stop.wait(1.0):
+            exited = [name for name, p in procs.items() if p.poll() is not None and name != "gateways"]
+            if exited:
+                print(f"demo: {', '.join(exited)} exited unexpectedly; stopping (see its output above)", flush=True)
+                break
+            if deadline and time.monotonic() >= deadline:
+                break
+    finally:
+        watcher.disconnect()
+        watcher.loop_stop()
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in procs.items():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                print(f"demo: {name} did not stop within 10s; killing it", flush=True)
+                proc.kill()
+        print("demo stopped", flush=True)

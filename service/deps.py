@@ -1,0 +1,18 @@
+"""The dependencies route handlers declare, as Annotated aliases."""
+
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends
+
+from service.auth.dependencies import current_token, require_role
+from service.auth.schemas import ApiToken
+from service.db import connection, get_pool
+
+PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
+ConnDep = Annotated[asyncpg.Connection, Depends(connection)]
+
+# Any valid token; every /api/v1 route already requires one, this alias names the caller.
+CurrentToken = Annotated[ApiToken, Depends(current_token)]
+# The registry is changed by administrators only.
+AdminToken = Annotated[ApiToken, Depends(require_role("admin"))]
