@@ -52,6 +52,7 @@ class Consumer:
         self.totals = Written(0, 0, 0)
         self._queue: asyncio.Queue[Incoming] = asyncio.Queue()
         self._session = 0
+        self._stopping = False
         # Set once the broker has confirmed the subscription: from then on nothing published is missed.
         self.subscribed = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -85,6 +86,9 @@ class Consumer:
                  self.settings.ingest_client_id, self._session, flags.session_present)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        if self._stopping:
+            log.info("disconnected from MQTT")
+            return
         log.warning("disconnected from MQTT (%s); paho reconnects by itself, unacknowledged "
                     "messages will be redelivered", reason_code)
 
@@ -117,6 +121,7 @@ class Consumer:
                              time.monotonic() - last_summary, *delta)
                     last_summary, summary_base = time.monotonic(), self.totals
         finally:
+            self._stopping = True
             self._client.disconnect()
             self._client.loop_stop()
             if conn is not None:
