@@ -98,19 +98,17 @@ def assess(w: Window) -> list[Assessment]:
     for i, p in enumerate(w.points):
         if def_evidence[i] is not None:
             evidence = def_evidence[i] | {"coupled_with_rainfall": bool(coupled[i])}
-            reasons = evidence.pop("reasons")
+            reasons, thresholds = evidence.pop("reasons"), evidence.pop("thresholds")
             if coupled[i]:
                 reasons.append(f"raised one level: rainfall is {k.LEVEL_NAMES[rain[i]]} at the same time")
-            out.append(Assessment(p["code"], p["county_code"], "deformation",
-                                  int(deformation_alert[i]) if def_known[i] else None, reasons, evidence,
-                                  evidence.pop("thresholds")))
+            level = int(deformation_alert[i]) if def_known[i] else None
+            out.append(Assessment(p["code"], p["county_code"], "deformation", level, reasons, evidence, thresholds))
         evidence = dict(rain_evidence[i])
-        reasons = evidence.pop("reasons")
+        reasons, thresholds = evidence.pop("reasons"), evidence.pop("thresholds")
         if rain_known[i] and capped_rain[i] < rain[i]:
             reasons.append("rainfall alone stops at orange for this point")
-        out.append(Assessment(p["code"], p["county_code"], "rainfall",
-                              int(capped_rain[i]) if rain_known[i] else None, reasons, evidence,
-                              evidence.pop("thresholds")))
+        level = int(capped_rain[i]) if rain_known[i] else None
+        out.append(Assessment(p["code"], p["county_code"], "rainfall", level, reasons, evidence, thresholds))
     return out
 
 

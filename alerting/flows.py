@@ -61,7 +61,9 @@ async def apply_assessment(conn: asyncpg.Connection, a: Assessment, alert, now: 
             await conn.execute(Q["set_alert_pending"], alert["id"], None, None)
         return None
     # The inputs are lower than the alert. Remember since when, and lower once that has held.
-    pending = level if alert["pending_level"] is None else LEVEL_NAMES[max(a.level, LEVEL_NAMES.index(alert["pending_level"]))]
+    # While the level waits to fall, it falls to the highest level seen during the wait.
+    held = a.level if alert["pending_level"] is None else max(a.level, LEVEL_NAMES.index(alert["pending_level"]))
+    pending = LEVEL_NAMES[held]
     since = alert["pending_since"] or now
     if pending != alert["pending_level"] or alert["pending_since"] is None:
         await conn.execute(Q["set_alert_pending"], alert["id"], pending, since)

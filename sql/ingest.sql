@@ -1,15 +1,9 @@
 -- Queries of the ingest process. The staging table lives per connection and empties at commit.
 
 -- name: create_stage
+-- The same columns as reading, plus the topic the reading came on (for quarantine).
 CREATE TEMP TABLE IF NOT EXISTS reading_stage (
-    device_id text NOT NULL,
-    sensor_code text NOT NULL,
-    ts timestamptz NOT NULL,
-    kind text NOT NULL,
-    value double precision,
-    fields jsonb,
-    quality text[] NOT NULL,
-    server_timed boolean NOT NULL,
+    LIKE reading INCLUDING DEFAULTS,
     topic text NOT NULL
 ) ON COMMIT DELETE ROWS
 
