@@ -3,7 +3,9 @@
 paho's network thread only copies each message onto the asyncio queue; decoding and every database
 call happen on the event loop. Messages are acknowledged (PUBACK) after the batch holding them is
 committed, so a crash at any moment leaves them with the broker, which redelivers them to the same
-persistent session; redelivered readings are skipped by the (device, sensor, time) key.
+persistent session; redelivered readings are skipped by the (device, sensor, time) key. While the
+database is down nothing is acknowledged, so the broker stops sending once its in-flight window is
+full: memory stays bounded and the backlog waits in the broker.
 """
 
 import asyncio
@@ -15,12 +17,16 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import paho.mqtt.client as mqtt
+from prometheus_client import start_http_server
 
-from ingest.writer import Batch, DeadLetter, Written, prepare, write_batch
-from sensors.native import MalformedMessage, decode_readings, gateway_of, readings_topic
+from ingest import metrics
+from ingest.routing import Limits, add_message, subscriptions
+from ingest.writer import Batch, Written, prepare, write_batch
 from service.settings import Settings
+from sql import queries
 
 log = logging.getLogger(__name__)
+Q = queries("ingest")
 
 # Waiting longer than this between retries while the database is down only delays recovery.
 MAX_RETRY_DELAY_S = 30.0
@@ -29,6 +35,8 @@ MAX_RETRY_DELAY_S = 30.0
 IDLE_GAP_S = 0.005
 # How often a summary line is logged while messages flow.
 SUMMARY_EVERY_S = 30.0
+# How often silent sensors are marked offline and the per-device acceleration units are reread.
+HOUSEKEEPING_EVERY_S = 60.0
 # Errors that mean "the database is not reachable right now": hold the batch and retry it whole.
 CONNECTION_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
                      asyncpg.CannotConnectNowError, asyncio.TimeoutError)
@@ -45,15 +53,18 @@ class Incoming:
 
 
 class Consumer:
-    """Subscribes to the readings topics and writes what arrives, acknowledging after each commit."""
+    """Subscribes to the device topics and writes what arrives, acknowledging after each commit."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.totals = Written(0, 0, 0)
+        self.limits = Limits(settings.topic_root, timedelta(seconds=settings.future_tolerance_s),
+                             timedelta(days=settings.retention_days))
         self._queue: asyncio.Queue[Incoming] = asyncio.Queue()
         self._session = 0
         self._stopping = False
-        # Set once the broker has confirmed the subscription: from then on nothing published is missed.
+        self._accel_unit: dict[str, str] = {}
+        # Set once the broker has confirmed the subscriptions: from then on nothing published is missed.
         self.subscribed = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client = self._make_client()
@@ -81,16 +92,17 @@ class Consumer:
             log.error("MQTT broker refused the connection: %s", reason_code)
             return
         self._session += 1
-        client.subscribe(readings_topic(self.settings.topic_root), qos=1)
-        log.info("connected to MQTT %s as %s (session %s resumed: %s)", self.settings.mqtt_url,
-                 self.settings.ingest_client_id, self._session, flags.session_present)
+        filters = subscriptions(self.settings.topic_root, self.settings.ingest_share_group)
+        client.subscribe([(f, 1) for f in filters])
+        log.info("connected to MQTT %s as %s (session resumed: %s); subscribed to %s", self.settings.mqtt_url,
+                 self.settings.ingest_client_id, flags.session_present, ", ".join(filters))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         if self._stopping:
             log.info("disconnected from MQTT")
             return
-        log.warning("disconnected from MQTT (%s); paho reconnects by itself, unacknowledged "
-                    "messages will be redelivered", reason_code)
+        log.warning("disconnected from MQTT (%s); reconnecting, unacknowledged messages will be redelivered",
+                    reason_code)
 
     def _on_message(self, client, userdata, message):
         incoming = Incoming(message.mid, message.qos, self._session, message.topic,
@@ -100,25 +112,34 @@ class Consumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; then finish the batch in hand and disconnect."""
         self._loop = asyncio.get_running_loop()
+        if self.settings.ingest_metrics_port:
+            start_http_server(self.settings.ingest_metrics_port)
+            log.info("metrics at http://0.0.0.0:%d/metrics", self.settings.ingest_metrics_port)
         self._client.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30)
         self._client.loop_start()
         conn = None
         last_summary, summary_base = time.monotonic(), self.totals
+        next_housekeeping = 0.0
         try:
             while not stop.is_set():
+                if time.monotonic() >= next_housekeeping:
+                    conn = await self._housekeeping(conn)
+                    next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_S
                 messages = await self._next_batch(stop)
                 if not messages:
                     continue
-                batch = self._decode(messages)
+                batch = Batch()
+                for m in messages:
+                    add_message(batch, m.topic, m.payload, m.received_at, self.limits, self._accel_unit)
+                started = time.monotonic()
                 conn, written = await self._commit(conn, batch, stop)
                 if written is None:
                     break  # stopping while the database was down: the broker keeps the messages
                 self._acknowledge(messages)
-                self.totals = self.totals.plus(written)
+                self._count(messages, written, time.monotonic() - started)
                 if time.monotonic() - last_summary >= SUMMARY_EVERY_S:
-                    delta = self.totals.minus(summary_base)
                     log.info("last %.0fs: %d readings stored, %d quarantined, %d dead letters",
-                             time.monotonic() - last_summary, *delta)
+                             time.monotonic() - last_summary, *self.totals.minus(summary_base))
                     last_summary, summary_base = time.monotonic(), self.totals
         finally:
             self._stopping = True
@@ -128,7 +149,7 @@ class Consumer:
                 await conn.close()
 
     async def _next_batch(self, stop: asyncio.Event) -> list[Incoming]:
-        """Wait for one message, then gather more until the batch is full or old enough."""
+        """Wait for one message, then gather more until the batch is full, old enough, or the flow pauses."""
         try:
             first = await asyncio.wait_for(self._queue.get(), timeout=0.5)
         except asyncio.TimeoutError:
@@ -143,37 +164,26 @@ class Consumer:
                 messages.append(await asyncio.wait_for(self._queue.get(), timeout))
             except asyncio.TimeoutError:
                 break
+        metrics.WAITING.set(self._queue.qsize() + len(messages))
         return messages
 
-    def _decode(self, messages: list[Incoming]) -> Batch:
-        batch = Batch()
-        future = timedelta(seconds=self.settings.future_tolerance_s)
-        retention = timedelta(days=self.settings.retention_days)
-        for m in messages:
-            try:
-                gateway = gateway_of(m.topic, self.settings.topic_root)
-                decoded = decode_readings(m.payload, topic_gateway=gateway, received_at=m.received_at,
-                                          future_tolerance=future, retention=retention)
-            except MalformedMessage as exc:
-                log.warning("dead-lettered a message on %s: %s (payload %r)", m.topic, exc, m.payload[:120])
-                batch.dead_letters.append(DeadLetter(m.received_at, m.topic, m.payload, str(exc)))
-                continue
-            batch.readings.extend((m.topic, r) for r in decoded.readings)
-            batch.devices_seen[gateway] = m.received_at
-            for reason in decoded.rejected:
-                batch.dead_letters.append(DeadLetter(m.received_at, m.topic, m.payload, reason))
-        return batch
+    async def _connect(self, conn):
+        if conn is None or conn.is_closed():
+            conn = await asyncpg.connect(self.settings.database_url, timeout=10)
+            await prepare(conn)
+        return conn
 
     async def _commit(self, conn, batch: Batch, stop: asyncio.Event):
         """Write the batch, reconnecting and retrying while the database is unreachable."""
         delay = 1.0
         while True:
             try:
-                if conn is None or conn.is_closed():
-                    conn = await asyncpg.connect(self.settings.database_url, timeout=10)
-                    await prepare(conn)
-                return conn, await write_batch(conn, batch)
+                conn = await self._connect(conn)
+                written = await write_batch(conn, batch)
+                metrics.DATABASE_UP.set(1)
+                return conn, written
             except CONNECTION_ERRORS as exc:
+                metrics.DATABASE_UP.set(0)
                 log.error("cannot write to PostgreSQL (%s: %s); holding %d readings unacknowledged, "
                           "retrying in %.0fs. Check that the database at %s is up.",
                           type(exc).__name__, exc, len(batch.readings), delay, self.settings.database_url)
@@ -185,9 +195,41 @@ class Consumer:
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_DELAY_S)
 
+    async def _housekeeping(self, conn):
+        """Mark silent sensors offline (and back), and reread which devices report acceleration in g."""
+        now = datetime.now(timezone.utc)
+        try:
+            conn = await self._connect(conn)
+            for row in await conn.fetch(Q["mark_silent_sensors_offline"], now):
+                log.warning("sensor %s/%s is offline: silent for more than 3 reporting intervals",
+                            row["device_id"], row["code"])
+            for row in await conn.fetch(Q["mark_reporting_sensors_online"], now):
+                log.info("sensor %s/%s is reporting again", row["device_id"], row["code"])
+            self._accel_unit = {row["id"]: "g" for row in await conn.fetch(Q["accel_units_in_g"])}
+        except CONNECTION_ERRORS as exc:
+            log.error("housekeeping skipped, the database is unreachable: %s", exc)
+            if conn is not None:
+                conn.terminate()
+            return None
+        except asyncpg.PostgresError as exc:
+            # Readings matter more than offline marks: keep ingesting, say loudly what failed.
+            log.error("housekeeping failed (%s: %s); readings are still being stored", type(exc).__name__, exc)
+        return conn
+
     def _acknowledge(self, messages: list[Incoming]) -> None:
         for m in messages:
             # A message delivered on an earlier connection is redelivered on the new one; its old
             # packet id means nothing there, so it is acknowledged when it comes back.
             if m.qos > 0 and m.session == self._session:
                 self._client.ack(m.mid, m.qos)
+
+    def _count(self, messages: list[Incoming], written: Written, commit_s: float) -> None:
+        self.totals = self.totals.plus(written)
+        metrics.MESSAGES.inc(len(messages))
+        metrics.READINGS.labels("stored").inc(written.stored)
+        metrics.READINGS.labels("quarantined").inc(written.quarantined)
+        metrics.DEAD_LETTERS.inc(written.dead_lettered)
+        metrics.BATCH_MESSAGES.observe(len(messages))
+        metrics.COMMIT_SECONDS.observe(commit_s)
+        metrics.LAG_SECONDS.set((datetime.now(timezone.utc) - messages[0].received_at).total_seconds())
+        metrics.WAITING.set(self._queue.qsize())

@@ -9,6 +9,7 @@ from typing import NamedTuple
 import asyncpg
 
 from sensors.readings import Reading
+from sensors.universal import DeviceStatus
 from sql import queries
 
 log = logging.getLogger(__name__)
@@ -25,16 +26,28 @@ class DeadLetter:
     client_id: str | None = None
 
 
+@dataclass(slots=True)
+class StatusReport:
+    """A device's status as decoded, with the message it came in (dead-lettered if the device is unknown)."""
+
+    status: "DeviceStatus"
+    topic: str
+    payload: bytes
+    received_at: datetime
+
+
 @dataclass
 class Batch:
     """What one commit writes; built by the consumer, written here."""
 
     readings: list[tuple[str, Reading]] = field(default_factory=list)  # (topic, reading)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    statuses: list[StatusReport] = field(default_factory=list)
+    online: dict[str, bool] = field(default_factory=dict)  # device id -> the retained online flag
     devices_seen: dict[str, datetime] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return len(self.readings) + len(self.dead_letters)
+        return len(self.readings) + len(self.dead_letters) + len(self.statuses) + len(self.online)
 
 
 class Written(NamedTuple):
@@ -61,7 +74,12 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
          json.dumps(r.fields) if r.fields is not None else None, r.quality, r.server_timed, topic)
         for topic, r in batch.readings
     ]
+    dead_letters = list(batch.dead_letters)
     async with conn.transaction():
+        # Status first: a sensor reported faulty flags the readings that came with the report.
+        dead_letters += await _apply_statuses(conn, batch.statuses)
+        for device_id, online in batch.online.items():
+            await conn.execute(Q["set_online"], device_id, online)
         stored = quarantined = 0
         if records:
             await conn.copy_records_to_table("reading_stage", records=records, columns=_STAGE_COLUMNS)
@@ -70,12 +88,32 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
             await conn.execute(Q["touch_sensors"])
         if batch.devices_seen:
             await conn.execute(Q["touch_devices"], list(batch.devices_seen), list(batch.devices_seen.values()))
-        if batch.dead_letters:
+        if dead_letters:
             await conn.executemany(
                 Q["insert_dead_letter"],
-                [(d.received_at, d.topic, d.client_id, d.payload, d.reason) for d in batch.dead_letters],
+                [(d.received_at, d.topic, d.client_id, d.payload, d.reason) for d in dead_letters],
             )
-    return Written(stored, quarantined, len(batch.dead_letters))
+    return Written(stored, quarantined, len(dead_letters))
+
+
+async def _apply_statuses(conn: asyncpg.Connection, reports: list[StatusReport]) -> list[DeadLetter]:
+    """Record each status report; those of unregistered devices come back as dead letters."""
+    if not reports:
+        return []
+    known = {r["id"] for r in await conn.fetch(Q["registered_devices"], list({r.status.device_id for r in reports}))}
+    rejected = []
+    for report in reports:
+        st = report.status
+        if st.device_id not in known:
+            rejected.append(DeadLetter(report.received_at, report.topic, report.payload,
+                                       f"status from device {st.device_id}, which is not registered"))
+            continue
+        await conn.execute(Q["apply_status"], st.device_id, st.battery_pct, st.supply_v, st.solar_v, st.signal_strength,
+                           st.temp_c, st.humidity_pct, st.sw_version, json.dumps(st.raw), st.at)
+        if st.sensor_state:
+            await conn.execute(Q["apply_sensor_states"], st.device_id, list(st.sensor_state),
+                               list(st.sensor_state.values()), st.at)
+    return rejected
 
 
 def _count(status: str) -> int:

@@ -25,21 +25,22 @@ class DecodedMessage:
     rejected: list[str] = field(default_factory=list)
 
 
-def readings_topic(topic_root: str, gateway: str = "+") -> str:
-    return f"{topic_root}/gateways/{gateway}/readings"
+def gateway_topic(topic_root: str, channel: str, gateway: str = "+") -> str:
+    """`<root>/gateways/<id>/<channel>` for channel readings, status, online or cmd."""
+    return f"{topic_root}/gateways/{gateway}/{channel}"
 
 
 def alert_topic(topic_root: str, county_code: str, point_code: str) -> str:
     return f"{topic_root}/alerts/{county_code}/{point_code}"
 
 
-def gateway_of(topic: str, topic_root: str) -> str:
-    """The gateway id in a `<root>/gateways/<id>/...` topic."""
+def gateway_of(topic: str, topic_root: str) -> tuple[str, str]:
+    """The gateway id and channel of a `<root>/gateways/<id>/<channel>` topic."""
     rest = topic[len(topic_root) + 1:] if topic.startswith(topic_root + "/") else ""
     parts = rest.split("/")
     if len(parts) != 3 or parts[0] != "gateways" or not parts[1]:
         raise MalformedMessage(f"topic {topic!r} is not {topic_root}/gateways/<gatewayId>/<channel>")
-    return parts[1]
+    return parts[1], parts[2]
 
 
 def decode_readings(
@@ -102,3 +103,43 @@ def _reading(item: object, gateway: str, received_at, future_tolerance, retentio
         retention=retention,
         server_timed=server_timed,
     )
+
+
+def decode_status(payload: bytes, *, topic_gateway: str, received_at: datetime) -> "DeviceStatus":
+    """A native status message: battery_pct, supply_v, signal, temp_c, sensor_state (any may be missing)."""
+    from sensors.universal import DeviceStatus  # the one status shape of both protocols
+
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedMessage(f"status payload is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise MalformedMessage("status payload is not a JSON object")
+    if body.get("gateway", topic_gateway) != topic_gateway:
+        raise MalformedMessage(
+            f"status gateway {body.get('gateway')!r} does not match the topic's gateway {topic_gateway!r}"
+        )
+    numbers = {}
+    for name in ("battery_pct", "supply_v", "signal", "temp_c"):
+        raw = body.get(name)
+        if raw is None:
+            continue
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise MalformedMessage(f"status field {name!r} is {raw!r}, not a number")
+        numbers[name] = float(raw)
+    states = body.get("sensor_state") or {}
+    if not isinstance(states, dict) or not all(isinstance(v, int) and not isinstance(v, bool) for v in states.values()):
+        raise MalformedMessage("'sensor_state' must map sensor codes to integer states (0 ok, -1, -2, -3)")
+    ts = parse_utc(body["ts"]) if isinstance(body.get("ts"), str) else received_at
+    return DeviceStatus(
+        device_id=topic_gateway, at=ts, supply_v=numbers.get("supply_v"), battery_pct=numbers.get("battery_pct"),
+        temp_c=numbers.get("temp_c"), signal=numbers.get("signal"), sensor_state=dict(states), raw=body,
+    )
+
+
+def decode_online(payload: bytes) -> bool:
+    """The retained online flag: `1` or `0` (the gateway's last will is `0`)."""
+    text = payload.strip()
+    if text not in (b"1", b"0"):
+        raise MalformedMessage(f"online payload is {payload[:20]!r}, not 1 or 0")
+    return text == b"1"

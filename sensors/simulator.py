@@ -17,7 +17,7 @@ from importlib import resources
 import paho.mqtt.client as mqtt
 import psycopg
 
-from sensors.native import readings_topic
+from sensors.native import gateway_topic
 from sensors.timestamps import format_utc
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ class Simulator:
         seq = self._seq[gateway] = self._seq.get(gateway, 0) + 1
         body = {"gateway": gateway, "seq": seq, "readings": readings}
         self.published_readings += len(readings)
-        return self._client.publish(readings_topic(self.topic_root, gateway), json.dumps(body), qos=1)
+        return self._client.publish(gateway_topic(self.topic_root, "readings", gateway), json.dumps(body), qos=1)
 
     def run(self, *, backfill_hours: float, interval_s: float, period_s: float,
             stop: threading.Event, duration_s: float | None = None) -> None:

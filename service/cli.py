@@ -91,10 +91,23 @@ def cmd_serve(settings: Settings, args) -> None:
 
 def cmd_ingest(settings: Settings, args) -> None:
     from ingest.consumer import Consumer
+    from ingest.workers import run_workers
 
     check_postgres(settings)
     check_mqtt(settings)
-    run_until_signalled(Consumer(settings).run)
+    if args.workers > 1:
+        run_workers(settings, args.workers)
+    else:
+        run_until_signalled(Consumer(settings).run)
+
+
+def cmd_quarantine(settings: Settings, args) -> None:
+    from ingest.quarantine import replay
+
+    check_postgres(settings)
+    moved = replay(settings.database_url, device_id=args.device)
+    print(f"{moved} quarantined readings moved into readings"
+          + ("" if moved else " (none of the quarantined sensors is registered yet)"))
 
 
 def cmd_engine(settings: Settings, args) -> None:
@@ -185,8 +198,21 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Subscribe to the gateways' readings topics with a persistent session and "
                                    "store every reading; malformed messages go to the dead-letter store, "
                                    "readings of unregistered sensors to quarantine. Messages are acknowledged "
-                                   "only after they are committed.")
+                                   "only after they are committed. With --workers N, N processes share the "
+                                   "subscriptions through MQTT shared subscriptions ($share/<group>/...).")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes sharing the load (default 1; each gets client id <id>-<i>)")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("quarantine", help="replay quarantined readings once their sensors are registered",
+                       description="Readings from devices or sensors that were not registered when they "
+                                   "arrived are kept in quarantine. `geohazard quarantine replay` moves those "
+                                   "whose device and sensor (of the same kind) are registered now into the "
+                                   "readings; the rest stay.")
+    qsub = p.add_subparsers(dest="quarantine_command", required=True, metavar="ACTION")
+    r = qsub.add_parser("replay", help="move now-registered quarantined readings into readings")
+    r.add_argument("--device", help="only this device's readings")
+    p.set_defaults(func=cmd_quarantine)
 
     p = sub.add_parser("engine", help="evaluate every hazard point on a schedule and raise warnings",
                        description="Every GEOHAZARD_ENGINE_INTERVAL_S seconds, compute the deformation "

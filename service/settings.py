@@ -24,6 +24,12 @@ class Settings(BaseSettings):
         "geohazard-ingest",
         description="Fixed MQTT client id of the ingest process, so its persistent session survives restarts.",
     )
+    ingest_share_group: str | None = Field(
+        None, description="MQTT shared-subscription group; set by `geohazard ingest --workers N` for its workers."
+    )
+    ingest_metrics_port: int = Field(
+        9101, ge=0, le=65535, description="Port of ingest's Prometheus /metrics (0: off; worker i uses port + i)."
+    )
     ingest_batch_messages: int = Field(1000, ge=1, description="Commit once this many messages are waiting...")
     ingest_batch_wait_ms: int = Field(100, ge=1, description="...or once the oldest waiting message is this old.")
     future_tolerance_s: int = Field(300, ge=0, description="Readings stamped further ahead than this are flagged.")

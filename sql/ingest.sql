@@ -10,7 +10,10 @@ CREATE TEMP TABLE IF NOT EXISTS reading_stage (
 -- name: store_registered
 -- Readings of registered sensors of the same kind go to `reading`; redelivered ones are skipped.
 INSERT INTO reading (device_id, sensor_code, ts, kind, value, fields, quality, server_timed)
-SELECT s.device_id, s.sensor_code, s.ts, s.kind, s.value, s.fields, s.quality, s.server_timed
+SELECT s.device_id, s.sensor_code, s.ts, s.kind, s.value, s.fields,
+       -- A sensor its device reports as faulty (sensor_state != 0) gives flagged readings.
+       CASE WHEN sensor.state <> 0 THEN array_append(s.quality, 'sensor_state') ELSE s.quality END,
+       s.server_timed
 FROM reading_stage s
 JOIN sensor ON sensor.device_id = s.device_id AND sensor.code = s.sensor_code AND sensor.kind = s.kind
 ON CONFLICT (device_id, sensor_code, ts) DO NOTHING
@@ -44,3 +47,63 @@ WHERE device.id = seen.id
 
 -- name: insert_dead_letter
 INSERT INTO dead_letter (received_at, topic, client_id, payload, reason) VALUES ($1, $2, $3, $4, $5)
+
+-- name: apply_status
+-- A device's status report: fields it did not send keep their last value.
+UPDATE device
+SET battery_pct = coalesce($2, battery_pct),
+    supply_v = coalesce($3, supply_v),
+    solar_v = coalesce($4, solar_v),
+    signal = coalesce($5, signal),
+    temp_c = coalesce($6, temp_c),
+    humidity_pct = coalesce($7, humidity_pct),
+    sw_version = coalesce($8, sw_version),
+    status = status || $9::jsonb,
+    status_at = greatest(status_at, $10),
+    last_seen = greatest(last_seen, $10)
+WHERE id = $1
+
+-- name: apply_sensor_states
+UPDATE sensor
+SET state = reported.state, state_reported_at = $4
+FROM unnest($2::text[], $3::smallint[]) AS reported (code, state)
+WHERE sensor.device_id = $1 AND sensor.code = reported.code
+  AND (sensor.state_reported_at IS NULL OR sensor.state_reported_at <= $4)
+
+-- name: set_online
+UPDATE device SET online = $2 WHERE id = $1
+
+-- name: registered_devices
+SELECT id FROM device WHERE id = ANY($1::text[])
+
+-- name: mark_silent_sensors_offline
+-- Sensors silent for more than three reporting intervals (or never heard from since registration).
+UPDATE sensor
+SET offline = true
+WHERE NOT offline
+  AND coalesce(last_reading_at, created_at) < $1::timestamptz - make_interval(secs => 3 * reporting_interval_s)
+RETURNING device_id, code
+
+-- name: mark_reporting_sensors_online
+UPDATE sensor
+SET offline = false
+WHERE offline AND last_reading_at >= $1::timestamptz - make_interval(secs => 3 * reporting_interval_s)
+RETURNING device_id, code
+
+-- name: accel_units_in_g
+SELECT id FROM device WHERE accel_unit = 'g'
+
+-- name: replay_quarantine
+-- Quarantined readings whose device and sensor (of the same kind) are now registered move to reading.
+WITH ready AS (
+    UPDATE quarantine q
+    SET replayed_at = $1
+    FROM sensor
+    WHERE q.replayed_at IS NULL
+      AND sensor.device_id = q.device_id AND sensor.code = q.sensor_code AND sensor.kind = q.kind
+      AND ($2::text IS NULL OR q.device_id = $2)
+    RETURNING q.device_id, q.sensor_code, q.ts, q.kind, q.value, q.fields, q.quality, q.server_timed
+)
+INSERT INTO reading (device_id, sensor_code, ts, kind, value, fields, quality, server_timed)
+SELECT * FROM ready
+ON CONFLICT (device_id, sensor_code, ts) DO NOTHING

@@ -70,5 +70,6 @@ def settings(database_url, topic_root):
         topic_root=topic_root,
         ingest_client_id=f"ingest-{uuid.uuid4().hex[:12]}",
         ingest_batch_wait_ms=50,
+        ingest_metrics_port=0,
         engine_interval_s=1,
     )

@@ -59,6 +59,13 @@ def running(service_run):
         assert not thread.is_alive(), "service did not stop within 15s"
 
 
+def forget_session(settings, client_id: str) -> None:
+    """Remove a persistent session from the broker, so it stops queueing messages for a finished test."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    client.connect(settings.mqtt_host, settings.mqtt_port)
+    client.disconnect()
+
+
 class Publisher:
     """A plain MQTT client publishing what a gateway would, QoS 1, waiting for each PUBACK."""
 
@@ -105,13 +112,16 @@ def fetch(database_url: str, query: str, *params):
 
 
 def register(database_url: str, *, point: str = "500113-HP-0042", gateway: str = "GW-500113-0001",
-             sensors=(("CR-01", "crack", {}),), lon: float = 106.52, lat: float = 29.40) -> None:
-    """Register one hazard point with one native gateway and the given (code, kind, thresholds) sensors."""
+             sensors=(("CR-01", "crack", {}),), lon: float = 106.52, lat: float = 29.40,
+             protocol: str = "native", accel_unit: str = "mg") -> None:
+    """Register one hazard point with one gateway and the given (code, kind, thresholds) sensors."""
     with psycopg.connect(database_url) as conn:
         conn.execute(
             "INSERT INTO hazard_point (code, name, type, scale, lon, lat, county_code) "
-            "VALUES (%s, 'test slope', 'landslide', 'medium', %s, %s, '500113')", (point, lon, lat))
-        conn.execute("INSERT INTO device (id, hazard_point, protocol) VALUES (%s, %s, 'native')", (gateway, point))
+            "VALUES (%s, 'test slope', 'landslide', 'medium', %s, %s, '500113') ON CONFLICT DO NOTHING",
+            (point, lon, lat))
+        conn.execute("INSERT INTO device (id, hazard_point, protocol, accel_unit) VALUES (%s, %s, %s, %s)",
+                     (gateway, point, protocol, accel_unit))
         for code, kind, thresholds in sensors:
             conn.execute(
                 "INSERT INTO sensor (device_id, code, kind, hazard_point, v0_mm_per_day, thresholds) "

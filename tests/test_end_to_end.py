@@ -12,7 +12,7 @@ from ingest.consumer import Consumer
 from sensors.timestamps import format_utc
 from service.app import create_app
 from service.auth.service import create_token
-from tests.support import Publisher, Subscriber, fetch, register, running, wait_until
+from tests.support import Publisher, Subscriber, fetch, forget_session, register, running, wait_until
 
 POINT = "500113-HP-0042"
 THRESHOLDS = {"displacement_mm": {"blue": 80, "yellow": 100, "orange": 200, "red": 400}}
@@ -61,3 +61,4 @@ def test_a_displacement_threshold_crossing_reaches_the_alert_topic_and_the_api(s
     assert body["data"][0]["level"] == "yellow"
     publisher.close()
     alerts.close()
+    forget_session(settings, settings.ingest_client_id)

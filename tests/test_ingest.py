@@ -1,12 +1,15 @@
 """Ingest through the real broker into the real database: stored, deduplicated, dead-lettered, quarantined."""
 
+import json
 from datetime import datetime, timedelta, timezone
 
+import psycopg
 import pytest
 
 from ingest.consumer import Consumer
+from ingest.quarantine import replay
 from sensors.timestamps import format_utc
-from tests.support import Publisher, fetch, register, running, wait_until
+from tests.support import Publisher, fetch, forget_session, register, running, wait_until
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -24,6 +27,7 @@ def ingest(settings):
         assert consumer.subscribed.wait(10), "ingest did not subscribe"
         yield publisher
     publisher.close()
+    forget_session(settings, settings.ingest_client_id)
 
 
 def count(url, table):
@@ -102,3 +106,52 @@ def test_a_reading_updates_the_devices_last_seen_and_the_sensors_last_reading(se
     wait_until(lambda: fetch(settings.database_url, "SELECT last_seen FROM device")[0][0], what="last_seen")
     assert fetch(settings.database_url, "SELECT last_reading_at FROM sensor WHERE code = 'CR-01'")[0][0] == \
         NOW - timedelta(minutes=3)
+
+
+def test_a_native_status_message_updates_device_health_and_sensor_states(settings, ingest):
+    topic = f"{settings.topic_root}/gateways/GW-500113-0001/status"
+    ingest.raw(topic, json.dumps({"battery_pct": 81.5, "supply_v": 12.2, "signal": -71, "temp_c": 18.0,
+                                  "sensor_state": {"CR-01": 0, "GN-01": -2}}))
+    wait_until(lambda: fetch(settings.database_url, "SELECT battery_pct FROM device")[0][0] == 81.5,
+               what="the battery level")
+    assert fetch(settings.database_url, "SELECT supply_v, signal, temp_c FROM device")[0] == (12.2, -71.0, 18.0)
+    states = dict(fetch(settings.database_url, "SELECT code, state FROM sensor"))
+    assert states == {"CR-01": 0, "GN-01": -2, "RG-01": 0}
+
+
+def test_readings_of_a_sensor_its_device_reports_faulty_are_flagged(settings, ingest):
+    topic = f"{settings.topic_root}/gateways/GW-500113-0001/status"
+    ingest.raw(topic, json.dumps({"sensor_state": {"CR-01": -1}}))
+    ingest.readings("GW-500113-0001", [crack()])
+    wait_until(lambda: count(settings.database_url, "reading") == 1, what="the reading")
+    assert fetch(settings.database_url, "SELECT quality FROM reading")[0][0] == ["sensor_state"]
+
+
+def test_the_retained_online_flag_and_last_will_are_recorded(settings, ingest):
+    topic = f"{settings.topic_root}/gateways/GW-500113-0001/online"
+    ingest.raw(topic, b"1")
+    wait_until(lambda: fetch(settings.database_url, "SELECT online FROM device")[0][0] is True, what="online")
+    ingest.raw(topic, b"0")
+    wait_until(lambda: fetch(settings.database_url, "SELECT online FROM device")[0][0] is False, what="offline")
+
+
+def test_a_bad_status_or_online_message_is_dead_lettered(settings, ingest):
+    root = f"{settings.topic_root}/gateways/GW-500113-0001"
+    ingest.raw(f"{root}/status", json.dumps({"battery_pct": "full"}))
+    ingest.raw(f"{root}/online", b"yes")
+    wait_until(lambda: count(settings.database_url, "dead_letter") == 2, what="2 dead letters")
+    reasons = sorted(r for (r,) in fetch(settings.database_url, "SELECT reason FROM dead_letter"))
+    assert reasons == ["online payload is b'yes', not 1 or 0", "status field 'battery_pct' is 'full', not a number"]
+
+
+def test_quarantined_readings_are_replayed_once_the_sensor_is_registered(settings, ingest):
+    ingest.readings("GW-500113-0001", [crack(sensor="CR-02", minutes_ago=m) for m in (0, 10)])
+    wait_until(lambda: count(settings.database_url, "quarantine") == 2, what="2 quarantined readings")
+    assert replay(settings.database_url) == 0
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute("INSERT INTO sensor (device_id, code, kind, hazard_point) "
+                     "VALUES ('GW-500113-0001', 'CR-02', 'crack', '500113-HP-0042')")
+    assert replay(settings.database_url) == 2
+    assert count(settings.database_url, "reading") == 2
+    assert fetch(settings.database_url, "SELECT count(*) FROM quarantine WHERE replayed_at IS NULL")[0][0] == 0
+    assert replay(settings.database_url) == 0

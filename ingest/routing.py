@@ -1,0 +1,67 @@
+"""Which decoder a message needs, by its topic, and what it adds to the batch being built."""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ingest.writer import Batch, DeadLetter, StatusReport
+from sensors.native import MalformedMessage, decode_online, decode_readings, decode_status, gateway_of, gateway_topic
+from sensors.universal import DP_TOPIC, decode_frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the decoders need to know besides the payload."""
+
+    topic_root: str
+    future_tolerance: timedelta
+    retention: timedelta
+
+
+def subscriptions(topic_root: str, share_group: str | None) -> list[str]:
+    """The topic filters ingest subscribes to; with a share group, workers split the messages."""
+    filters = [gateway_topic(topic_root, channel) for channel in ("readings", "status", "online")] + [DP_TOPIC]
+    return [f"$share/{share_group}/{f}" for f in filters] if share_group else filters
+
+
+def add_message(batch: Batch, topic: str, payload: bytes, received_at, limits: Limits,
+                accel_unit: dict[str, str]) -> None:
+    """Decode one message into the batch; a message that cannot be decoded becomes a dead letter."""
+    try:
+        if topic == DP_TOPIC:
+            _add_universal(batch, topic, payload, received_at, limits, accel_unit)
+        else:
+            _add_native(batch, topic, payload, received_at, limits)
+    except MalformedMessage as exc:
+        log.warning("dead-lettered a message on %s: %s (payload %r)", topic, exc, payload[:120])
+        batch.dead_letters.append(DeadLetter(received_at, topic, payload, str(exc)))
+
+
+def _add_native(batch: Batch, topic, payload, received_at, limits: Limits) -> None:
+    gateway, channel = gateway_of(topic, limits.topic_root)
+    if channel == "readings":
+        decoded = decode_readings(payload, topic_gateway=gateway, received_at=received_at,
+                                  future_tolerance=limits.future_tolerance, retention=limits.retention)
+        batch.readings.extend((topic, r) for r in decoded.readings)
+        batch.dead_letters.extend(DeadLetter(received_at, topic, payload, reason) for reason in decoded.rejected)
+    elif channel == "status":
+        status = decode_status(payload, topic_gateway=gateway, received_at=received_at)
+        batch.statuses.append(StatusReport(status, topic, payload, received_at))
+    elif channel == "online":
+        batch.online[gateway] = decode_online(payload)
+        return  # the broker's retained flag (or last will) is not traffic from the gateway
+    else:
+        raise MalformedMessage(f"channel {channel!r} of topic {topic!r} is not readings, status or online")
+    batch.devices_seen[gateway] = received_at
+
+
+def _add_universal(batch: Batch, topic, payload, received_at, limits: Limits, accel_unit) -> None:
+    frame = decode_frame(payload, received_at=received_at, future_tolerance=limits.future_tolerance,
+                         retention=limits.retention, accel_unit=accel_unit)
+    batch.readings.extend((topic, r) for r in frame.readings)
+    batch.dead_letters.extend(DeadLetter(received_at, topic, payload, reason) for reason in frame.rejected)
+    if frame.status is not None:
+        batch.statuses.append(StatusReport(frame.status, topic, payload, received_at))
+    batch.devices_seen[frame.device_id] = received_at
