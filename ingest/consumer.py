@@ -20,6 +20,7 @@ import paho.mqtt.client as mqtt
 from prometheus_client import start_http_server
 
 from ingest import metrics
+from ingest.quality import SeriesQuality
 from ingest.routing import Limits, add_message, subscriptions
 from ingest.writer import Batch, Written, prepare, write_batch
 from service.settings import Settings
@@ -64,6 +65,7 @@ class Consumer:
         self._session = 0
         self._stopping = False
         self._accel_unit: dict[str, str] = {}
+        self._quality = SeriesQuality()
         # Set once the broker has confirmed the subscriptions: from then on nothing published is missed.
         self.subscribed = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -179,6 +181,7 @@ class Consumer:
         while True:
             try:
                 conn = await self._connect(conn)
+                batch.cleared_spikes = await self._quality.flag(conn, [r for _, r in batch.readings])
                 written = await write_batch(conn, batch)
                 metrics.DATABASE_UP.set(1)
                 return conn, written

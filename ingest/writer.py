@@ -45,6 +45,8 @@ class Batch:
     statuses: list[StatusReport] = field(default_factory=list)
     online: dict[str, bool] = field(default_factory=dict)  # device id -> the retained online flag
     devices_seen: dict[str, datetime] = field(default_factory=dict)
+    # Readings stored earlier as spikes that later readings showed to be real movement.
+    cleared_spikes: list[tuple[str, str, datetime]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.readings) + len(self.dead_letters) + len(self.statuses) + len(self.online)
@@ -86,6 +88,8 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
             stored = _count(await conn.execute(Q["store_registered"]))
             quarantined = _count(await conn.execute(Q["quarantine_unregistered"]))
             await conn.execute(Q["touch_sensors"])
+        if batch.cleared_spikes:
+            await conn.execute(Q["clear_spike_flags"], *map(list, zip(*batch.cleared_spikes)))
         if batch.devices_seen:
             await conn.execute(Q["touch_devices"], list(batch.devices_seen), list(batch.devices_seen.values()))
         if dead_letters:

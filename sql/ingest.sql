@@ -107,3 +107,23 @@ WITH ready AS (
 INSERT INTO reading (device_id, sensor_code, ts, kind, value, fields, quality, server_timed)
 SELECT * FROM ready
 ON CONFLICT (device_id, sensor_code, ts) DO NOTHING
+
+-- name: recent_good_values
+-- The last $3 unflagged values of each given sensor, oldest first, to judge new readings against.
+SELECT s.device_id, s.sensor_code, recent.ts, recent.value
+FROM unnest($1::text[], $2::text[]) AS s (device_id, sensor_code)
+CROSS JOIN LATERAL (
+    SELECT r.ts, r.value FROM reading r
+    WHERE r.device_id = s.device_id AND r.sensor_code = s.sensor_code AND r.quality = '{}'
+      AND r.value IS NOT NULL
+    ORDER BY r.ts DESC
+    LIMIT $3
+) recent
+ORDER BY s.device_id, s.sensor_code, recent.ts
+
+-- name: clear_spike_flags
+-- Spikes that the next reading confirmed as real movement go back into evaluation.
+UPDATE reading
+SET quality = array_remove(quality, 'spike')
+FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS c (device_id, sensor_code, ts)
+WHERE reading.device_id = c.device_id AND reading.sensor_code = c.sensor_code AND reading.ts = c.ts

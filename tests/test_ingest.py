@@ -155,3 +155,48 @@ def test_quarantined_readings_are_replayed_once_the_sensor_is_registered(setting
     assert count(settings.database_url, "reading") == 2
     assert fetch(settings.database_url, "SELECT count(*) FROM quarantine WHERE replayed_at IS NULL")[0][0] == 0
     assert replay(settings.database_url) == 0
+
+
+def creep(sensor, kind, start_minutes_ago, count, step_mm, start_mm=10.0, **extra):
+    """`count` readings every 10 minutes, ending `start_minutes_ago - 10*(count-1)` minutes ago."""
+    return [{"sensor": sensor, "kind": kind, "ts": format_utc(NOW - timedelta(minutes=start_minutes_ago - 10 * i)),
+             "value": round(start_mm + step_mm * i + 0.01 * (i % 3), 3), **extra} for i in range(count)]
+
+
+def quality_of(url, sensor):
+    return [q for (q,) in fetch(url, "SELECT quality FROM reading WHERE sensor_code = %s ORDER BY ts", sensor)]
+
+
+def test_a_lone_spike_is_flagged_and_the_series_goes_on(settings, ingest):
+    history = creep("CR-01", "crack", 200, 12, 0.1)
+    ingest.readings("GW-500113-0001", history)
+    wait_until(lambda: count(settings.database_url, "reading") == 12, what="the history")
+    spike = {"sensor": "CR-01", "kind": "crack", "ts": format_utc(NOW - timedelta(minutes=80)), "value": 65.0}
+    back = {"sensor": "CR-01", "kind": "crack", "ts": format_utc(NOW - timedelta(minutes=70)), "value": 11.3}
+    ingest.readings("GW-500113-0001", [spike])
+    ingest.readings("GW-500113-0001", [back])
+    wait_until(lambda: count(settings.database_url, "reading") == 14, what="spike and return")
+    assert quality_of(settings.database_url, "CR-01")[-2:] == [["spike"], []]
+
+
+def test_a_jump_confirmed_by_the_next_reading_is_movement_not_a_spike(settings, ingest):
+    ingest.readings("GW-500113-0001", creep("CR-01", "crack", 200, 12, 0.1))
+    wait_until(lambda: count(settings.database_url, "reading") == 12, what="the history")
+    jump = {"sensor": "CR-01", "kind": "crack", "ts": format_utc(NOW - timedelta(minutes=80)), "value": 40.0}
+    holds = {"sensor": "CR-01", "kind": "crack", "ts": format_utc(NOW - timedelta(minutes=70)), "value": 40.2}
+    ingest.readings("GW-500113-0001", [jump])
+    wait_until(lambda: count(settings.database_url, "reading") == 13, what="the jump")
+    assert quality_of(settings.database_url, "CR-01")[-1] == ["spike"]
+    ingest.readings("GW-500113-0001", [holds])
+    wait_until(lambda: count(settings.database_url, "reading") == 14, what="the confirmation")
+    assert quality_of(settings.database_url, "CR-01")[-2:] == [[], []]
+
+
+def test_a_noisy_sensor_repeating_one_value_is_flagged_stuck(settings, ingest):
+    readings = [{"sensor": "GN-01", "kind": "gnss", "ts": format_utc(NOW - timedelta(minutes=300 - 10 * i)),
+                 "e": 3.0, "n": 4.0, "u": 1.0} for i in range(26)]
+    ingest.readings("GW-500113-0001", readings)
+    wait_until(lambda: count(settings.database_url, "reading") == 26, what="26 readings")
+    flags = quality_of(settings.database_url, "GN-01")
+    assert flags[:23] == [[]] * 23
+    assert flags[23:] == [["stuck"]] * 3

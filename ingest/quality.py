@@ -1,0 +1,111 @@
+"""Quality flags that need a sensor's history: spikes (robust median/MAD of increments) and stuck values.
+
+Each ingest process keeps the last good values of the sensors it has seen, loaded from the database
+the first time (or when its copy is old, as happens when workers share sensors). A reading far off
+the sensor's recent trend is flagged `spike`; if the next reading confirms the new level, the jump was
+real ground movement and the flag is taken back, so a sudden acceleration is excluded from warning
+evaluation for one reporting interval at most. A noisy sensor repeating exactly the same value many
+times is flagged `stuck`.
+"""
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+import numpy as np
+
+from sensors.readings import Reading
+from sql import queries
+
+Q = queries("ingest")
+
+HISTORY = 24  # good values kept per sensor: four hours at the usual 10-minute interval
+MIN_HISTORY = 6  # fewer than this and the trend is not known well enough to call anything a spike
+SPIKE_Z = 10.0  # robust z-score of the increment; sensor noise stays far below, broken readings far above
+# Below these the MAD is noise of the sensor's resolution, not of the ground: the smallest jump that
+# can be a spike, per kind (mm, except tilt in degrees, soil moisture in %, pore pressure in kPa).
+MIN_SCALE = {"crack": 0.05, "gnss": 1.0, "tilt": 0.02, "deep": 0.2, "soil_moisture": 0.5, "pore_pressure": 0.5}
+# Analog sensors that always carry some noise; a crack gauge on a quiet slope legitimately repeats.
+STUCK_KINDS = frozenset({"gnss", "tilt", "accel", "soil_moisture", "soil_temp", "pore_pressure"})
+STUCK_RUN = 24  # identical values in a row
+# A worker's copy of a sensor's history older than this is reloaded: another worker may have moved on.
+HISTORY_TTL_S = 900.0
+
+
+@dataclass
+class _Series:
+    values: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
+    last_ts: datetime | None = None
+    repeats: int = 0
+    suspect: Reading | None = None  # a spike that the next reading may confirm as real movement
+    refreshed: float = field(default_factory=time.monotonic)
+
+
+class SeriesQuality:
+    """Flags spikes and stuck values on readings before they are stored."""
+
+    def __init__(self):
+        self._series: dict[tuple[str, str], _Series] = {}
+
+    async def flag(self, conn: asyncpg.Connection, readings: list[Reading]) -> list[tuple[str, str, datetime]]:
+        """Flag the readings in place; returns earlier readings whose spike flag must be taken back."""
+        candidates = [r for r in readings if r.kind in MIN_SCALE or r.kind in STUCK_KINDS]
+        if not candidates:
+            return []
+        await self._load(conn, {(r.device_id, r.sensor_code) for r in candidates})
+        cleared = []
+        for r in sorted(candidates, key=lambda r: (r.device_id, r.sensor_code, r.ts)):
+            cleared += self._check(self._series[(r.device_id, r.sensor_code)], r)
+        return cleared
+
+    async def _load(self, conn: asyncpg.Connection, keys: set[tuple[str, str]]) -> None:
+        now = time.monotonic()
+        stale = [k for k in keys if k not in self._series or now - self._series[k].refreshed > HISTORY_TTL_S]
+        if not stale:
+            return
+        rows = await conn.fetch(Q["recent_good_values"], [k[0] for k in stale], [k[1] for k in stale], HISTORY)
+        fresh = {k: _Series() for k in stale}
+        for row in rows:  # oldest first within each sensor
+            series = fresh[(row["device_id"], row["sensor_code"])]
+            series.values.append(row["value"])
+            series.last_ts = row["ts"]
+        self._series.update(fresh)
+
+    def _check(self, s: _Series, r: Reading) -> list[tuple[str, str, datetime]]:
+        if r.quality or r.value is None or (s.last_ts is not None and r.ts <= s.last_ts):
+            return []  # already flagged, or late: judged against a history it does not follow
+        cleared = []
+        if s.suspect is not None:
+            if not self._is_spike(s, r, reference=s.suspect.value):
+                # The jump held: it was movement, not a broken reading. Restart the trend from it.
+                s.suspect.quality.remove("spike")
+                cleared.append((s.suspect.device_id, s.suspect.sensor_code, s.suspect.ts))
+                s.values.clear()
+                s.values.append(s.suspect.value)
+            s.suspect = None
+        if r.kind in MIN_SCALE and self._is_spike(s, r):
+            r.quality.append("spike")
+            s.suspect = r
+            s.last_ts = r.ts
+            return cleared
+        if r.kind in STUCK_KINDS:
+            s.repeats = s.repeats + 1 if s.values and r.value == s.values[-1] else 0
+            if s.repeats >= STUCK_RUN - 1:
+                r.quality.append("stuck")
+        s.values.append(r.value)
+        s.last_ts = r.ts
+        s.refreshed = time.monotonic()
+        return cleared
+
+    @staticmethod
+    def _is_spike(s: _Series, r: Reading, reference: float | None = None) -> bool:
+        if len(s.values) < MIN_HISTORY:
+            return False
+        values = np.fromiter(s.values, float)
+        steps = np.diff(values)
+        median_step = float(np.median(steps))
+        scale = max(1.4826 * float(np.median(np.abs(steps - median_step))), MIN_SCALE[r.kind])
+        expected = (values[-1] if reference is None else reference) + median_step
+        return abs(r.value - expected) / scale > SPIKE_Z
