@@ -94,7 +94,8 @@ class Consumer:
             log.error("MQTT broker refused the connection: %s", reason_code)
             return
         self._session += 1
-        filters = subscriptions(self.settings.topic_root, self.settings.ingest_share_group)
+        filters = subscriptions(self.settings.topic_root, self.settings.ingest_share_group,
+                                dollar_topics=self.settings.ingest_dollar_topics)
         client.subscribe([(f, 1) for f in filters])
         log.info("connected to MQTT %s as %s (session resumed: %s); subscribed to %s", self.settings.mqtt_url,
                  self.settings.ingest_client_id, flags.session_present, ", ".join(filters))

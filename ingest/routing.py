@@ -4,7 +4,9 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ingest.writer import Batch, DeadLetter, StatusReport
+from ingest.commands import prepare_answer
+from ingest.writer import Batch, CommandAnswer, DeadLetter, StatusReport
+from sensors.commands import answer_source, answer_subscriptions
 from sensors.native import MalformedMessage, decode_online, decode_readings, decode_status, gateway_of, gateway_topic
 from sensors.universal import DP_TOPIC, decode_frame
 
@@ -20,17 +22,26 @@ class Limits:
     retention: timedelta
 
 
-def subscriptions(topic_root: str, share_group: str | None) -> list[str]:
-    """The topic filters ingest subscribes to; with a share group, workers split the messages."""
-    filters = [gateway_topic(topic_root, channel) for channel in ("readings", "status", "online")] + [DP_TOPIC]
-    return [f"$share/{share_group}/{f}" for f in filters] if share_group else filters
+def subscriptions(topic_root: str, share_group: str | None, *, dollar_topics: bool = True) -> list[str]:
+    """The topic filters ingest subscribes to; with a share group, workers split the native topics.
+
+    `$dp` and `$crsp/...` are not shared: Mosquitto does not deliver topics starting with `$` to a
+    `$share/...` subscription, so with several workers exactly one of them (dollar_topics) takes them.
+    """
+    native = [gateway_topic(topic_root, channel) for channel in ("readings", "status", "online", "cmd/result")]
+    dollar = [DP_TOPIC, *(f for f in answer_subscriptions(topic_root) if f.startswith("$"))]
+    if share_group:
+        native = [f"$share/{share_group}/{f}" for f in native]
+    return native + (dollar if dollar_topics else [])
 
 
 def add_message(batch: Batch, topic: str, payload: bytes, received_at, limits: Limits,
                 accel_unit: dict[str, str]) -> None:
     """Decode one message into the batch; a message that cannot be decoded becomes a dead letter."""
     try:
-        if topic == DP_TOPIC:
+        if answer_source(topic, limits.topic_root) is not None:
+            _add_answer(batch, topic, payload, received_at, limits)
+        elif topic == DP_TOPIC:
             _add_universal(batch, topic, payload, received_at, limits, accel_unit)
         else:
             _add_native(batch, topic, payload, received_at, limits)
@@ -55,6 +66,13 @@ def _add_native(batch: Batch, topic, payload, received_at, limits: Limits) -> No
     else:
         raise MalformedMessage(f"channel {channel!r} of topic {topic!r} is not readings, status or online")
     batch.devices_seen[gateway] = received_at
+
+
+def _add_answer(batch: Batch, topic, payload, received_at, limits: Limits) -> None:
+    prepared = prepare_answer(topic=topic, payload=payload, topic_root=limits.topic_root)
+    if prepared is None:
+        raise MalformedMessage("a command answer that names no command id")
+    batch.answers.append(CommandAnswer(prepared, topic, payload, received_at))
 
 
 def _add_universal(batch: Batch, topic, payload, received_at, limits: Limits, accel_unit) -> None:

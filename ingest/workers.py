@@ -22,6 +22,8 @@ def _start(settings: Settings, index: int) -> subprocess.Popen:
         GEOHAZARD_INGEST_CLIENT_ID=f"{settings.ingest_client_id}-{index}",
         GEOHAZARD_INGEST_SHARE_GROUP=settings.ingest_share_group or SHARE_GROUP,
         GEOHAZARD_INGEST_METRICS_PORT=str(settings.ingest_metrics_port + index if settings.ingest_metrics_port else 0),
+        # Mosquitto cannot share $-topics: one worker takes every $dp frame and $crsp answer.
+        GEOHAZARD_INGEST_DOLLAR_TOPICS="true" if index == 0 else "false",
     )
     return subprocess.Popen([sys.executable, "-m", "service.cli", "ingest"], env=env)
 

@@ -9,11 +9,13 @@ from typing import NamedTuple
 import asyncpg
 
 from sensors.readings import Reading
+from ingest.commands import PreparedAnswer
 from sensors.universal import DeviceStatus
 from sql import queries
 
 log = logging.getLogger(__name__)
 Q = queries("ingest")
+COMMAND_Q = queries("commands")
 _STAGE_COLUMNS = ["device_id", "sensor_code", "ts", "kind", "value", "fields", "quality", "server_timed", "topic"]
 
 
@@ -36,6 +38,16 @@ class StatusReport:
     received_at: datetime
 
 
+@dataclass(slots=True)
+class CommandAnswer:
+    """A device's answer to a downlink command, with the message it came in."""
+
+    prepared: "PreparedAnswer"
+    topic: str
+    payload: bytes
+    received_at: datetime
+
+
 @dataclass
 class Batch:
     """What one commit writes; built by the consumer, written here."""
@@ -44,12 +56,14 @@ class Batch:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     statuses: list[StatusReport] = field(default_factory=list)
     online: dict[str, bool] = field(default_factory=dict)  # device id -> the retained online flag
+    answers: list[CommandAnswer] = field(default_factory=list)
     devices_seen: dict[str, datetime] = field(default_factory=dict)
     # Readings stored earlier as spikes that later readings showed to be real movement.
     cleared_spikes: list[tuple[str, str, datetime]] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.readings) + len(self.dead_letters) + len(self.statuses) + len(self.online)
+        return (len(self.readings) + len(self.dead_letters) + len(self.statuses) + len(self.online)
+                + len(self.answers))
 
 
 class Written(NamedTuple):
@@ -82,6 +96,7 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
         dead_letters += await _apply_statuses(conn, batch.statuses)
         for device_id, online in batch.online.items():
             await conn.execute(Q["set_online"], device_id, online)
+        dead_letters += await _record_answers(conn, batch.answers)
         stored = quarantined = 0
         if records:
             await conn.copy_records_to_table("reading_stage", records=records, columns=_STAGE_COLUMNS)
@@ -98,6 +113,17 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
                 [(d.received_at, d.topic, d.client_id, d.payload, d.reason) for d in dead_letters],
             )
     return Written(stored, quarantined, len(dead_letters))
+
+
+async def _record_answers(conn: asyncpg.Connection, answers: list[CommandAnswer]) -> list[DeadLetter]:
+    """Store each answer with its command; answers to commands nobody sent come back as dead letters."""
+    rejected = []
+    for a in answers:
+        if await conn.fetchrow(COMMAND_Q["record_answer"], *a.prepared.args) is None:
+            rejected.append(DeadLetter(a.received_at, a.topic, a.payload,
+                                       f"answer to command {a.prepared.command_id}, which was not sent to "
+                                       f"device {a.prepared.device_id}"))
+    return rejected
 
 
 async def _apply_statuses(conn: asyncpg.Connection, reports: list[StatusReport]) -> list[DeadLetter]:

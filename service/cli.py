@@ -11,6 +11,8 @@ import threading
 import psycopg
 from pydantic import ValidationError
 
+from ingest import acl as acl_cli
+from ingest import commands as command_cli
 from service.settings import Settings
 
 log = logging.getLogger("geohazard")
@@ -119,15 +121,16 @@ def cmd_engine(settings: Settings, args) -> None:
 
 
 def cmd_simulate(settings: Settings, args) -> None:
-    from sensors.simulator import Simulator, seed_registry
+    from sensors.simulator import Simulator, demo_registry, seed_registry, synthetic_gateways
 
     check_mqtt(settings)
+    registry = synthetic_gateways(demo_registry(), args.extra_gateways)
     if args.seed_registry:
         check_postgres(settings)
-        seed_registry(settings.database_url)
+        seed_registry(settings.database_url, registry)
         print("demo registry seeded (existing rows kept)")
     sim = Simulator(mqtt_host=settings.mqtt_host, mqtt_port=settings.mqtt_port, topic_root=settings.topic_root,
-                    failure_in_minutes=args.failure_in_minutes, username=settings.mqtt_username,
+                    registry=registry, failure_in_minutes=args.failure_in_minutes, username=settings.mqtt_username,
                     password=settings.mqtt_password)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -222,10 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_engine)
 
     p = sub.add_parser("simulate", help="publish readings from simulated field gateways",
-                       description="Publish native-protocol readings for the demo registry: a steady creep, "
-                                   "an accelerating slope heading for failure, a storm over a debris-flow "
-                                   "gully and a quiet cliff. History is backfilled first, then readings are "
-                                   "published live.")
+                       description="Publish readings for the demo registry, each device on its own MQTT "
+                                   "connection: native gateways (a steady creep, an accelerating slope heading "
+                                   "for failure, a storm over a debris-flow gully, a gateway with a skewed "
+                                   "clock) and a universal device sending $dp frames with faulty sensors (spikes, "
+                                   "a stuck tilt meter, a draining battery). History is backfilled first, then "
+                                   "readings and status are published live. --extra-gateways adds load.")
     p.add_argument("--seed-registry", action="store_true", help="insert the demo registry first")
     p.add_argument("--backfill-hours", type=float, default=72, help="history to publish at start (default 72)")
     p.add_argument("--interval-s", type=float, default=600, help="spacing of backfilled readings (default 600)")
@@ -233,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--failure-in-minutes", type=float, default=120,
                    help="when the accelerating slope fails, from now (default 120)")
     p.add_argument("--duration-s", type=float, help="stop after this many seconds (default: run until stopped)")
+    p.add_argument("--extra-gateways", type=int, default=0,
+                   help="add this many load-test gateways of 10 crack gauges each (seed them with --seed-registry)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("demo", help="run everything at once: registry, gateways, ingest, engine, API",
@@ -256,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("id", type=int)
     tsub.add_parser("list", help="list tokens (id, name, role, created, revoked)")
     p.set_defaults(func=cmd_token)
+
+    acl_cli.add_parser(sub)
+    command_cli.add_parser(sub)
     return parser
 
 

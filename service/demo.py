@@ -75,7 +75,7 @@ def _watch_alerts(settings: Settings) -> mqtt.Client:
 
 def _forget_earlier_run(settings: Settings, registry: dict) -> None:
     """Clear the demo points' readings and alerts of an earlier demo, whose timeline would mix with this one."""
-    gateways = [p["gateway"] for p in registry["points"]]
+    gateways = [d["id"] for p in registry["points"] for d in p["devices"]]
     points = [p["code"] for p in registry["points"]]
     with psycopg.connect(settings.database_url) as conn, conn.transaction():
         readings = conn.execute("DELETE FROM reading WHERE device_id = ANY(%s)", (gateways,)).rowcount

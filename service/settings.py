@@ -1,7 +1,7 @@
 """One place for configuration: GEOHAZARD_* environment variables, validated at start-up."""
 
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     )
     ingest_share_group: str | None = Field(
         None, description="MQTT shared-subscription group; set by `geohazard ingest --workers N` for its workers."
+    )
+    ingest_dollar_topics: bool = Field(
+        True, description="Subscribe to $dp and $crsp/+/+ (not shareable in Mosquitto; with --workers, worker 0 only)."
     )
     ingest_metrics_port: int = Field(
         9101, ge=0, le=65535, description="Port of ingest's Prometheus /metrics (0: off; worker i uses port + i)."
@@ -64,11 +67,13 @@ class Settings(BaseSettings):
 
     @property
     def mqtt_username(self) -> str | None:
-        return urlsplit(self.mqtt_url).username
+        username = urlsplit(self.mqtt_url).username
+        return unquote(username) if username is not None else None
 
     @property
     def mqtt_password(self) -> str | None:
-        return urlsplit(self.mqtt_url).password
+        password = urlsplit(self.mqtt_url).password
+        return unquote(password) if password is not None else None
 
 
 @lru_cache

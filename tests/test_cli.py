@@ -10,7 +10,7 @@ import pytest
 
 from tests.support import fetch
 
-SUBCOMMANDS = ("migrate", "serve", "ingest", "engine", "simulate", "demo", "token")
+SUBCOMMANDS = ("migrate", "serve", "ingest", "engine", "simulate", "demo", "token", "quarantine", "acl", "command")
 
 
 def geohazard(*args, env=None, timeout=60):

@@ -3,8 +3,10 @@
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import psycopg
 import pytest
 
+from ingest.commands import send_command
 from ingest.consumer import Consumer
 from sensors.timestamps import format_utc
 from sensors.universal import DP_TOPIC, FRAME_DATA, FRAME_STATUS, encode_frame
@@ -91,3 +93,24 @@ def test_a_frame_whose_declared_length_is_wrong_is_dead_lettered(settings, devic
     assert len(letters) == 1
     assert letters[0][0] == DP_TOPIC
     assert "declares" in letters[0][1]
+
+
+def test_a_devices_answer_to_a_command_is_recorded_with_it(settings, device, dp):
+    publisher = Publisher(settings)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        command_id = send_command(conn, publisher.client, settings=settings, device_id=device, name="getstatus",
+                                  params={}, sent_by="test")
+    dp_answer = f"$crsp/{device}/{command_id}"
+    publisher.raw(dp_answer, b"$cmd=getstatus&result=succ")
+    wait_until(lambda: fetch(settings.database_url, "SELECT result FROM device_command")[0][0], what="the answer")
+    assert fetch(settings.database_url, "SELECT name, result, answer FROM device_command")[0] == (
+        "getstatus", "succ", "$cmd=getstatus&result=succ")
+    publisher.close()
+
+
+def test_an_answer_to_a_command_never_sent_is_dead_lettered(settings, device, dp):
+    publisher = Publisher(settings)
+    publisher.raw(f"$crsp/{device}/no-such-command", b"$cmd=getstatus&result=succ")
+    wait_until(lambda: fetch(settings.database_url, "SELECT reason FROM dead_letter"), what="the dead letter")
+    assert "which was not sent" in fetch(settings.database_url, "SELECT reason FROM dead_letter")[0][0]
+    publisher.close()
