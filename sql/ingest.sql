@@ -36,7 +36,8 @@ ON CONFLICT (device_id, sensor_code, ts) DO NOTHING
 
 -- name: touch_sensors
 UPDATE sensor
-SET last_reading_at = greatest(sensor.last_reading_at, latest.ts)
+SET last_reading_at = greatest(sensor.last_reading_at, latest.ts),
+    offline = false
 FROM (SELECT device_id, sensor_code, max(ts) AS ts FROM reading_stage GROUP BY device_id, sensor_code) latest
 WHERE sensor.device_id = latest.device_id AND sensor.code = latest.sensor_code
 

@@ -200,3 +200,22 @@ def test_a_noisy_sensor_repeating_one_value_is_flagged_stuck(settings, ingest):
     flags = quality_of(settings.database_url, "GN-01")
     assert flags[:23] == [[]] * 23
     assert flags[23:] == [["stuck"]] * 3
+
+
+def test_a_sensor_silent_for_three_intervals_is_offline_until_it_reports_again(settings):
+    register(settings.database_url, sensors=(("CR-01", "crack", {}), ("GN-01", "gnss", {})))
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute("UPDATE sensor SET last_reading_at = now() - interval '31 minutes' WHERE code = 'CR-01'")
+        conn.execute("UPDATE sensor SET last_reading_at = now() - interval '29 minutes' WHERE code = 'GN-01'")
+    publisher = Publisher(settings)
+    consumer = Consumer(settings)
+    with running(consumer.run):
+        assert consumer.subscribed.wait(10)
+        wait_until(lambda: fetch(settings.database_url, "SELECT offline FROM sensor WHERE code = 'CR-01'")[0][0],
+                   what="CR-01 offline")
+        assert fetch(settings.database_url, "SELECT offline FROM sensor WHERE code = 'GN-01'")[0][0] is False
+        publisher.readings("GW-500113-0001", [crack()])
+        wait_until(lambda: not fetch(settings.database_url, "SELECT offline FROM sensor WHERE code = 'CR-01'")[0][0],
+                   what="CR-01 back online")
+    publisher.close()
+    forget_session(settings, settings.ingest_client_id)
