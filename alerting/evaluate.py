@@ -7,15 +7,15 @@ assessments: that is what makes replay reproduce live events.
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import numpy as np
 
 from alerting import kernels as k
 from alerting.flows import Assessment
-from alerting.rules import (BIN_S, GAUGE_SEARCH_RADIUS_M, MAX_GAP_BINS, SMOOTH_BINS, V0_FLOOR_MM_PER_DAY,
-                            WINDOW_BINS)
+from alerting.rules import (BIN_S, GAUGE_SEARCH_RADIUS_M, MAX_GAP_BINS, RAIN_WINDOW_BINS, SMOOTH_BINS,
+                            V0_FLOOR_MM_PER_DAY, WINDOW_BINS)
 from sensors.kinds import DISPLACEMENT_KINDS
 from sql import queries
 
@@ -26,12 +26,14 @@ EARTH_RADIUS_M = 6_371_000.0
 
 @dataclass
 class SensorSet:
-    """The sensors of one family (displacement or rain) with their readings in the window."""
+    """The sensors of one family (displacement or rain) with their readings in the family's window."""
 
     rows: list  # monitored_sensors records, in array order
     idx: np.ndarray  # 0-based sensor position of each reading
     t_s: np.ndarray
     value: np.ndarray
+    start_s: float  # bins are [start_s + k * BIN_S, ...), k < n_bins, the last one ending at now
+    n_bins: int
 
     @property
     def names(self) -> list[str]:
@@ -41,26 +43,27 @@ class SensorSet:
 @dataclass
 class Window:
     now: datetime
-    start_s: float
     points: list
     displacement: SensorSet
     rain: SensorSet
 
 
-async def load_window(conn: asyncpg.Connection, now: datetime) -> Window:
-    """Everything one evaluation needs, read in a handful of queries."""
-    frm = now - timedelta(seconds=BIN_S * WINDOW_BINS)
-    points = await conn.fetch(Q["active_points"])
-    families = []
-    for kinds in (list(DISPLACEMENT_KINDS), ["rain"]):
-        rows = await conn.fetch(Q["monitored_sensors"], kinds)
-        data = await conn.fetchrow(Q["window_readings"], [r["device_id"] for r in rows],
-                                   [r["code"] for r in rows], frm, now)
-        families.append(SensorSet(rows, np.asarray(data["idx"], dtype=np.int64) - 1,
-                                  np.asarray(data["t_s"], dtype=np.float64),
-                                  np.asarray(data["value"], dtype=np.float64)))
-    # Bins are (now - 72 h, now] in 1 h steps, aligned to `now` so that the last bin is a full hour.
-    return Window(now, frm.timestamp() + 1e-6, points, *families)
+async def load_window(conn: asyncpg.Connection, now: datetime, points: list[str] | None = None) -> Window:
+    """Everything one evaluation needs, read in a handful of queries; `points` limits it to those points."""
+    point_rows = await conn.fetch(Q["active_points"], points)
+    displacement = await _load_family(conn, await conn.fetch(Q["monitored_sensors"], list(DISPLACEMENT_KINDS), points),
+                                      now, WINDOW_BINS)
+    rain = await _load_family(conn, await conn.fetch(Q["gauges_near"], points), now, RAIN_WINDOW_BINS)
+    return Window(now, point_rows, displacement, rain)
+
+
+async def _load_family(conn: asyncpg.Connection, rows: list, now: datetime, n_bins: int) -> SensorSet:
+    frm = now - timedelta(seconds=BIN_S * n_bins)
+    data = await conn.fetchrow(Q["window_readings"], [r["device_id"] for r in rows], [r["code"] for r in rows],
+                               frm, now)
+    # Bins are (now - n_bins h, now] in 1 h steps, aligned to `now` so that the last bin is a full hour.
+    return SensorSet(rows, np.asarray(data["idx"], dtype=np.int64) - 1, np.asarray(data["t_s"], dtype=np.float64),
+                     np.asarray(data["value"], dtype=np.float64), frm.timestamp() + 1e-6, n_bins)
 
 
 def _threshold_matrix(dicts: list[dict], key: str, default=(np.nan,) * 4) -> np.ndarray:
@@ -86,13 +89,23 @@ def assess(w: Window) -> list[Assessment]:
     n_points = len(w.points)
     deformation, def_evidence = _assess_deformation(w, point_pos, n_points)
     rain, rain_evidence = _assess_rain(w, point_pos, n_points)
+    silent: list[list[str]] = [[] for _ in range(n_points)]
+    for family in (w.displacement, w.rain):
+        silent_names = set(_silent_sensors(family, w.now)) if family.rows else set()
+        for row, name in zip(family.rows, family.names):
+            i = point_pos.get(row["hazard_point"])
+            if i is not None and name in silent_names:
+                silent[i].append(name)
 
-    may_exceed = np.array([bool(_json(p["monitoring_plan"]).get("rainfall_may_exceed_orange")) for p in w.points])
+    may_exceed = np.array([bool(_json(p["monitoring_plan"]).get("rainfall_may_exceed_orange")) for p in w.points],
+                          dtype=bool)
     def_known = deformation >= 0
     rain_known = rain >= 0
     capped_rain = np.where(may_exceed, rain, np.minimum(rain, k.ORANGE))
     coupled = def_known & rain_known & (deformation >= k.YELLOW) & (rain >= k.YELLOW)
-    deformation_alert = np.where(coupled, np.minimum(deformation + 1, k.RED), deformation)
+    # The coupled raise lifts the point one level above the higher of the two; the deformation alert
+    # carries it, so the point's level (the highest open alert) is exactly kernels.point_levels.
+    deformation_alert = np.where(coupled, k.point_levels(deformation, rain, may_exceed), deformation)
 
     out = []
     for i, p in enumerate(w.points):
@@ -109,7 +122,24 @@ def assess(w: Window) -> list[Assessment]:
             reasons.append("rainfall alone stops at orange for this point")
         level = int(capped_rain[i]) if rain_known[i] else None
         out.append(Assessment(p["code"], p["county_code"], "rainfall", level, reasons, evidence, thresholds))
+        out.append(_device_assessment(p, silent[i]))
     return out
+
+
+def _device_assessment(point, silent: list[str]) -> Assessment:
+    """A device alert (blue) while any of the point's own sensors is silent; it never lowers the others."""
+    level = k.BLUE if silent else k.NONE
+    reasons = [f"{name}: no data for more than three reporting intervals" for name in silent]
+    return Assessment(point["code"], point["county_code"], "device", level, reasons,
+                      {"silent_sensors": silent}, {"silent_after": "3 reporting intervals, at least 1 h"})
+
+
+def _silent_sensors(s: "SensorSet", now: datetime) -> list[str]:
+    """Names of the sensors of the set with no good reading within three reporting intervals (>= 1 h)."""
+    last_t = np.full(len(s.rows), -np.inf)
+    np.maximum.at(last_t, s.idx, s.t_s)
+    limit_s = np.array([max(3 * r["reporting_interval_s"], 3600) for r in s.rows], float)
+    return [name for name, silent in zip(s.names, now.timestamp() - last_t > limit_s) if silent]
 
 
 def _assess_deformation(w: Window, point_pos: dict, n_points: int):
@@ -120,7 +150,7 @@ def _assess_deformation(w: Window, point_pos: dict, n_points: int):
     evidence: list = [None] * n_points
     if n == 0:
         return level_by_point, evidence
-    series = k.fill_gaps(k.resample_last(s.idx, s.t_s, s.value, n, w.start_s, BIN_S, WINDOW_BINS), MAX_GAP_BINS)
+    series = k.fill_gaps(k.resample_last(s.idx, s.t_s, s.value, n, s.start_s, BIN_S, s.n_bins), MAX_GAP_BINS)
     velocity = k.velocity_mm_per_day(series, BIN_S, SMOOTH_BINS)
     configured = np.array([r["v0_mm_per_day"] if r["v0_mm_per_day"] is not None else np.nan for r in s.rows], float)
     v0 = k.reference_creep_rate(velocity, configured, V0_FLOOR_MM_PER_DAY)
@@ -152,10 +182,26 @@ def _assess_deformation(w: Window, point_pos: dict, n_points: int):
         if not has_data[j]:
             ev["reasons"].append(f"{name}: no data in the last hours")
             continue
+        if levels.level[j] >= k.ORANGE:
+            entry["failure_forecast"] = _failure_forecast(s, alpha[j], velocity[j])
         level_by_point[i] = max(level_by_point[i], levels.level[j])
         if levels.level[j] > 0:
             ev["reasons"].append(_deformation_reason(name, levels, j, alpha[j, -1], velocity[j, -1], v0[j], series[j, -1]))
     return level_by_point, evidence
+
+
+def _failure_forecast(s: SensorSet, alpha_deg: np.ndarray, velocity: np.ndarray) -> dict:
+    """Fukuzono's inverse-velocity forecast over the stretch since acceleration began (evidence only)."""
+    calm = np.flatnonzero(~(alpha_deg > 45.0 + 5.0))  # NaN counts as calm: the stretch must be unbroken
+    onset = calm[-1] + 1 if calm.size else 0
+    bin_end_days = (s.start_s + BIN_S * np.arange(1, s.n_bins + 1)) / 86400.0
+    t_fail_days, r2 = k.inverse_velocity_forecast(bin_end_days[onset:], velocity[onset:])
+    if not np.isfinite(t_fail_days):
+        return {"method": "Fukuzono inverse velocity", "predicted_failure_at": None, "r2": None,
+                "note": "1/v is not falling towards zero over the accelerating stretch"}
+    at = datetime.fromtimestamp(t_fail_days * 86400.0, tz=timezone.utc)
+    return {"method": "Fukuzono inverse velocity", "predicted_failure_at": at.isoformat(timespec="minutes"),
+            "r2": _round(r2, 3), "fitted_bins": int(s.n_bins - onset)}
 
 
 def _deformation_reason(name, levels, j, alpha, v, v0, s) -> str:
@@ -180,15 +226,26 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int):
     evidence = [{"reasons": ["no working rain gauge bound to the point or within 10 km: rainfall state is no data"],
                  "state": "no data",
                  "thresholds": {"rain_24h_mm": dict(zip(_LEVEL_KEYS, map(_round, thr_24[i]))),
-                                "rain_72h_mm": dict(zip(_LEVEL_KEYS, map(_round, thr_72[i])))}}
+                                "rain_72h_mm": dict(zip(_LEVEL_KEYS, map(_round, thr_72[i]))),
+                                "r_eff_mm": points_json[i].get("r_eff_mm")}}
                 for i in range(n_points)]
     if n == 0 or n_points == 0:
         return level_by_point, evidence
-    hourly = k.resample_sum(s.idx, s.t_s, s.value, n, w.start_s, BIN_S, WINDOW_BINS)
+    hourly = k.resample_sum(s.idx, s.t_s, s.value, n, s.start_s, BIN_S, s.n_bins)
     total_1h = np.nan_to_num(hourly[:, -1])
     total_3h = k.rolling_sum(hourly, 3)[:, -1]
     total_24h = k.rolling_sum(hourly, 24)[:, -1]
     total_72h = k.rolling_sum(hourly, 72)[:, -1]
+    # Days end at now: today is the last 24 h. R_eff weighs the ten days before it by 0.8^i.
+    days = s.n_bins // 24
+    daily = np.nansum(hourly[:, -days * 24:].reshape(n, days, 24), axis=2)
+    r_eff = k.effective_antecedent_rain_mm(daily)
+    swi = k.soil_water_index_mm(hourly)[:, -1]
+    duration_h = k.storm_duration_h(hourly)
+    storm_total = np.array([np.nansum(hourly[j, hourly.shape[1] - int(d):]) if d else 0.0
+                            for j, d in enumerate(duration_h)])
+    intensity = np.divide(storm_total, duration_h, out=np.zeros(n), where=duration_h > 0)
+    caine = k.caine_intensity_mm_per_h(np.maximum(duration_h, 1.0))
     # A gauge is working if it reported within three of its reporting intervals (at least an hour).
     last_t = np.full(n, -np.inf)
     np.maximum.at(last_t, s.idx, s.t_s)
@@ -199,14 +256,20 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int):
     gauge = _gauge_for_points(w, s, working, point_pos, n_points)
     has_gauge = gauge >= 0
     g = np.where(has_gauge, gauge, 0)
-    levels = k.rainfall_levels(total_24h[g], total_72h[g], thr_24, thr_72)
+    thr_reff = _threshold_matrix(points_json, "r_eff_mm")  # no default table: only where configured
+    levels = np.maximum(k.rainfall_levels(total_24h[g], total_72h[g], thr_24, thr_72),
+                        k.threshold_level(r_eff[g], thr_reff))
     level_by_point[has_gauge] = levels[has_gauge]
     for i in np.flatnonzero(has_gauge):
         j = g[i]
         ev = evidence[i]
         ev.update(state="ok", gauge=s.names[j], gauge_point=s.rows[j]["hazard_point"],
                   rain_1h_mm=_round(total_1h[j]), rain_3h_mm=_round(total_3h[j]),
-                  rain_24h_mm=_round(total_24h[j]), rain_72h_mm=_round(total_72h[j]))
+                  rain_24h_mm=_round(total_24h[j]), rain_72h_mm=_round(total_72h[j]),
+                  effective_antecedent_rain_mm=_round(r_eff[j]), soil_water_index_mm=_round(swi[j]),
+                  rain_event_duration_h=int(duration_h[j]), rain_event_intensity_mm_per_h=_round(intensity[j]),
+                  caine_threshold_mm_per_h=_round(caine[j]),
+                  above_caine_threshold=bool(duration_h[j] > 0 and intensity[j] >= caine[j]))
         ev["reasons"] = []
         if levels[i] > 0:
             ev["reasons"].append(f"{s.names[j]} {k.LEVEL_NAMES[levels[i]]}: 24 h {total_24h[j]:.1f} mm, "

@@ -157,7 +157,7 @@ def tangent_angle_deg(velocity, v0) -> np.ndarray:
     return np.degrees(np.arctan(ratio, out=ratio), out=ratio)
 
 
-def _threshold_level(value, thresholds) -> np.ndarray:
+def threshold_level(value, thresholds) -> np.ndarray:
     """Highest level (1..4) whose threshold value reaches, else none; NaN values and thresholds never reach."""
     value = np.asarray(value, dtype=np.float64)
     thresholds = np.asarray(thresholds, dtype=np.float64)
@@ -191,8 +191,8 @@ def deformation_levels(
     angle_level[alpha_last > STEADY_CREEP_DEG + yellow_margin_deg] = YELLOW
     angle_level[(alpha_last >= orange_deg) & (alpha_prev >= orange_deg) & not_decelerating] = ORANGE
     angle_level[(alpha_last >= red_deg) & (alpha_prev >= red_deg) & not_decelerating] = RED
-    velocity_level = _threshold_level(v_last, velocity_thresholds)
-    displacement_level = _threshold_level(np.asarray(displacement_mm, dtype=np.float64)[:, -1], displacement_thresholds)
+    velocity_level = threshold_level(v_last, velocity_thresholds)
+    displacement_level = threshold_level(np.asarray(displacement_mm, dtype=np.float64)[:, -1], displacement_thresholds)
     level = np.maximum(np.maximum(angle_level, velocity_level), displacement_level)
     return DeformationLevels(
         level=level,
@@ -258,6 +258,34 @@ def soil_water_index_mm(rain_mm_per_h) -> np.ndarray:
     return swi_by_hour.T
 
 
+def storm_duration_h(rain_mm_per_h, wet_mm_per_h=0.5) -> np.ndarray:
+    """Hours of the rain event still going on at the last column: trailing bins with rain >= wet_mm_per_h."""
+    wet = _nan_as_zero(rain_mm_per_h) >= wet_mm_per_h
+    dry_from_end = ~wet[:, ::-1]
+    # Index of the first dry bin counted from the end; a row that is wet throughout is wet for all of it.
+    return np.where(dry_from_end.any(axis=1), dry_from_end.argmax(axis=1), wet.shape[1]).astype(np.float64)
+
+
+def inverse_velocity_forecast(t_days, velocity_mm_per_day) -> tuple[float, float]:
+    """Fukuzono (1985): fit 1/v against t and return (t where 1/v reaches 0, R^2); NaN when not converging.
+
+    For one sensor's accelerating stretch (the caller picks it); the forecast informs, it sets no level.
+    """
+    t = np.asarray(t_days, dtype=np.float64)
+    v = np.asarray(velocity_mm_per_day, dtype=np.float64)
+    usable = np.isfinite(t) & np.isfinite(v) & (v > 0)
+    t, inverse = t[usable], 1.0 / v[usable]
+    if t.size < 3 or np.ptp(t) == 0:
+        return float("nan"), float("nan")
+    slope, intercept = np.polyfit(t, inverse, 1)
+    if slope >= 0:  # 1/v not falling: no approach to failure
+        return float("nan"), float("nan")
+    fitted = slope * t + intercept
+    total = float(((inverse - inverse.mean()) ** 2).sum())
+    r2 = 1.0 - float(((inverse - fitted) ** 2).sum()) / total if total > 0 else float("nan")
+    return float(-intercept / slope), r2
+
+
 def caine_intensity_mm_per_h(duration_h) -> np.ndarray:
     """Caine (1980) threshold intensity for a rainfall duration: 14.82 * D ** -0.39 (mm/h, h)."""
     duration_h = np.asarray(duration_h, dtype=np.float64)
@@ -268,8 +296,8 @@ def caine_intensity_mm_per_h(duration_h) -> np.ndarray:
 def rainfall_levels(total_24h_mm, total_72h_mm, thresholds_24h_mm, thresholds_72h_mm) -> np.ndarray:
     """Per point, int8 [n]: the highest level whose 24 h or 72 h rainfall threshold is reached."""
     return np.maximum(
-        _threshold_level(total_24h_mm, thresholds_24h_mm),
-        _threshold_level(total_72h_mm, thresholds_72h_mm),
+        threshold_level(total_24h_mm, thresholds_24h_mm),
+        threshold_level(total_72h_mm, thresholds_72h_mm),
     )
 
 

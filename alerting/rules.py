@@ -6,7 +6,10 @@ from datetime import timedelta
 RULE_VERSION = "2026.11-1"
 
 BIN_S = 3600  # resampling interval of the deformation and rain series (SPEC 4.1: default 1 h)
-WINDOW_BINS = 72  # the longest rolling total, 72 h, sets how much history one evaluation reads
+WINDOW_BINS = 72  # the longest rolling total, 72 h, sets how much displacement history one evaluation reads
+# Rain is read further back: effective antecedent rainfall weighs the last 10 days, and the soil
+# water index needs the same spin-up from empty tanks to be meaningful.
+RAIN_WINDOW_BINS = 11 * 24
 SMOOTH_BINS = 6  # trailing velocity window, 6 h
 MAX_GAP_BINS = 3  # gaps up to 3 bins are interpolated; longer ones break the series
 V0_FLOOR_MM_PER_DAY = 0.1

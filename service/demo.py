@@ -19,19 +19,23 @@ from sql.migrate import migrate
 
 # How long the API gets to answer /readyz before the demo gives up and says so.
 API_START_TIMEOUT_S = 30
+# The simulator publishes 72 h of history first; this is ample for it on a loaded machine.
+BACKFILL_TIMEOUT_S = 60
 LEVEL_MARK = {"blue": "BLUE  ", "yellow": "YELLOW", "orange": "ORANGE", "red": "RED   "}
 
 
-def _relay(name: str, stream) -> None:
-    """Print a child's output line by line, prefixed with its name."""
+def _relay(name: str, stream, watch: tuple[str, threading.Event] | None) -> None:
+    """Print a child's output line by line, prefixed with its name; set the event when a line has the text."""
     for line in iter(stream.readline, ""):
         print(f"[{name:8}] {line.rstrip()}", flush=True)
+        if watch and watch[0] in line:
+            watch[1].set()
 
 
-def _spawn(name: str, args: list[str], env: dict) -> subprocess.Popen:
+def _spawn(name: str, args: list[str], env: dict, watch: tuple[str, threading.Event] | None = None) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "service.cli", *args], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
-    threading.Thread(target=_relay, args=(name, proc.stdout), daemon=True).start()
+    threading.Thread(target=_relay, args=(name, proc.stdout, watch), daemon=True).start()
     return proc
 
 
@@ -113,7 +117,6 @@ def run_demo(settings: Settings, *, port: int, duration_s: float | None, engine_
     procs = {
         "api": _spawn("api", ["serve", "--port", str(port)], env),
         "ingest": _spawn("ingest", ["ingest"], env),
-        "engine": _spawn("engine", ["engine"], env),
     }
     watcher = _watch_alerts(settings)
     stop = threading.Event()
@@ -121,7 +124,12 @@ def run_demo(settings: Settings, *, port: int, duration_s: float | None, engine_
         signal.signal(sig, lambda *_: stop.set())
     try:
         _wait_ready(api_url, procs)
-        procs["gateways"] = _spawn("gateways", ["simulate", "--backfill-hours", "72"], env)
+        backfilled = threading.Event()
+        procs["gateways"] = _spawn("gateways", ["simulate", "--backfill-hours", "72"], env, ("backfilled", backfilled))
+        # The engine starts on a filled history: before it, every sensor would look silent.
+        backfilled.wait(BACKFILL_TIMEOUT_S)
+        time.sleep(2)  # ingest commits the tail of the backfill
+        procs["engine"] = _spawn("engine", ["engine"], env)
         print(
             "\n"
             "=====================================================================\n"

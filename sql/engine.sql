@@ -7,7 +7,37 @@ SELECT s.device_id, s.code, s.kind, s.hazard_point, s.v0_mm_per_day, s.threshold
 FROM sensor s
 JOIN hazard_point p ON p.code = s.hazard_point
 WHERE p.status = 'active' AND s.kind = ANY($1::text[])
+  AND ($2::text[] IS NULL OR s.hazard_point = ANY($2::text[]))
 ORDER BY s.hazard_point, s.device_id, s.code
+
+-- name: gauges_near
+-- Rain gauges of active points within about 10 km (0.1 degree of latitude is 11 km) of the given
+-- points, or every gauge when $1 is NULL: the candidates for each point's nearest working gauge.
+SELECT s.device_id, s.code, s.kind, s.hazard_point, s.v0_mm_per_day, s.thresholds,
+       s.reporting_interval_s, p.lon, p.lat
+FROM sensor s
+JOIN hazard_point p ON p.code = s.hazard_point
+WHERE p.status = 'active' AND s.kind = 'rain'
+  AND ($1::text[] IS NULL OR EXISTS (
+      SELECT 1 FROM hazard_point q
+      WHERE q.code = ANY($1::text[]) AND abs(q.lat - p.lat) <= 0.1
+        AND abs(q.lon - p.lon) <= 0.1 / greatest(cos(radians(q.lat)), 0.01)))
+ORDER BY s.hazard_point, s.device_id, s.code
+
+-- name: points_of_devices
+-- The points whose assessment new readings of these devices can change: their own points and, for a
+-- rain gauge, every point within about 10 km that may borrow it.
+WITH touched AS (
+    SELECT s.hazard_point, s.kind, p.lon, p.lat
+    FROM sensor s JOIN hazard_point p ON p.code = s.hazard_point
+    WHERE s.device_id = ANY($1::text[])
+)
+SELECT q.code FROM hazard_point q
+WHERE q.status = 'active'
+  AND (q.code IN (SELECT hazard_point FROM touched)
+       OR EXISTS (SELECT 1 FROM touched t
+                  WHERE t.kind = 'rain' AND abs(q.lat - t.lat) <= 0.1
+                    AND abs(q.lon - t.lon) <= 0.1 / greatest(cos(radians(t.lat)), 0.01)))
 
 -- name: window_readings
 -- Good readings of the given sensors in (from, to], as three parallel arrays: sensor position
@@ -22,7 +52,7 @@ WHERE r.ts > $3 AND r.ts <= $4 AND r.quality = '{}' AND r.value IS NOT NULL
 -- name: active_points
 SELECT code, county_code, lon, lat, thresholds, monitoring_plan
 FROM hazard_point
-WHERE status = 'active'
+WHERE status = 'active' AND ($1::text[] IS NULL OR code = ANY($1::text[]))
 ORDER BY code
 
 -- name: open_alerts
