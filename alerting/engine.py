@@ -1,4 +1,10 @@
-"""The engine process: evaluate every hazard point on a schedule, act on changes, publish the alerts."""
+"""The engine process: evaluate every hazard point on a schedule and on new readings, publish the alerts.
+
+Two triggers share one lock so that evaluations never overlap: a full evaluation every
+`engine_interval_s` (APScheduler), and the event path, where ingest's NOTIFY on `readings_stored`
+names the devices that just got readings and the engine re-evaluates their points (and the points
+that may borrow their rain gauges) within a second.
+"""
 
 import asyncio
 import json
@@ -11,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from alerting.evaluate import assess, load_window
 from alerting.flows import Change, apply_assessment
+from ingest.writer import READINGS_CHANNEL
 from sensors.native import alert_topic
 from service.settings import Settings
 from sql import queries
@@ -18,15 +25,22 @@ from sql import queries
 log = logging.getLogger(__name__)
 Q = queries("engine")
 
+# New readings arrive in bursts (one commit per ingest batch, several workers); gathering them for
+# this long turns a burst into one evaluation while keeping reading-to-alert well under a second.
+EVENT_DEBOUNCE_S = 0.05
+# How long to wait before listening again after the listening connection broke.
+RELISTEN_DELAY_S = 5.0
 
-async def evaluate_once(conn: asyncpg.Connection, now: datetime) -> list[Change]:
-    """One full evaluation at `now`: every point assessed, every change recorded; returns the changes."""
-    window = await load_window(conn, now)
+
+async def evaluate_once(conn: asyncpg.Connection, now: datetime, points: list[str] | None = None) -> list[Change]:
+    """One evaluation at `now` of every point (or the given ones); every change recorded and returned."""
+    window = await load_window(conn, now, points)
     assessments = assess(window)
     open_alerts = {(a["hazard_point"], a["type"]): a for a in await conn.fetch(Q["open_alerts"])}
     changes = []
     for assessment in assessments:
-        change = await apply_assessment(conn, assessment, open_alerts.get((assessment.hazard_point, assessment.type)), now)
+        alert = open_alerts.get((assessment.hazard_point, assessment.type))
+        change = await apply_assessment(conn, assessment, alert, now)
         if change is not None:
             changes.append(change)
     return changes
@@ -44,18 +58,23 @@ def alert_payload(record) -> bytes:
 
 
 class Engine:
-    """Runs `evaluate_once` every `engine_interval_s` seconds and publishes each changed point's alert."""
+    """Runs evaluations on the schedule and on ingest's notifications, and publishes changed points."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+        self._pending_devices: set[str] = set()
+        self._wake = asyncio.Event()
         self._mqtt = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"geohazard-engine-{id(self):x}",
                                  protocol=mqtt.MQTTv311)
         if settings.mqtt_username:
             self._mqtt.username_pw_set(settings.mqtt_username, settings.mqtt_password)
+        # Set once the engine listens for new readings; from then on none is missed by the event path.
+        self.listening = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=2)
+        self._pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=3)
         self._mqtt.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30)
         self._mqtt.loop_start()
         scheduler = AsyncIOScheduler(timezone=timezone.utc)
@@ -64,30 +83,76 @@ class Engine:
                           next_run_time=datetime.now(timezone.utc), max_instances=1, coalesce=True,
                           id="full-evaluation", name="evaluate every hazard point")
         scheduler.start()
-        log.info("engine evaluating every %ss", self.settings.engine_interval_s)
+        log.info("engine evaluating every %ss and on new readings", self.settings.engine_interval_s)
+        listener = asyncio.create_task(self._listen(stop))
+        events = asyncio.create_task(self._event_path(stop))
         try:
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)
+            for task in (listener, events):
+                task.cancel()
+            await asyncio.gather(listener, events, return_exceptions=True)
             self._mqtt.disconnect()
             self._mqtt.loop_stop()
             await self._pool.close()
 
     async def cycle(self) -> None:
+        """The scheduled full evaluation."""
+        await self._evaluate(None)
+
+    async def _evaluate(self, points: list[str] | None) -> None:
         now = datetime.now(timezone.utc)
-        started = asyncio.get_running_loop().time()
-        try:
-            async with self._pool.acquire() as conn:
-                changes = await evaluate_once(conn, now)
-                for change in changes:
-                    log.info("%s %s alert %s at %s: %s -> %s", change.kind, change.type, change.alert_id,
-                             change.hazard_point, change.from_level or "none", change.to_level or "none")
-                await self.publish({(c.county_code, c.hazard_point) for c in changes}, conn)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.error("evaluation at %s failed: %s: %s; the next cycle tries again", now.isoformat(),
-                      type(exc).__name__, exc)
-            return
-        log.debug("evaluated in %.3fs", asyncio.get_running_loop().time() - started)
+        async with self._lock:
+            try:
+                async with self._pool.acquire() as conn:
+                    changes = await evaluate_once(conn, now, points)
+                    for change in changes:
+                        log.info("%s %s alert %s at %s: %s -> %s", change.kind, change.type, change.alert_id,
+                                 change.hazard_point, change.from_level or "none", change.to_level or "none")
+                    await self.publish({(c.county_code, c.hazard_point) for c in changes}, conn)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.error("evaluation at %s failed: %s: %s; the next one tries again", now.isoformat(),
+                          type(exc).__name__, exc)
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """Keep a connection LISTENing for ingest's notifications; reconnect if it breaks."""
+        while not stop.is_set():
+            broken = asyncio.Event()
+            try:
+                conn = await asyncpg.connect(self.settings.database_url)
+                conn.add_termination_listener(lambda _: broken.set())
+                await conn.add_listener(READINGS_CHANNEL, self._on_readings)
+                self.listening.set()
+                try:
+                    await broken.wait()
+                finally:
+                    self.listening.clear()
+                    await conn.close()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.error("cannot listen for new readings (%s); scheduled evaluations go on, retrying in %.0fs",
+                          exc, RELISTEN_DELAY_S)
+            await asyncio.sleep(RELISTEN_DELAY_S)
+
+    def _on_readings(self, conn, pid, channel, payload: str) -> None:
+        self._pending_devices.update(filter(None, payload.split(",")))
+        self._wake.set()
+
+    async def _event_path(self, stop: asyncio.Event) -> None:
+        """Evaluate the points of devices that got readings, a burst at a time."""
+        while not stop.is_set():
+            await self._wake.wait()
+            await asyncio.sleep(EVENT_DEBOUNCE_S)
+            self._wake.clear()
+            devices, self._pending_devices = sorted(self._pending_devices), set()
+            try:
+                async with self._pool.acquire() as conn:
+                    points = [r["code"] for r in await conn.fetch(Q["points_of_devices"], devices)]
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.error("cannot find the points of devices with new readings (%s); the next cycle covers them", exc)
+                continue
+            if points:
+                await self._evaluate(points)
 
     async def publish(self, points: set[tuple[str, str]], conn: asyncpg.Connection) -> None:
         """Publish each point's current alert, retained, or an empty retained message when none is open."""

@@ -16,6 +16,9 @@ from sql import queries
 log = logging.getLogger(__name__)
 Q = queries("ingest")
 COMMAND_Q = queries("commands")
+# PostgreSQL's NOTIFY payload limit is 8000 bytes; stay clear of it with multi-byte ids.
+NOTIFY_PAYLOAD_BYTES = 7000
+READINGS_CHANNEL = "readings_stored"
 _STAGE_COLUMNS = ["device_id", "sensor_code", "ts", "kind", "value", "fields", "quality", "server_timed", "topic"]
 
 
@@ -107,6 +110,10 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
             await conn.execute(Q["clear_spike_flags"], *map(list, zip(*batch.cleared_spikes)))
         if batch.devices_seen:
             await conn.execute(Q["touch_devices"], list(batch.devices_seen), list(batch.devices_seen.values()))
+        if stored:
+            # Delivered at commit: the engine re-evaluates these devices' points within a second.
+            for chunk in _chunks(sorted({r.device_id for _, r in batch.readings})):
+                await conn.execute(Q["notify_readings_stored"], chunk)
         if dead_letters:
             await conn.executemany(
                 Q["insert_dead_letter"],
@@ -144,6 +151,17 @@ async def _apply_statuses(conn: asyncpg.Connection, reports: list[StatusReport])
             await conn.execute(Q["apply_sensor_states"], st.device_id, list(st.sensor_state),
                                list(st.sensor_state.values()), st.at)
     return rejected
+
+
+def _chunks(device_ids: list[str]) -> list[str]:
+    """Comma-joined device ids in pieces that fit a NOTIFY payload (under 8000 bytes)."""
+    chunks, current = [], []
+    for device_id in device_ids:
+        if current and sum(len(d) + 1 for d in current) + len(device_id) > NOTIFY_PAYLOAD_BYTES:
+            chunks.append(",".join(current))
+            current = []
+        current.append(device_id)
+    return chunks + ([",".join(current)] if current else [])
 
 
 def _count(status: str) -> int:

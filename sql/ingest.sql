@@ -128,3 +128,7 @@ UPDATE reading
 SET quality = array_remove(quality, 'spike')
 FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS c (device_id, sensor_code, ts)
 WHERE reading.device_id = c.device_id AND reading.sensor_code = c.sensor_code AND reading.ts = c.ts
+
+-- name: notify_readings_stored
+-- Comma-separated ids of devices with newly stored readings, for the engine's event path.
+SELECT pg_notify('readings_stored', $1)
