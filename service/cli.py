@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 import threading
+from datetime import datetime, timezone
 
 import psycopg
 from pydantic import ValidationError
@@ -120,6 +121,45 @@ def cmd_engine(settings: Settings, args) -> None:
     run_until_signalled(Engine(settings).run)
 
 
+def cmd_replay(settings: Settings, args) -> None:
+    import asyncpg
+
+    from alerting.replay import parse_duration, replay
+
+    check_postgres(settings)
+    try:
+        frm, to = _utc(args.frm, "--from"), _utc(args.to, "--to")
+        step = parse_duration(args.step)
+    except ValueError as exc:
+        raise NotReady(str(exc)) from None
+
+    async def run():
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            return await replay(conn, frm=frm, to=to, step=step)
+        finally:
+            await conn.close()
+
+    try:
+        events = asyncio.run(run())
+    except ValueError as exc:
+        raise NotReady(str(exc)) from None
+    for event in events:
+        print(event.line())
+    print(f"{len(events)} events from {frm.isoformat()} to {to.isoformat()} every {args.step}"
+          " (replayed against temporary alert tables; live alerts untouched)", file=sys.stderr)
+
+
+def _utc(text: str, option: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{option} {text!r} is not an ISO 8601 time such as 2026-07-01T08:00:00Z") from None
+    if value.tzinfo is None:
+        raise ValueError(f"{option} {text!r} has no time zone; add Z for UTC or +08:00 for Beijing time")
+    return value.astimezone(timezone.utc)
+
+
 def cmd_simulate(settings: Settings, args) -> None:
     from sensors.simulator import Simulator, demo_registry, seed_registry, synthetic_gateways
 
@@ -223,6 +263,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    "levels of every active hazard point, open, raise, lower and close alerts, "
                                    "and publish each point's alert on its retained MQTT topic.")
     p.set_defaults(func=cmd_engine)
+
+    p = sub.add_parser("replay", help="re-evaluate stored readings over a period and list the events",
+                       description="Run the engine's evaluation at every --step from --from to --to over the "
+                                   "stored readings, against temporary alert tables (live alerts are neither "
+                                   "read nor changed, nothing is published), and print the events it records. "
+                                   "Replay starts with no open alert at --from; evaluated at the live engine's "
+                                   "times, it reproduces the live events.")
+    p.add_argument("--from", dest="frm", required=True, help="start, ISO 8601 with zone, e.g. 2026-07-01T00:00Z")
+    p.add_argument("--to", required=True, help="end, ISO 8601 with zone")
+    p.add_argument("--step", default="10m", help="evaluation interval: 90s, 10m, 1h (default 10m)")
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("simulate", help="publish readings from simulated field gateways",
                        description="Publish readings for the demo registry, each device on its own MQTT "

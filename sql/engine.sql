@@ -92,3 +92,14 @@ FROM alert a
 WHERE a.hazard_point = $1 AND a.state <> 'resolved'
 ORDER BY array_position(ARRAY['blue', 'yellow', 'orange', 'red'], a.level) DESC, a.updated_at DESC
 LIMIT 1
+
+-- name: shadow_alert_tables
+-- For replay: empty temporary twins of the alert tables, found before the real ones (pg_temp is
+-- searched first), dropped with the transaction. Triggers are not copied, so nothing is notified.
+CREATE TEMP TABLE alert (LIKE public.alert INCLUDING ALL) ON COMMIT DROP;
+CREATE TEMP TABLE alert_event (LIKE public.alert_event INCLUDING ALL) ON COMMIT DROP;
+
+-- name: shadow_events
+SELECT e.at, a.hazard_point, a.type, e.kind, e.from_level, e.to_level, a.reasons
+FROM alert_event e JOIN alert a ON a.id = e.alert_id
+ORDER BY e.at, e.id

@@ -10,7 +10,8 @@ import pytest
 
 from tests.support import fetch
 
-SUBCOMMANDS = ("migrate", "serve", "ingest", "engine", "simulate", "demo", "token", "quarantine", "acl", "command")
+SUBCOMMANDS = ("migrate", "serve", "ingest", "engine", "replay", "simulate", "demo", "token", "quarantine", "acl",
+               "command")
 
 
 def geohazard(*args, env=None, timeout=60):
