@@ -4,20 +4,30 @@ The engine hands every (hazard point, alert type) assessment to `apply_assessmen
 between raising, lowering (after the hold time, and for orange and red only with a duty officer's
 confirmation), resolving, or nothing. Every change is an `alert_event` with its inputs, thresholds
 and rule version.
+
+Duty officers move an alert along open -> acknowledged -> verified -> resolved with `acknowledge`,
+`verify` (and `record_evacuation`), `resolve` and `confirm_lowering`, each recording who and when.
+A transition the alert's state does not allow raises a `LifecycleError` whose message says why.
 """
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Mapping
 
 import asyncpg
 
+from alerting.effects import SendCommand, apply_effects
 from alerting.kernels import LEVEL_NAMES
 from alerting.rules import CONFIRM_TO_LOWER, HOLD, RULE_VERSION
+from alerting.scheduled import restart_ack_deadline
 from sql import queries
 
 Q = queries("engine")
+L = queries("lifecycle")
 ENGINE_ACTOR = "engine"
+VERDICTS = ("confirmed", "false_alarm")
+UNRESOLVED_STATES = ("open", "acknowledged", "verified")
 
 
 @dataclass
@@ -82,6 +92,7 @@ async def raise_alert(conn: asyncpg.Connection, a: Assessment, now: datetime) ->
         alert_id = await conn.fetchval(Q["insert_alert"], a.hazard_point, a.type, level,
                                        json.dumps(a.reasons), json.dumps(a.evidence), RULE_VERSION, now)
         await _event(conn, alert_id, now, "raised", None, level, a)
+        await restart_ack_deadline(conn, alert_id, level, now)
     return Change(alert_id, a.hazard_point, a.county_code, a.type, "raised", None, level)
 
 
@@ -92,6 +103,8 @@ async def change_level(conn: asyncpg.Connection, alert, a: Assessment, now: date
         await conn.execute(Q["set_alert_level"], alert["id"], level, json.dumps(a.reasons),
                            json.dumps(a.evidence), RULE_VERSION, now)
         await _event(conn, alert["id"], now, kind, alert["level"], level, a)
+        if kind == "level_raised":  # a higher level has a shorter deadline, counted from now
+            await restart_ack_deadline(conn, alert["id"], level, now)
     return Change(alert["id"], a.hazard_point, a.county_code, a.type, kind, alert["level"], level)
 
 
@@ -106,3 +119,241 @@ async def resolve_alert(conn: asyncpg.Connection, alert, a: Assessment, now: dat
 async def _event(conn, alert_id, now, kind, from_level, to_level, a: Assessment, actor=ENGINE_ACTOR):
     await conn.execute(Q["insert_event"], alert_id, now, kind, from_level, to_level, actor,
                        json.dumps(a.evidence), json.dumps(a.thresholds), RULE_VERSION, None)
+
+
+# --- duty officers' transitions ------------------------------------------------------------------
+
+
+class LifecycleError(Exception):
+    """The alert cannot make this transition."""
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or self.__doc__)
+
+    @property
+    def detail(self) -> str:
+        return self.args[0]
+
+
+class AlertNotFound(LifecycleError, LookupError):
+    """Alert not found."""
+
+
+class InvalidTransition(LifecycleError):
+    """The alert's state does not allow this transition."""
+
+
+class LoweringNotDue(InvalidTransition):
+    """The alert's inputs have not held a lower level for its hold time; there is no lowering to confirm."""
+
+
+class EvacuationNotAllowed(InvalidTransition):
+    """An evacuation is recorded only for a red alert verified as confirmed."""
+
+
+class InvalidVerdict(LifecycleError, ValueError):
+    """The verdict is 'confirmed' or 'false_alarm'."""
+
+
+class InvalidEvacuation(LifecycleError, ValueError):
+    """An evacuation needs people_moved (a whole number, 0 or more) and shelter (where they went)."""
+
+
+@dataclass(frozen=True)
+class Evacuation:
+    """How many of a point's threatened people moved, where to, who organised it and when."""
+
+    people_moved: int
+    shelter: str
+    organised_by: str
+    moved_at: datetime
+    households_moved: int | None = None
+    note: str | None = None
+
+
+async def acknowledge(conn: asyncpg.Connection, *, alert_id: int, actor: str, now: datetime,
+                      note: str | None = None) -> None:
+    """Open -> acknowledged: a duty officer has the alert in hand, and escalation stops."""
+    async with conn.transaction():
+        alert = await _alert_for_update(conn, alert_id)
+        _require_state(alert, ("open",), "acknowledged")
+        await conn.execute(L["acknowledge"], alert_id, now, actor)
+        await _officer_event(conn, alert, now, "acknowledged", actor, {}, note)
+
+
+async def verify(conn: asyncpg.Connection, *, alert_id: int, actor: str, now: datetime, verdict: str,
+                 note: str | None = None, evacuation: Mapping | None = None) -> int | None:
+    """Acknowledged -> verified with the field verdict; a confirmed red may record its evacuation (returns its id)."""
+    if verdict not in VERDICTS:
+        raise InvalidVerdict(f"verdict {verdict!r} is not one of {', '.join(VERDICTS)}")
+    moved = None if evacuation is None else parse_evacuation(evacuation, actor=actor, now=now)
+    async with conn.transaction():
+        alert = await _alert_for_update(conn, alert_id)
+        _require_state(alert, ("acknowledged",), "verified")
+        if moved is not None:
+            _require_confirmed_red(alert, verdict)
+        await conn.execute(L["verify"], alert_id, now, actor, verdict)
+        await _officer_event(conn, alert, now, "verified", actor, {"verdict": verdict}, note)
+        return None if moved is None else await _record_evacuation(conn, alert, moved, actor, now)
+
+
+async def record_evacuation(conn: asyncpg.Connection, *, alert_id: int, actor: str, now: datetime,
+                            evacuation: Mapping) -> int:
+    """Record (another) evacuation under a confirmed red alert, e.g. one reported after the verdict; returns its id."""
+    moved = parse_evacuation(evacuation, actor=actor, now=now)
+    async with conn.transaction():
+        alert = await _alert_for_update(conn, alert_id)
+        _require_confirmed_red(alert, alert["verdict"])
+        return await _record_evacuation(conn, alert, moved, actor, now)
+
+
+async def resolve(conn: asyncpg.Connection, *, alert_id: int, actor: str, now: datetime, send_command: SendCommand,
+                  note: str | None = None) -> Change:
+    """Open, acknowledged or verified -> resolved; for a held-lower orange or red, the officer's word to lower it.
+
+    Orange and red fall only with a duty officer's confirmation (SPEC 4.3), and the officer gives it by
+    resolving: when the inputs have held a lower level for the alert's hold time, resolving lowers the
+    alert to that level (a `level_lowered` event by the officer; the alert stays open in its state, and
+    the engine lowers it further on its own), or closes it if the inputs are back to none. Otherwise it
+    closes the alert at the officer's word; if the inputs are still high, the engine's next evaluation
+    opens a new alert. Effects follow: a resolved alert's task is called off and its sampling restored.
+    """
+    async with conn.transaction():
+        alert = await _alert_for_update(conn, alert_id)
+        _require_state(alert, UNRESOLVED_STATES, "resolved")
+        if _lowering_refusal(alert, now) is None and alert["pending_level"] != "none":
+            change = await _lower(conn, alert, actor, now, note)
+        else:
+            change = await _resolve(conn, alert, actor, now, note)
+    await apply_effects(conn, change, now=now, send_command=send_command, actor=actor)
+    return change
+
+
+async def confirm_lowering(conn: asyncpg.Connection, *, alert_id: int, actor: str, now: datetime,
+                           send_command: SendCommand, note: str | None = None) -> Change:
+    """Only the lowering `resolve` would make: an orange or red alert falls to the level its inputs have held."""
+    async with conn.transaction():
+        alert = await _alert_for_update(conn, alert_id)
+        _require_state(alert, UNRESOLVED_STATES, "lowered")
+        refusal = _lowering_refusal(alert, now)
+        if refusal is not None:
+            raise LoweringNotDue(refusal)
+        lower = _resolve if alert["pending_level"] == "none" else _lower
+        change = await lower(conn, alert, actor, now, note)
+    await apply_effects(conn, change, now=now, send_command=send_command, actor=actor)
+    return change
+
+
+def parse_evacuation(given: Mapping, *, actor: str, now: datetime) -> Evacuation:
+    """An Evacuation from its fields; organised_by defaults to the actor and moved_at to now."""
+    known = [f.name for f in fields(Evacuation)]
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise InvalidEvacuation(f"evacuation: unknown field {', '.join(unknown)} (it takes {', '.join(known)})")
+    people = given.get("people_moved")
+    if isinstance(people, bool) or not isinstance(people, int) or people < 0:
+        raise InvalidEvacuation(f"evacuation: people_moved {people!r} is not a whole number, 0 or more")
+    households = given.get("households_moved")
+    if households is not None and (isinstance(households, bool) or not isinstance(households, int) or households < 0):
+        raise InvalidEvacuation(f"evacuation: households_moved {households!r} is not a whole number, 0 or more")
+    shelter = given.get("shelter")
+    if not isinstance(shelter, str) or not shelter.strip():
+        raise InvalidEvacuation("evacuation: shelter (where the people went) is missing")
+    organised_by = given.get("organised_by") or actor
+    if not isinstance(organised_by, str):
+        raise InvalidEvacuation(f"evacuation: organised_by {organised_by!r} is not a name")
+    moved_at = given.get("moved_at") or now
+    if isinstance(moved_at, str):
+        try:
+            moved_at = datetime.fromisoformat(moved_at)
+        except ValueError:
+            raise InvalidEvacuation(f"evacuation: moved_at {moved_at!r} is not an ISO 8601 time") from None
+    if not isinstance(moved_at, datetime) or moved_at.tzinfo is None:
+        raise InvalidEvacuation(f"evacuation: moved_at {moved_at!r} is not a time with its UTC offset")
+    note = given.get("note")
+    if note is not None and not isinstance(note, str):
+        raise InvalidEvacuation(f"evacuation: note {note!r} is not text")
+    return Evacuation(people, shelter.strip(), organised_by, moved_at, households, note)
+
+
+async def _alert_for_update(conn: asyncpg.Connection, alert_id: int):
+    alert = await conn.fetchrow(L["alert_for_update"], alert_id)
+    if alert is None:
+        raise AlertNotFound(f"Alert {alert_id} not found")
+    return alert
+
+
+def _require_state(alert, allowed: tuple[str, ...], verb: str) -> None:
+    if alert["state"] in allowed:
+        return
+    hint = " before it is acknowledged" if alert["state"] == "open" and verb == "verified" else ""
+    raise InvalidTransition(f"Alert {alert['id']} is {alert['state']}; it cannot be {verb}{hint}")
+
+
+def _require_confirmed_red(alert, verdict: str | None) -> None:
+    if alert["level"] != "red":
+        raise EvacuationNotAllowed(f"Alert {alert['id']} is {alert['level']}; an evacuation is recorded only "
+                                   "for a red alert verified as confirmed")
+    if verdict != "confirmed":
+        status = "'s verdict is a false alarm" if verdict == "false_alarm" else " has no verdict yet"
+        raise EvacuationNotAllowed(f"Alert {alert['id']}{status}; an evacuation is recorded only for a red "
+                                   "alert verified as confirmed")
+
+
+def _lowering_refusal(alert, now: datetime) -> str | None:
+    """Why an officer cannot lower this alert now; None when the lowering is due."""
+    level, pending, since = alert["level"], alert["pending_level"], alert["pending_since"]
+    if level not in CONFIRM_TO_LOWER:
+        return f"Alert {alert['id']} is {level}; only orange and red alerts wait for a duty officer to lower them"
+    if pending is None or since is None:
+        return f"Alert {alert['id']}'s inputs are not lower than {level}; there is no lowering to confirm"
+    if since + HOLD[level] > now:
+        hours = HOLD[level].total_seconds() / 3600
+        return (f"Alert {alert['id']}'s inputs have been {pending} only since {since.isoformat()}; {level} must hold "
+                f"lower for {hours:g} h, until {(since + HOLD[level]).isoformat()}")
+    return None
+
+
+async def _lower(conn, alert, actor: str, now: datetime, note: str | None) -> Change:
+    pending = alert["pending_level"]
+    await conn.execute(L["lower_level"], alert["id"], pending, now)
+    await _officer_event(conn, alert, now, "level_lowered", actor, _held(alert, now), note,
+                         to_level=pending, thresholds={"hold_h": HOLD[alert["level"]].total_seconds() / 3600},
+                         rule_version=RULE_VERSION)
+    return _change(alert, "level_lowered", pending)
+
+
+async def _resolve(conn, alert, actor: str, now: datetime, note: str | None) -> Change:
+    await conn.execute(Q["resolve_alert"], alert["id"], now, actor)
+    held = _held(alert, now) if alert["pending_level"] is not None else {}
+    await _officer_event(conn, alert, now, "resolved", actor, held, note)
+    return _change(alert, "resolved", None)
+
+
+def _held(alert, now: datetime) -> dict:
+    return {"pending_level": alert["pending_level"], "pending_since": alert["pending_since"].isoformat(),
+            "held_h": round((now - alert["pending_since"]).total_seconds() / 3600, 2)}
+
+
+def _change(alert, kind: str, to_level: str | None) -> Change:
+    return Change(alert["id"], alert["hazard_point"], alert["county_code"], alert["type"], kind, alert["level"],
+                  to_level)
+
+
+async def _record_evacuation(conn, alert, moved: Evacuation, actor: str, now: datetime) -> int:
+    evacuation_id = await conn.fetchval(L["insert_evacuation"], alert["id"], moved.people_moved,
+                                        moved.households_moved, alert["threatened_people"], moved.shelter,
+                                        moved.organised_by, moved.moved_at, actor, now, moved.note)
+    inputs = {"evacuation_id": evacuation_id, "people_moved": moved.people_moved,
+              "households_moved": moved.households_moved, "threatened_people": alert["threatened_people"],
+              "shelter": moved.shelter, "organised_by": moved.organised_by, "moved_at": moved.moved_at.isoformat()}
+    await _officer_event(conn, alert, now, "evacuated", actor, inputs, moved.note)
+    return evacuation_id
+
+
+async def _officer_event(conn, alert, now: datetime, kind: str, actor: str, inputs: dict, note: str | None, *,
+                         to_level: str | None = None, thresholds: dict | None = None,
+                         rule_version: str | None = None) -> None:
+    from_level = alert["level"] if kind in ("level_lowered", "resolved") else None
+    await conn.execute(L["insert_event"], alert["id"], now, kind, from_level, to_level, actor, json.dumps(inputs),
+                       json.dumps(thresholds or {}), rule_version, note)
