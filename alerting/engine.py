@@ -13,10 +13,14 @@ from datetime import datetime, timezone
 
 import asyncpg
 import paho.mqtt.client as mqtt
+import psycopg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from alerting.effects import apply_effects
 from alerting.evaluate import assess, load_window
-from alerting.flows import Change, apply_assessment
+from alerting.flows import ENGINE_ACTOR, Change, apply_assessment
+from alerting.scheduled import escalate_overdue
+from ingest.commands import send_command
 from ingest.writer import READINGS_CHANNEL
 from sensors.native import alert_topic
 from service.settings import Settings
@@ -111,9 +115,27 @@ class Engine:
                         log.info("%s %s alert %s at %s: %s -> %s", change.kind, change.type, change.alert_id,
                                  change.hazard_point, change.from_level or "none", change.to_level or "none")
                     await self.publish({(c.county_code, c.hazard_point) for c in changes}, conn)
+                    # Tasks and sampling commands come after the changes are committed and published.
+                    for change in changes:
+                        await apply_effects(conn, change, now=now, send_command=self._send_command)
+                    if points is None:
+                        for e in await escalate_overdue(conn, now):
+                            log.warning("%s %s alert %s at %s not acknowledged by %s: %s %s (%s, %s)", e.level,
+                                        e.type, e.alert_id, e.hazard_point, e.missed_deadline.isoformat(), e.kind,
+                                        e.role, e.person_name, e.phone)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.error("evaluation at %s failed: %s: %s; the next one tries again", now.isoformat(),
                           type(exc).__name__, exc)
+
+    async def _send_command(self, device_id: str, name: str, params) -> str:
+        """Record and publish a downlink command (the CLI's own path, on a worker thread)."""
+
+        def send() -> str:
+            with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
+                return send_command(conn, self._mqtt, settings=self.settings, device_id=device_id, name=name,
+                                    params=params, sent_by=ENGINE_ACTOR)
+
+        return await asyncio.to_thread(send)
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """Keep a connection LISTENing for ingest's notifications; reconnect if it breaks."""

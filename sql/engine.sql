@@ -69,7 +69,8 @@ RETURNING id
 UPDATE alert
 SET level = $2, reasons = $3, evidence = $4, rule_version = $5, updated_at = $6,
     pending_level = NULL, pending_since = NULL
-WHERE id = $1
+-- An officer may have closed it since the evaluation read it: a closed alert stays closed.
+WHERE id = $1 AND state <> 'resolved'
 
 -- name: set_alert_pending
 UPDATE alert SET pending_level = $2, pending_since = $3 WHERE id = $1
