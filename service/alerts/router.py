@@ -2,11 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
 
+from alerting.channels.cap import MEDIA_TYPE as CAP_MEDIA_TYPE
+from alerting.channels.stream import AlertEventHub, alert_event_stream
 from service.alerts import service as alert_service
 from service.alerts.schemas import AlertDetail, AlertQuery, AlertsPublic
-from service.deps import ConnDep
+from service.deps import ConnDep, PoolDep
 from service.errors import ErrorBody
 
 # Alert ids are bigint: a larger number cannot name one.
@@ -15,11 +18,42 @@ MAX_ID = 2**63 - 1
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 
+async def event_hub(request: Request, pool: PoolDep) -> AlertEventHub:
+    """The app's alert event hub, made on first use: one LISTEN connection for every stream of this process."""
+    hub = getattr(request.app.state, "alert_event_hub", None)
+    if hub is None or hub.pool is not pool:
+        hub = request.app.state.alert_event_hub = AlertEventHub(pool)
+    return hub
+
+
 @router.get("", response_model=AlertsPublic, summary="List alerts")
 async def list_alerts(conn: ConnDep, query: Annotated[AlertQuery, Query()]) -> AlertsPublic:
     """Alerts matching every given filter, newest first."""
     alerts, count = await alert_service.list_alerts(conn=conn, query=query)
     return AlertsPublic(data=alerts, count=count)
+
+
+# Declared before /{alert_id}, which would otherwise take "stream" for an id.
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    summary="Alert events as server-sent events",
+    responses={200: {"content": {"text/event-stream": {}},
+                     "description": "Each event: `id:` the alert event id, `data:` one line of JSON "
+                                    '`{"event": {...}, "alert": {...}}`; a comment line every 15 s.'}},
+)
+async def stream_alert_events(
+    hub: Annotated[AlertEventHub, Depends(event_hub)],
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0,
+                                                description="Resend every event after this id first.")] = None,
+) -> StreamingResponse:
+    """Every alert event as it is committed; with Last-Event-ID, the ones missed since that id first."""
+    return StreamingResponse(
+        alert_event_stream(hub, last_event_id=last_event_id),
+        media_type="text/event-stream",
+        # No caching, and no buffering by a reverse proxy (nginx honours X-Accel-Buffering).
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get(
@@ -31,3 +65,17 @@ async def list_alerts(conn: ConnDep, query: Annotated[AlertQuery, Query()]) -> A
 async def get_alert(conn: ConnDep, alert_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> AlertDetail:
     """The alert, who moved it through its lifecycle, and every event with its inputs and thresholds."""
     return await alert_service.get_alert(conn=conn, alert_id=alert_id)
+
+
+@router.get(
+    "/{alert_id}/cap",
+    response_class=Response,
+    summary="One alert as CAP 1.2 XML",
+    responses={200: {"content": {CAP_MEDIA_TYPE: {}}, "description": "OASIS Common Alerting Protocol 1.2"},
+               404: {"model": ErrorBody, "description": "No such alert"}},
+)
+async def get_alert_cap(request: Request, conn: ConnDep, alert_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
+    """The alert's current version: Alert when raised, Update after a change, Cancel once resolved."""
+    sender = f"geohazard@{request.url.hostname or 'localhost'}"
+    body = await alert_service.get_alert_cap(conn=conn, alert_id=alert_id, sender=sender)
+    return Response(body, media_type=CAP_MEDIA_TYPE)
