@@ -16,6 +16,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from alerting.channels.notifications import alert_document
 from alerting.effects import apply_effects
 from alerting.evaluate import assess, load_window
 from alerting.flows import ENGINE_ACTOR, Change, apply_assessment
@@ -52,13 +53,7 @@ async def evaluate_once(conn: asyncpg.Connection, now: datetime, points: list[st
 
 def alert_payload(record) -> bytes:
     """The JSON of SPEC 2.3 for one alert record."""
-    body = {
-        "id": record["id"], "point": record["point"], "type": record["type"], "level": record["level"],
-        "state": record["state"], "reasons": json.loads(record["reasons"]), "evidence": json.loads(record["evidence"]),
-        "raised_at": record["raised_at"].isoformat(), "updated_at": record["updated_at"].isoformat(),
-        "rule_version": record["rule_version"],
-    }
-    return json.dumps(body, ensure_ascii=False).encode()
+    return json.dumps(alert_document(record), ensure_ascii=False).encode()
 
 
 class Engine:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support import fetch
 
-SUBCOMMANDS = ("migrate", "serve", "ingest", "engine", "replay", "simulate", "demo", "token", "quarantine", "acl",
+SUBCOMMANDS = ("migrate", "serve", "ingest", "engine", "webhook", "replay", "simulate", "demo", "token", "quarantine", "acl",
                "command")
 
 
