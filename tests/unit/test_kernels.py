@@ -154,10 +154,17 @@ def test_velocity_is_trailing_mean_of_raw_velocities():
     np.testing.assert_allclose(velocity, [[np.nan, np.nan, np.nan, 48.0, 72.0]])
 
 
-def test_velocity_is_nan_where_window_reaches_a_gap():
-    series_mm = np.array([[0.0, np.nan, 2.0, 3.0]])
+def test_velocity_is_nan_where_window_reaches_or_spans_a_gap():
+    series_mm = np.array([[0.0, np.nan, 2.0, 3.0, 4.0]])
     velocity = kernels.velocity_mm_per_day(series_mm, bin_s=DAY_S, smooth_bins=2)
-    np.testing.assert_array_equal(velocity, [[np.nan, np.nan, 1.0, np.nan]])
+    # Index 2 would be (2 - 0) / 2 across the open gap at index 1: a broken series has no velocity there.
+    np.testing.assert_array_equal(velocity, [[np.nan, np.nan, np.nan, np.nan, 1.0]])
+
+
+def test_equal_decimal_displacements_give_equal_velocities():
+    series_mm = np.array([[10.85, 10.90, 11.15, 11.20]])
+    velocity = kernels.velocity_mm_per_day(series_mm, bin_s=DAY_S, smooth_bins=2)
+    assert velocity[0, 2] == velocity[0, 3]
 
 
 # --- reference creep rate -------------------------------------------------------------------------
