@@ -22,7 +22,7 @@ from prometheus_client import start_http_server
 from ingest import metrics
 from ingest.quality import SeriesQuality
 from ingest.routing import Limits, add_message, subscriptions
-from ingest.writer import Batch, Written, prepare, write_batch
+from ingest.writer import Batch, DeadLetter, Written, prepare, write_batch
 from service.settings import Settings
 from sql import queries
 
@@ -39,8 +39,13 @@ SUMMARY_EVERY_S = 30.0
 # How often silent sensors are marked offline and the per-device acceleration units are reread.
 HOUSEKEEPING_EVERY_S = 60.0
 # Errors that mean "the database is not reachable right now": hold the batch and retry it whole.
+# An administrator's shutdown and asyncpg losing track of a connection the server closed belong here.
 CONNECTION_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                     asyncpg.CannotConnectNowError, asyncio.TimeoutError)
+                     asyncpg.CannotConnectNowError, asyncpg.exceptions.OperatorInterventionError,
+                     asyncpg.InternalClientError, asyncio.TimeoutError)
+# The database refusing what a device sent (a NUL in a code, a key longer than an index takes...):
+# the batch is written message by message and the refused message dead-lettered, never retried forever.
+REFUSED = (asyncpg.DataError, asyncpg.exceptions.ProgramLimitExceededError, UnicodeError, ValueError)
 
 
 @dataclass(slots=True, frozen=True)
@@ -131,11 +136,13 @@ class Consumer:
                 messages = await self._next_batch(stop)
                 if not messages:
                     continue
-                batch = Batch()
+                parts = []
                 for m in messages:
-                    add_message(batch, m.topic, m.payload, m.received_at, self.limits, self._accel_unit)
+                    part = Batch()
+                    add_message(part, m.topic, m.payload, m.received_at, self.limits, self._accel_unit)
+                    parts.append(part)
                 started = time.monotonic()
-                conn, written = await self._commit(conn, batch, stop)
+                conn, written = await self._commit(conn, messages, parts, stop)
                 if written is None:
                     break  # stopping while the database was down: the broker keeps the messages
                 self._acknowledge(messages)
@@ -176,14 +183,22 @@ class Consumer:
             await prepare(conn)
         return conn
 
-    async def _commit(self, conn, batch: Batch, stop: asyncio.Event):
-        """Write the batch, reconnecting and retrying while the database is unreachable."""
+    async def _commit(self, conn, messages: list[Incoming], parts: list[Batch], stop: asyncio.Event):
+        """Write the messages' parts, reconnecting and retrying while the database is unreachable."""
+        batch = Batch()
+        for part in parts:
+            batch.extend(part)
         delay = 1.0
         while True:
             try:
                 conn = await self._connect(conn)
-                batch.cleared_spikes = await self._quality.flag(conn, [r for _, r in batch.readings])
-                written = await write_batch(conn, batch)
+                try:
+                    batch.cleared_spikes = await self._quality.flag(conn, [r for _, r in batch.readings])
+                    written = await write_batch(conn, batch)
+                except REFUSED as exc:
+                    log.error("the database refused a batch of %d messages (%s: %s); writing them one by one "
+                              "to dead-letter the one it refuses", len(messages), type(exc).__name__, exc)
+                    written = await self._write_one_by_one(conn, messages, parts, batch.cleared_spikes)
                 metrics.DATABASE_UP.set(1)
                 return conn, written
             except CONNECTION_ERRORS as exc:
@@ -198,6 +213,21 @@ class Consumer:
                 return conn, None
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_DELAY_S)
+
+    async def _write_one_by_one(self, conn, messages: list[Incoming], parts: list[Batch], cleared) -> Written:
+        """Each message in its own transaction; one the database refuses becomes a dead letter with the reason."""
+        total = Written(0, 0, 0)
+        for m, part in zip(messages, parts):
+            part.cleared_spikes = cleared  # idempotent: clearing a flag twice changes nothing
+            try:
+                total = total.plus(await write_batch(conn, part))
+            except REFUSED as exc:
+                log.warning("dead-lettered a message on %s the database refused: %s: %s", m.topic,
+                            type(exc).__name__, exc)
+                letter = DeadLetter(m.received_at, m.topic, m.payload,
+                                    f"the database refused it: {type(exc).__name__}: {exc}")
+                total = total.plus(await write_batch(conn, Batch(dead_letters=[letter])))
+        return total
 
     async def _housekeeping(self, conn):
         """Mark silent sensors offline (and back), and reread which devices report acceleration in g."""

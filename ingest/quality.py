@@ -9,12 +9,12 @@ times is flagged `stuck`.
 """
 
 import time
+from statistics import median
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
-import numpy as np
 
 from sensors.readings import Reading
 from sql import queries
@@ -103,9 +103,11 @@ class SeriesQuality:
     def _is_spike(s: _Series, r: Reading, reference: float | None = None) -> bool:
         if len(s.values) < MIN_HISTORY:
             return False
-        values = np.fromiter(s.values, float)
-        steps = np.diff(values)
-        median_step = float(np.median(steps))
-        scale = max(1.4826 * float(np.median(np.abs(steps - median_step))), MIN_SCALE[r.kind])
+        # Plain Python: for two dozen values numpy's per-call overhead costs more than the arithmetic,
+        # and this runs for every reading.
+        values = list(s.values)
+        steps = [b - a for a, b in zip(values, values[1:])]
+        median_step = median(steps)
+        scale = max(1.4826 * median([abs(d - median_step) for d in steps]), MIN_SCALE[r.kind])
         expected = (values[-1] if reference is None else reference) + median_step
         return abs(r.value - expected) / scale > SPIKE_Z

@@ -13,6 +13,10 @@ from sensors.universal import DP_TOPIC, decode_frame
 log = logging.getLogger(__name__)
 
 
+# What a decoder may still raise on input nobody foresaw; anything else is a bug that should surface.
+UNFORESEEN = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, UnicodeError)
+
+
 @dataclass(frozen=True)
 class Limits:
     """What the decoders need to know besides the payload."""
@@ -48,6 +52,12 @@ def add_message(batch: Batch, topic: str, payload: bytes, received_at, limits: L
     except MalformedMessage as exc:
         log.warning("dead-lettered a message on %s: %s (payload %r)", topic, exc, payload[:120])
         batch.dead_letters.append(DeadLetter(received_at, topic, payload, str(exc)))
+    except UNFORESEEN as exc:
+        # A decoder gap, not a bad device: keep the message, keep the stream going, say so loudly.
+        log.error("could not decode a message on %s (%s: %s); dead-lettered, payload %r", topic,
+                  type(exc).__name__, exc, payload[:120])
+        batch.dead_letters.append(DeadLetter(received_at, topic, payload,
+                                             f"could not be decoded: {type(exc).__name__}: {exc}"))
 
 
 def _add_native(batch: Batch, topic, payload, received_at, limits: Limits) -> None:
@@ -55,6 +65,8 @@ def _add_native(batch: Batch, topic, payload, received_at, limits: Limits) -> No
     if channel == "readings":
         decoded = decode_readings(payload, topic_gateway=gateway, received_at=received_at,
                                   future_tolerance=limits.future_tolerance, retention=limits.retention)
+        if not decoded.readings and not decoded.rejected:
+            raise MalformedMessage("the message carries no readings")
         batch.readings.extend((topic, r) for r in decoded.readings)
         batch.dead_letters.extend(DeadLetter(received_at, topic, payload, reason) for reason in decoded.rejected)
     elif channel == "status":
@@ -78,6 +90,8 @@ def _add_answer(batch: Batch, topic, payload, received_at, limits: Limits) -> No
 def _add_universal(batch: Batch, topic, payload, received_at, limits: Limits, accel_unit) -> None:
     frame = decode_frame(payload, received_at=received_at, future_tolerance=limits.future_tolerance,
                          retention=limits.retention, accel_unit=accel_unit)
+    if not frame.readings and not frame.rejected and frame.status is None:
+        raise MalformedMessage(f"the frame of device {frame.device_id!r} carries no readings")
     batch.readings.extend((topic, r) for r in frame.readings)
     batch.dead_letters.extend(DeadLetter(received_at, topic, payload, reason) for reason in frame.rejected)
     if frame.status is not None:

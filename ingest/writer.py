@@ -64,6 +64,16 @@ class Batch:
     # Readings stored earlier as spikes that later readings showed to be real movement.
     cleared_spikes: list[tuple[str, str, datetime]] = field(default_factory=list)
 
+    def extend(self, other: "Batch") -> None:
+        """Add another message's part to this batch."""
+        self.readings += other.readings
+        self.dead_letters += other.dead_letters
+        self.statuses += other.statuses
+        self.online.update(other.online)
+        self.answers += other.answers
+        self.devices_seen.update(other.devices_seen)
+        self.cleared_spikes += other.cleared_spikes
+
     def __len__(self) -> int:
         return (len(self.readings) + len(self.dead_letters) + len(self.statuses) + len(self.online)
                 + len(self.answers))
@@ -117,7 +127,7 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
         if dead_letters:
             await conn.executemany(
                 Q["insert_dead_letter"],
-                [(d.received_at, d.topic, d.client_id, d.payload, d.reason) for d in dead_letters],
+                [(d.received_at, _text(d.topic), d.client_id, d.payload, _text(d.reason)) for d in dead_letters],
             )
     return Written(stored, quarantined, len(dead_letters))
 
@@ -151,6 +161,11 @@ async def _apply_statuses(conn: asyncpg.Connection, reports: list[StatusReport])
             await conn.execute(Q["apply_sensor_states"], st.device_id, list(st.sensor_state),
                                list(st.sensor_state.values()), st.at)
     return rejected
+
+
+def _text(value: str) -> str:
+    """Text PostgreSQL accepts: devices send NULs and lone surrogates, which a text column refuses."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def _chunks(device_ids: list[str]) -> list[str]:

@@ -1,11 +1,12 @@
 """The native JSON protocol of SPEC 2.2: topics and the readings message of modern gateways."""
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sensors.kinds import ALL_KINDS
-from sensors.readings import BadReading, Reading, build_reading
+from sensors.readings import BadReading, Reading, as_number, build_reading
 from sensors.timestamps import parse_utc
 
 # Keys of a reading object that are about the reading, not measured fields.
@@ -56,6 +57,8 @@ def decode_readings(
         body = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedMessage(f"payload is not JSON: {exc}") from None
+    except (RecursionError, ValueError) as exc:  # nesting too deep; an integer of thousands of digits
+        raise MalformedMessage(f"payload is JSON this service does not take: {type(exc).__name__}: {exc}") from None
     if not isinstance(body, dict):
         raise MalformedMessage("payload is not a JSON object")
     gateway = body.get("gateway")
@@ -113,6 +116,8 @@ def decode_status(payload: bytes, *, topic_gateway: str, received_at: datetime) 
         body = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedMessage(f"status payload is not JSON: {exc}") from None
+    except (RecursionError, ValueError) as exc:
+        raise MalformedMessage(f"status payload is JSON this service does not take: {type(exc).__name__}: {exc}") from None
     if not isinstance(body, dict):
         raise MalformedMessage("status payload is not a JSON object")
     if body.get("gateway", topic_gateway) != topic_gateway:
@@ -124,9 +129,10 @@ def decode_status(payload: bytes, *, topic_gateway: str, received_at: datetime) 
         raw = body.get(name)
         if raw is None:
             continue
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-            raise MalformedMessage(f"status field {name!r} is {raw!r}, not a number")
-        numbers[name] = float(raw)
+        number = as_number(raw) if not isinstance(raw, str) else None
+        if number is None or not math.isfinite(number):
+            raise MalformedMessage(f"status field {name!r} is {raw!r:.40}, not a number")
+        numbers[name] = number
     states = body.get("sensor_state") or {}
     if not isinstance(states, dict) or not all(isinstance(v, int) and not isinstance(v, bool) for v in states.values()):
         raise MalformedMessage("'sensor_state' must map sensor codes to integer states (0 ok, -1, -2, -3)")

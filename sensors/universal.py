@@ -10,7 +10,7 @@ from types import MappingProxyType
 
 from sensors.kinds import KINDS, REQUIRED_FIELDS
 from sensors.native import MalformedMessage
-from sensors.readings import BadReading, Reading, build_reading
+from sensors.readings import BadReading, Reading, as_number, build_reading
 from sensors.timestamps import parse_utc
 
 DP_TOPIC = "$dp"
@@ -178,6 +178,8 @@ def _unframe(payload: bytes) -> tuple[int, str, dict]:
         raise MalformedMessage(f"frame JSON is not valid UTF-8: {exc}") from None
     except json.JSONDecodeError as exc:
         raise MalformedMessage(f"frame JSON does not parse: {exc}") from None
+    except (RecursionError, ValueError) as exc:  # nesting too deep; an integer of thousands of digits
+        raise MalformedMessage(f"frame JSON is not taken: {type(exc).__name__}: {exc}") from None
     if not isinstance(body, dict):
         raise MalformedMessage(f"frame JSON is {_shape(body)}, not an object keyed by the device id")
     if len(body) != 1:
@@ -261,14 +263,8 @@ def _accel_in_mg(fields: dict[str, object], unit: str) -> dict[str, object]:
 
 def _as_number(raw: object) -> float | None:
     """A finite number from a JSON number or a numeric string (firmware prints both), else None."""
-    # bool is an int in Python, but `true` is never a measurement.
-    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        return None
-    try:
-        number = float(raw)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
+    number = as_number(raw)
+    return number if number is not None and math.isfinite(number) else None
 
 
 def _shape(value: object) -> str:
