@@ -60,7 +60,6 @@ async def apply_assessment(conn: asyncpg.Connection, a: Assessment, alert, now: 
     """Move the point's open alert of this type (or its absence) towards the assessed level."""
     if a.level is None:
         return None
-    level = LEVEL_NAMES[a.level]
     if alert is None:
         return await raise_alert(conn, a, now) if a.level > 0 else None
     current = LEVEL_NAMES.index(alert["level"])

@@ -4,10 +4,14 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sensors.kinds import ALL_KINDS
 from sensors.readings import BadReading, Reading, as_number, build_reading
 from sensors.timestamps import parse_utc
+
+if TYPE_CHECKING:  # universal imports this module's MalformedMessage; the status shape is its
+    from sensors.universal import DeviceStatus
 
 # Keys of a reading object that are about the reading, not measured fields.
 _ENVELOPE_KEYS = frozenset({"sensor", "ts", "kind"})

@@ -5,17 +5,25 @@ from datetime import datetime, timezone
 from sensors.readings import BadReading
 
 
+def aware_utc(text: str, what: str = "timestamp", zone_hint: str = "devices must send UTC with 'Z'") -> datetime:
+    """An aware UTC datetime from ISO 8601 with a zone (`2026-07-01T08:00:00.000Z`), else ValueError saying why."""
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not ISO 8601 (e.g. 2026-07-01T08:00:00.000Z)") from None
+    if ts.tzinfo is None:
+        raise ValueError(f"{what} {text!r} has no time zone; {zone_hint}")
+    return ts.astimezone(timezone.utc)
+
+
 def parse_utc(raw: object) -> datetime:
-    """An aware UTC datetime from `2026-07-01T08:00:00Z` or `2026-07-01T08:00:00.000Z`."""
+    """A device's timestamp as an aware UTC datetime, else BadReading."""
     if not isinstance(raw, str):
         raise BadReading(f"timestamp {raw!r} is not a string")
     try:
-        ts = datetime.fromisoformat(raw)
-    except ValueError:
-        raise BadReading(f"timestamp {raw!r} is not ISO 8601 (e.g. 2026-07-01T08:00:00.000Z)") from None
-    if ts.tzinfo is None:
-        raise BadReading(f"timestamp {raw!r} has no time zone; devices must send UTC with 'Z'")
-    return ts.astimezone(timezone.utc)
+        return aware_utc(raw)
+    except ValueError as exc:
+        raise BadReading(str(exc)) from None
 
 
 def format_utc(ts: datetime) -> str:

@@ -7,7 +7,7 @@ import signal
 import socket
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import datetime
 
 import psycopg
 from pydantic import ValidationError
@@ -179,13 +179,9 @@ def cmd_replay(settings: Settings, args) -> None:
 
 
 def _utc(text: str, option: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{option} {text!r} is not an ISO 8601 time such as 2026-07-01T08:00:00Z") from None
-    if value.tzinfo is None:
-        raise ValueError(f"{option} {text!r} has no time zone; add Z for UTC or +08:00 for Beijing time")
-    return value.astimezone(timezone.utc)
+    from sensors.timestamps import aware_utc
+
+    return aware_utc(text, option, "add Z for UTC or +08:00 for Beijing time")
 
 
 def cmd_simulate(settings: Settings, args) -> None:

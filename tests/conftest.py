@@ -73,3 +73,10 @@ def settings(database_url, topic_root):
         ingest_metrics_port=0,
         engine_interval_s=1,
     )
+
+
+@pytest.fixture
+def db(database_url):
+    """A psycopg connection (autocommit) to this test's database, for rows the test sets up itself."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn

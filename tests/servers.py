@@ -71,7 +71,21 @@ def _postgres_bin() -> Path:
     return Path(found[-1]).parent
 
 
-class TempPostgres:
+class _Server:
+    """A private server as a context manager: started on entry, stopped and removed on exit."""
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class TempPostgres(_Server):
     """A throwaway PostgreSQL cluster (initdb, trust auth) on a free port; `url(dbname)` reaches it.
 
     PostgreSQL refuses to run as root, so as root every server command runs as the `postgres` user in a
@@ -159,18 +173,9 @@ class TempPostgres:
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "TempPostgres":
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
-class TempMosquitto:
+class TempMosquitto(_Server):
     """The project's broker configuration (deploy/mosquitto/mosquitto.conf) on a free port and a temp dir.
 
     The listener is moved to 127.0.0.1:<port>, persistence to the temp dir, and every other absolute path
@@ -265,12 +270,3 @@ class TempMosquitto:
             self.kill()
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "TempMosquitto":
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.close()

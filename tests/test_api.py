@@ -29,13 +29,6 @@ T0 = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def db(database_url):
-    """A psycopg connection to this test's database, for tokens and for rows the API cannot write yet."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture
 def client(settings):
     """The app with its lifespan running (the pool is open)."""
     with TestClient(create_app(settings)) as test_client:

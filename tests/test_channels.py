@@ -38,12 +38,6 @@ T0 = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def db(database_url):
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture
 def point(db):
     db.execute(
         "INSERT INTO hazard_point (code, name, type, scale, lon, lat, county_code, card)"

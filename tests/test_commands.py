@@ -33,9 +33,8 @@ def device(database_url):
 
 
 @pytest.fixture
-def conn(database_url):
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        yield conn
+def conn(db):
+    return db
 
 
 @pytest.fixture
