@@ -9,7 +9,10 @@ from fastapi import APIRouter, Depends, FastAPI
 from service import db, errors, health
 from service.alerts.router import router as alerts_router
 from service.auth.dependencies import current_token
+from service.broker import Broker
+from service.devices.router import router as devices_router
 from service.hazard_points.router import router as hazard_points_router
+from service.people.router import router as people_router
 from service.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -23,15 +26,18 @@ Lists answer `{"data": [...], "count": N}`, where `count` is the total matching 
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The API app; its lifespan opens the database pool and closes it."""
+    """The API app; its lifespan opens the database pool and the MQTT connection, and closes them."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await db.create_pool(settings.database_url)
+        app.state.broker = Broker(settings)
+        app.state.broker.start()
         try:
             yield
         finally:
+            app.state.broker.stop()
             await app.state.pool.close()
 
     app = FastAPI(
@@ -51,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     api.include_router(hazard_points_router)
     api.include_router(alerts_router)
+    api.include_router(devices_router)
+    api.include_router(people_router)
     app.include_router(api)
     return app
 

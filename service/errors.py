@@ -4,6 +4,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from alerting import flows
+
 
 class ErrorBody(BaseModel):
     """The body of every error but 422 (whose detail lists each invalid field)."""
@@ -50,17 +52,49 @@ class Unauthorized(DomainError):
     headers = {"WWW-Authenticate": "Bearer"}
 
 
+class Invalid(DomainError):
+    """The request is not valid."""
+
+    status_code = 422
+
+    def __init__(self, detail: str | None = None, *, loc: tuple[str | int, ...] = ("body",)) -> None:
+        super().__init__(detail)
+        self.loc = loc
+
+
 class DatabaseUnreachable(DomainError):
     """The database cannot be reached."""
 
     status_code = 503
 
 
+# The lifecycle's refusals as the HTTP errors they are; the first matching class wins.
+_LIFECYCLE = (
+    (flows.AlertNotFound, lambda exc: NotFound(exc.detail)),
+    (flows.InvalidTransition, lambda exc: Conflict(exc.detail)),
+    (flows.InvalidVerdict, lambda exc: Invalid(exc.detail, loc=("body", "verdict"))),
+    (flows.InvalidEvacuation, lambda exc: Invalid(exc.detail, loc=("body", "evacuation"))),
+)
+
+
+def _body(exc: DomainError) -> dict:
+    if isinstance(exc, Invalid):  # the shape of FastAPI's own 422: each invalid field with its path
+        return {"detail": [{"loc": list(exc.loc), "msg": exc.detail, "type": "value_error"}]}
+    return {"detail": exc.detail}
+
+
 async def _domain_error_response(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(_body(exc), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _lifecycle_error_response(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, flows.LifecycleError)
+    http = next((to_http(exc) for cls, to_http in _LIFECYCLE if isinstance(exc, cls)), Conflict(exc.detail))
+    return await _domain_error_response(request, http)
 
 
 def install(app: FastAPI) -> None:
-    """Answer every DomainError with its status code and message."""
+    """Answer every DomainError, and every refusal of the alert lifecycle, with its status code and message."""
     app.add_exception_handler(DomainError, _domain_error_response)
+    app.add_exception_handler(flows.LifecycleError, _lifecycle_error_response)

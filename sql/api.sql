@@ -103,3 +103,130 @@ SELECT at, kind, from_level, to_level, actor, inputs, thresholds, rule_version, 
 FROM alert_event
 WHERE alert_id = $1
 ORDER BY at, id
+
+-- name: hazard_point_county
+SELECT county_code FROM hazard_point WHERE code = $1
+
+-- name: alert_point
+SELECT hazard_point FROM alert WHERE id = $1
+
+-- name: devices
+-- Devices in id order with their health. $1 id, $2 hazard_point, $3 online, $4 limit, $5 offset.
+WITH matching AS NOT MATERIALIZED (
+    SELECT id, hazard_point, protocol, accel_unit, last_seen, online, battery_pct, supply_v, signal, temp_c,
+           solar_v, humidity_pct, sw_version, status_at, created_at
+    FROM device
+    WHERE ($1::text IS NULL OR id = $1)
+      AND ($2::text IS NULL OR hazard_point = $2)
+      AND ($3::boolean IS NULL OR online IS NOT DISTINCT FROM $3)
+)
+SELECT total.count AS total_count, page.*
+FROM (SELECT count(*) FROM matching) AS total
+LEFT JOIN LATERAL (SELECT * FROM matching ORDER BY id LIMIT $4 OFFSET $5) AS page ON true
+ORDER BY page.id
+
+-- name: device_sensors
+SELECT code, kind, reporting_interval_s, v0_mm_per_day, thresholds, state, state_reported_at, last_reading_at,
+       offline
+FROM sensor
+WHERE device_id = $1
+ORDER BY code
+
+-- name: create_device
+-- Answers no row when the id is taken; a missing hazard point is a foreign-key violation.
+INSERT INTO device (id, hazard_point, protocol, accel_unit)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+
+-- name: create_sensors
+-- $1 device, $2 hazard point, then one array per column; thresholds as JSON text.
+INSERT INTO sensor (device_id, hazard_point, code, kind, reporting_interval_s, v0_mm_per_day, thresholds)
+SELECT $1, $2, code, kind, interval_s, v0, thresholds::jsonb
+FROM unnest($3::text[], $4::text[], $5::integer[], $6::float8[], $7::text[])
+     AS s (code, kind, interval_s, v0, thresholds)
+
+-- name: update_device
+-- NULL leaves a field as it is. Answers no row when there is no such device.
+UPDATE device
+SET accel_unit = coalesce($2, accel_unit), hazard_point = coalesce($3, hazard_point)
+WHERE id = $1
+RETURNING id
+
+-- name: move_device_sensors
+UPDATE sensor SET hazard_point = $2 WHERE device_id = $1
+
+-- name: sensor_of_device
+SELECT kind FROM sensor WHERE device_id = $1 AND code = $2
+
+-- name: device_exists
+SELECT EXISTS (SELECT 1 FROM device WHERE id = $1)
+
+-- name: readings
+-- Raw readings of one sensor in [$3, $4), oldest first. $5 limit.
+WITH matching AS NOT MATERIALIZED (
+    SELECT ts, value, fields, quality, server_timed, received_at
+    FROM reading
+    WHERE device_id = $1 AND sensor_code = $2 AND ts >= $3 AND ts < $4
+)
+SELECT total.count AS total_count, page.*
+FROM (SELECT count(*) FROM matching) AS total
+LEFT JOIN LATERAL (SELECT * FROM matching ORDER BY ts LIMIT $5) AS page ON true
+ORDER BY page.ts
+
+-- name: reading_buckets
+-- One sensor's readings in [$3, $4) in buckets of $5 seconds aligned on the Unix epoch, oldest first;
+-- $6 the sensor's kind, $7 limit. Rain is summed, every other kind gives its last value: a displacement
+-- is cumulative, so the last reading of a bucket is where the ground stood. Flagged readings are
+-- counted but never make the value.
+WITH matching AS NOT MATERIALIZED (
+    SELECT date_bin(make_interval(secs => $5), ts, TIMESTAMPTZ 'epoch') AS bucket,
+           CASE WHEN $6::text = 'rain'
+                THEN sum(value) FILTER (WHERE quality = '{}')
+                ELSE (array_agg(value ORDER BY ts DESC) FILTER (WHERE quality = '{}'))[1]
+           END AS value,
+           count(*) AS readings,
+           count(*) FILTER (WHERE quality <> '{}') AS flagged
+    FROM reading
+    WHERE device_id = $1 AND sensor_code = $2 AND ts >= $3 AND ts < $4
+    GROUP BY 1
+)
+SELECT total.count AS total_count, page.*
+FROM (SELECT count(*) FROM matching) AS total
+LEFT JOIN LATERAL (SELECT * FROM matching ORDER BY bucket LIMIT $7) AS page ON true
+ORDER BY page.bucket
+
+-- name: people
+-- People in name order. $1 county_code, $2 role, $3 limit, $4 offset.
+WITH matching AS NOT MATERIALIZED (
+    SELECT id, name, phone, roles, county_code, created_at
+    FROM person
+    WHERE ($1::text IS NULL OR county_code = $1)
+      AND ($2::text IS NULL OR $2 = ANY (roles))
+)
+SELECT total.count AS total_count, page.*
+FROM (SELECT count(*) FROM matching) AS total
+LEFT JOIN LATERAL (SELECT * FROM matching ORDER BY name, id LIMIT $3 OFFSET $4) AS page ON true
+ORDER BY page.name, page.id
+
+-- name: create_person
+INSERT INTO person (name, phone, roles, county_code)
+VALUES ($1, $2, $3, $4)
+RETURNING id, name, phone, roles, county_code, created_at
+
+-- name: lock_hazard_point
+-- The point whose grid is replaced, locked so that two replacements do not interleave.
+SELECT code FROM hazard_point WHERE code = $1 FOR UPDATE
+
+-- name: people_missing
+-- Which of the given person ids are not registered, in order.
+SELECT id FROM unnest($1::bigint[]) AS given (id)
+WHERE NOT EXISTS (SELECT 1 FROM person p WHERE p.id = given.id)
+ORDER BY id
+
+-- name: clear_grid
+DELETE FROM grid_assignment WHERE hazard_point = $1
+
+-- name: assign_grid
+INSERT INTO grid_assignment (hazard_point, role, person_id)
+SELECT $1, role, person_id FROM unnest($2::text[], $3::bigint[]) AS g (role, person_id)

@@ -1,1 +1,1 @@
-"""Alerts over HTTP: listing, one alert with its events; the lifecycle transitions come next."""
+"""Alerts over HTTP: listing, one alert with its events, CAP and SSE, and the duty officers' transitions."""

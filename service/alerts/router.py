@@ -8,14 +8,21 @@ from fastapi.responses import Response, StreamingResponse
 from alerting.channels.cap import MEDIA_TYPE as CAP_MEDIA_TYPE
 from alerting.channels.stream import AlertEventHub, alert_event_stream
 from service.alerts import service as alert_service
-from service.alerts.schemas import AlertDetail, AlertQuery, AlertsPublic
-from service.deps import ConnDep, PoolDep
+from service.alerts.schemas import AlertAcknowledge, AlertDetail, AlertQuery, AlertResolve, AlertsPublic, AlertVerify
+from service.deps import BrokerDep, ConnDep, OfficerToken, PoolDep
 from service.errors import ErrorBody
 
 # Alert ids are bigint: a larger number cannot name one.
 MAX_ID = 2**63 - 1
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
+AlertId = Annotated[int, Path(ge=1, le=MAX_ID)]
+# What every lifecycle transition may answer besides the alert.
+TRANSITION_RESPONSES = {
+    403: {"model": ErrorBody, "description": "Only duty officers and administrators move alerts"},
+    404: {"model": ErrorBody, "description": "No such alert"},
+    409: {"model": ErrorBody, "description": "The alert's state does not allow this transition"},
+}
 
 
 async def event_hub(request: Request, pool: PoolDep) -> AlertEventHub:
@@ -62,7 +69,7 @@ async def stream_alert_events(
     summary="One alert with its events",
     responses={404: {"model": ErrorBody, "description": "No such alert"}},
 )
-async def get_alert(conn: ConnDep, alert_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> AlertDetail:
+async def get_alert(conn: ConnDep, alert_id: AlertId) -> AlertDetail:
     """The alert, who moved it through its lifecycle, and every event with its inputs and thresholds."""
     return await alert_service.get_alert(conn=conn, alert_id=alert_id)
 
@@ -74,8 +81,35 @@ async def get_alert(conn: ConnDep, alert_id: Annotated[int, Path(ge=1, le=MAX_ID
     responses={200: {"content": {CAP_MEDIA_TYPE: {}}, "description": "OASIS Common Alerting Protocol 1.2"},
                404: {"model": ErrorBody, "description": "No such alert"}},
 )
-async def get_alert_cap(request: Request, conn: ConnDep, alert_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
+async def get_alert_cap(request: Request, conn: ConnDep, alert_id: AlertId) -> Response:
     """The alert's current version: Alert when raised, Update after a change, Cancel once resolved."""
     sender = f"geohazard@{request.url.hostname or 'localhost'}"
     body = await alert_service.get_alert_cap(conn=conn, alert_id=alert_id, sender=sender)
     return Response(body, media_type=CAP_MEDIA_TYPE)
+
+
+@router.post("/{alert_id}/acknowledge", response_model=AlertDetail, summary="Acknowledge an open alert (duty officer)",
+             responses=TRANSITION_RESPONSES)
+async def acknowledge_alert(conn: ConnDep, broker: BrokerDep, officer: OfficerToken, alert_id: AlertId,
+                            acknowledgement: AlertAcknowledge | None = None) -> AlertDetail:
+    """Open -> acknowledged: the officer has it in hand, and escalation up the grid stops."""
+    return await alert_service.acknowledge(conn=conn, broker=broker, alert_id=alert_id, officer=officer,
+                                           acknowledgement=acknowledgement or AlertAcknowledge())
+
+
+@router.post("/{alert_id}/verify", response_model=AlertDetail, summary="Record the field verdict (duty officer)",
+             responses=TRANSITION_RESPONSES)
+async def verify_alert(conn: ConnDep, broker: BrokerDep, officer: OfficerToken, alert_id: AlertId,
+                       verification: AlertVerify) -> AlertDetail:
+    """Acknowledged -> verified, confirmed or false alarm; a confirmed red may record its evacuation."""
+    return await alert_service.verify(conn=conn, broker=broker, alert_id=alert_id, officer=officer,
+                                      verification=verification)
+
+
+@router.post("/{alert_id}/resolve", response_model=AlertDetail, summary="Resolve an alert (duty officer)",
+             responses=TRANSITION_RESPONSES)
+async def resolve_alert(conn: ConnDep, broker: BrokerDep, officer: OfficerToken, alert_id: AlertId,
+                        resolution: AlertResolve | None = None) -> AlertDetail:
+    """Closes the alert, or lowers a held-lower orange or red one; accelerated sensors get their interval back."""
+    return await alert_service.resolve(conn=conn, broker=broker, alert_id=alert_id, officer=officer,
+                                       resolution=resolution or AlertResolve())

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from service.pagination import PageQuery
 
@@ -70,3 +70,34 @@ class AlertDetail(AlertPublic):
     resolved_at: datetime | None
     resolved_by: str | None
     events: list[AlertEventPublic]
+
+
+class AlertAcknowledge(BaseModel):
+    """A duty officer takes the alert in hand; its escalation stops."""
+
+    note: str | None = None
+
+
+class EvacuationCreate(BaseModel):
+    """How many of the point's threatened people were moved, and where to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    people_moved: int = Field(ge=0)
+    shelter: str = Field(min_length=1, description="Where the people went.")
+    households_moved: int | None = Field(None, ge=0)
+    note: str | None = None
+
+
+class AlertVerify(BaseModel):
+    """The field verdict; a confirmed red alert may record its evacuation at the same time."""
+
+    verdict: Literal["confirmed", "false_alarm"]
+    note: str | None = None
+    evacuation: EvacuationCreate | None = None
+
+
+class AlertResolve(BaseModel):
+    """Close the alert (or, for a held-lower orange or red, lower it): the duty officer's word."""
+
+    note: str | None = None

@@ -1,10 +1,23 @@
 """Alert queries for the API."""
 
+from datetime import UTC, datetime
+
 import asyncpg
 
 import sql
+from alerting import flows
 from alerting.channels.cap import alert_to_cap
-from service.alerts.schemas import AlertDetail, AlertEventPublic, AlertPublic, AlertQuery
+from service.alerts.schemas import (
+    AlertAcknowledge,
+    AlertDetail,
+    AlertEventPublic,
+    AlertPublic,
+    AlertQuery,
+    AlertResolve,
+    AlertVerify,
+)
+from service.auth.schemas import ApiToken
+from service.broker import Broker
 from service.errors import NotFound
 from service.pagination import split_page
 
@@ -60,3 +73,34 @@ async def get_alert_cap(*, conn: asyncpg.Connection, alert_id: int, sender: str)
              "scale": row["point_scale"], "lon": row["lon"], "lat": row["lat"], "county_code": row["county_code"],
              "card": row["card"]}
     return alert_to_cap(alert, point, sender=sender)
+
+
+async def acknowledge(*, conn: asyncpg.Connection, broker: Broker, alert_id: int, officer: ApiToken,
+                      acknowledgement: AlertAcknowledge) -> AlertDetail:
+    """Open -> acknowledged, by this officer, now."""
+    await flows.acknowledge(conn, alert_id=alert_id, actor=officer.actor, now=datetime.now(UTC),
+                            note=acknowledgement.note)
+    return await _after_transition(conn, broker, alert_id)
+
+
+async def verify(*, conn: asyncpg.Connection, broker: Broker, alert_id: int, officer: ApiToken,
+                 verification: AlertVerify) -> AlertDetail:
+    """Acknowledged -> verified with the field verdict, and the evacuation of a confirmed red if given."""
+    evacuation = verification.evacuation.model_dump(exclude_none=True) if verification.evacuation else None
+    await flows.verify(conn, alert_id=alert_id, actor=officer.actor, now=datetime.now(UTC),
+                       verdict=verification.verdict, note=verification.note, evacuation=evacuation)
+    return await _after_transition(conn, broker, alert_id)
+
+
+async def resolve(*, conn: asyncpg.Connection, broker: Broker, alert_id: int, officer: ApiToken,
+                  resolution: AlertResolve) -> AlertDetail:
+    """Resolved (or lowered, for a held-lower orange or red) at the officer's word; sampling restored."""
+    await flows.resolve(conn, alert_id=alert_id, actor=officer.actor, now=datetime.now(UTC),
+                        send_command=broker.commands_by(officer.actor), note=resolution.note)
+    return await _after_transition(conn, broker, alert_id)
+
+
+async def _after_transition(conn: asyncpg.Connection, broker: Broker, alert_id: int) -> AlertDetail:
+    """Republish the point's retained alert topic, and answer the alert as it now stands."""
+    await broker.publish_point(conn, await conn.fetchval(_SQL["alert_point"], alert_id))
+    return await get_alert(conn=conn, alert_id=alert_id)

@@ -17,6 +17,11 @@ class ApiToken:
     role: Role
     person_id: int | None
 
+    @property
+    def actor(self) -> str:
+        """Who the records say did it: the token's name, and its person when it has one."""
+        return self.name if self.person_id is None else f"{self.name} (person {self.person_id})"
+
 
 class TokenInfo(NamedTuple):
     """A stored token as an administrator sees it (a tuple, to print as a row); never the token or its hash."""

@@ -1,1 +1,1 @@
-"""Hazard points over HTTP: the registry's listing (JSON or GeoJSON), creation, and one point in full."""
+"""Hazard points over HTTP: the registry's listing (JSON or GeoJSON), creation, one point in full, its grid."""

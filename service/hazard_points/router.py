@@ -8,6 +8,8 @@ from service.deps import AdminToken, ConnDep
 from service.errors import ErrorBody
 from service.hazard_points import service as hazard_point_service
 from service.hazard_points.schemas import (
+    Grid,
+    GridAssignment,
     HazardPointCreate,
     HazardPointDetail,
     HazardPointFeature,
@@ -79,3 +81,28 @@ async def create_hazard_point(
 async def get_hazard_point(conn: ConnDep, code: str) -> HazardPointDetail:
     """The point, its sensors, who holds each role of its grid, and its current level."""
     return await hazard_point_service.get_hazard_point(conn=conn, code=code)
+
+
+@router.get(
+    "/{code}/grid",
+    response_model=Grid,
+    summary="The point's four-role grid",
+    responses={404: {"model": ErrorBody, "description": "No such point"}},
+)
+async def get_grid(conn: ConnDep, code: str) -> Grid:
+    """The monitor, area lead, resident geologist and county technical admin; a vacant role is null."""
+    return await hazard_point_service.get_grid(conn=conn, code=code)
+
+
+@router.put(
+    "/{code}/grid",
+    response_model=Grid,
+    summary="Replace the point's four-role grid (admin)",
+    responses={
+        403: {"model": ErrorBody, "description": "Only administrators assign the grid"},
+        404: {"model": ErrorBody, "description": "No such point, or no such person"},
+    },
+)
+async def replace_grid(conn: ConnDep, _admin: AdminToken, code: str, assignment: GridAssignment) -> Grid:
+    """Every role at once: a role left out or null becomes vacant; nothing changes if a person is missing."""
+    return await hazard_point_service.replace_grid(conn=conn, code=code, assignment=assignment)

@@ -104,11 +104,25 @@ class GridMember(BaseModel):
     phone: str | None
 
 
+Grid = dict[GridRole, GridMember | None]
+
+
+class GridAssignment(BaseModel):
+    """Who holds each of the point's four grid roles, by person id; a role left out or null is vacant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    monitor: int | None = Field(None, ge=1, description="Patrols the point and verifies its alerts.")
+    area_lead: int | None = Field(None, ge=1)
+    resident_geologist: int | None = Field(None, ge=1)
+    county_admin: int | None = Field(None, ge=1, description="The county's technical administrator.")
+
+
 class HazardPointDetail(HazardPointPublic):
     """A hazard point with its sensors and its grid; a role nobody holds is null."""
 
     sensors: list[SensorPublic]
-    grid: dict[GridRole, GridMember | None]
+    grid: Grid
 
 
 class HazardPointQuery(PageQuery):

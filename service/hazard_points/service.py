@@ -6,6 +6,8 @@ import sql
 from service.errors import Conflict, NotFound
 from service.hazard_points.schemas import (
     GRID_ROLES,
+    Grid,
+    GridAssignment,
     GridMember,
     HazardPointCreate,
     HazardPointDetail,
@@ -59,15 +61,42 @@ async def _detail(conn: asyncpg.Connection, code: str) -> HazardPointDetail:
     if not points:
         raise NotFound(f"Hazard point {code} not found")
     sensors = await conn.fetch(_SQL["hazard_point_sensors"], code)
-    members = await conn.fetch(_SQL["hazard_point_grid"], code)
-    grid: dict[str, GridMember | None] = dict.fromkeys(GRID_ROLES)
-    for member in members:
-        grid[member["role"]] = GridMember(person_id=member["person_id"], name=member["name"], phone=member["phone"])
     return HazardPointDetail(
         **points[0].model_dump(),
         sensors=[SensorPublic.model_validate(dict(sensor)) for sensor in sensors],
-        grid=grid,
+        grid=await _grid(conn, code),
     )
+
+
+async def _grid(conn: asyncpg.Connection, code: str) -> Grid:
+    grid: Grid = dict.fromkeys(GRID_ROLES)
+    for member in await conn.fetch(_SQL["hazard_point_grid"], code):
+        grid[member["role"]] = GridMember(person_id=member["person_id"], name=member["name"], phone=member["phone"])
+    return grid
+
+
+async def get_grid(*, conn: asyncpg.Connection, code: str) -> Grid:
+    """Who holds each of the point's four roles; a vacant role is None."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        if await conn.fetchval(_SQL["hazard_point_county"], code) is None:
+            raise NotFound(f"Hazard point {code} not found")
+        return await _grid(conn, code)
+
+
+async def replace_grid(*, conn: asyncpg.Connection, code: str, assignment: GridAssignment) -> Grid:
+    """Replace all four roles of the point's grid at once, or none when a person or the point is missing."""
+    roles = [role for role in GRID_ROLES if getattr(assignment, role) is not None]
+    person_ids = [getattr(assignment, role) for role in roles]
+    async with conn.transaction():
+        if await conn.fetchval(_SQL["lock_hazard_point"], code) is None:
+            raise NotFound(f"Hazard point {code} not found")
+        missing = [row["id"] for row in await conn.fetch(_SQL["people_missing"], sorted(set(person_ids)))]
+        if missing:
+            names = ", ".join(map(str, missing))
+            raise NotFound(f"Person {names} not found" if len(missing) == 1 else f"People {names} not found")
+        await conn.execute(_SQL["clear_grid"], code)
+        await conn.execute(_SQL["assign_grid"], code, roles, person_ids)
+        return await _grid(conn, code)
 
 
 async def create_hazard_point(*, conn: asyncpg.Connection, point_create: HazardPointCreate) -> HazardPointDetail:

@@ -1,0 +1,86 @@
+"""HTTP routes of /devices."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from service.deps import AdminToken, ConnDep
+from service.devices import service as device_service
+from service.devices.schemas import (
+    DeviceCreate,
+    DeviceDetail,
+    DeviceQuery,
+    DevicesPublic,
+    DeviceUpdate,
+    ReadingsPublic,
+    ReadingsQuery,
+)
+from service.errors import ErrorBody
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+
+
+@router.get("", response_model=DevicesPublic, summary="List devices with their health")
+async def list_devices(conn: ConnDep, query: Annotated[DeviceQuery, Query()]) -> DevicesPublic:
+    """Devices matching every given filter, in id order."""
+    devices, count = await device_service.list_devices(conn=conn, query=query)
+    return DevicesPublic(data=devices, count=count)
+
+
+@router.post(
+    "",
+    response_model=DeviceDetail,
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a device with its sensors (admin)",
+    responses={
+        403: {"model": ErrorBody, "description": "Only administrators register devices"},
+        404: {"model": ErrorBody, "description": "The hazard point is not registered"},
+        409: {"model": ErrorBody, "description": "The id is taken"},
+    },
+)
+async def create_device(
+    conn: ConnDep, _admin: AdminToken, device_create: DeviceCreate, request: Request, response: Response
+) -> DeviceDetail:
+    """Register the device and every sensor, or nothing."""
+    device = await device_service.create_device(conn=conn, device_create=device_create)
+    response.headers["Location"] = request.url_for("get_device", device_id=device.id).path
+    return device
+
+
+@router.get(
+    "/{device_id}",
+    response_model=DeviceDetail,
+    summary="One device's health, sensors and recent commands",
+    responses={404: {"model": ErrorBody, "description": "No such device"}},
+)
+async def get_device(conn: ConnDep, device_id: str) -> DeviceDetail:
+    """Last seen, power and signal, each sensor's state, and the last 20 commands (pending or answered)."""
+    return await device_service.get_device(conn=conn, device_id=device_id)
+
+
+@router.patch(
+    "/{device_id}",
+    response_model=DeviceDetail,
+    summary="Change a device's acceleration unit or hazard point (admin)",
+    responses={
+        403: {"model": ErrorBody, "description": "Only administrators change devices"},
+        404: {"model": ErrorBody, "description": "No such device, or no such hazard point"},
+    },
+)
+async def update_device(conn: ConnDep, _admin: AdminToken, device_id: str, device_update: DeviceUpdate) -> DeviceDetail:
+    """Fields left out stay as they are; moving a device moves its sensors with it."""
+    return await device_service.update_device(conn=conn, device_id=device_id, device_update=device_update)
+
+
+@router.get(
+    "/{device_id}/sensors/{code}/readings",
+    response_model=ReadingsPublic,
+    response_model_by_alias=True,
+    summary="A sensor's readings, raw or in time buckets",
+    responses={404: {"model": ErrorBody, "description": "No such device or sensor"}},
+)
+async def sensor_readings(
+    conn: ConnDep, device_id: str, code: str, query: Annotated[ReadingsQuery, Query()]
+) -> ReadingsPublic:
+    """Raw readings with their quality flags, or per bucket the value, the count and how many were flagged."""
+    return await device_service.sensor_readings(conn=conn, device_id=device_id, sensor=code, query=query)

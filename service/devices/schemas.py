@@ -1,0 +1,223 @@
+"""What the device endpoints take and answer (SPEC 5 and 6)."""
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from service.hazard_points.schemas import POINT_CODE_PATTERN
+from service.pagination import PageQuery
+
+Protocol = Literal["universal", "native"]
+AccelUnit = Literal["mg", "g"]
+SensorKind = Literal["crack", "gnss", "tilt", "deep", "accel", "rain", "soil_moisture", "soil_temp", "pore_pressure",
+                     "other"]
+# Device ids and sensor codes name MQTT topic levels and URL path segments, like point codes.
+DEVICE_ID_PATTERN = POINT_CODE_PATTERN
+SENSOR_CODE_PATTERN = POINT_CODE_PATTERN
+LEVELS = ("blue", "yellow", "orange", "red")
+BUCKET_PATTERN = re.compile(r"^(?:raw|([1-9]\d{0,3})([mh]))$")
+DEFAULT_READINGS = 1000
+# Two months of 10-minute readings, or a year of hourly buckets.
+MAX_READINGS = 10_000
+
+
+class LevelThresholds(BaseModel):
+    """A sensor's thresholds by warning level; a level left out is not warned on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    blue: float | None = Field(None, gt=0)
+    yellow: float | None = Field(None, gt=0)
+    orange: float | None = Field(None, gt=0)
+    red: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _rising(self) -> "LevelThresholds":
+        given = [(level, getattr(self, level)) for level in LEVELS if getattr(self, level) is not None]
+        for (low, low_value), (high, high_value) in zip(given, given[1:]):
+            if high_value <= low_value:
+                raise ValueError(f"{high} ({high_value:g}) must be above {low} ({low_value:g})")
+        return self
+
+
+class SensorThresholds(BaseModel):
+    """What the deformation rule compares a displacement sensor with (SPEC 4.1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    velocity_mm_per_day: LevelThresholds | None = None
+    displacement_mm: LevelThresholds | None = None
+
+
+class SensorCreate(BaseModel):
+    """A sensor of a new device."""
+
+    code: str = Field(pattern=SENSOR_CODE_PATTERN, max_length=64, examples=["L1_LF_1"])
+    kind: SensorKind
+    reporting_interval_s: int = Field(600, gt=0, le=86_400 * 7)
+    v0_mm_per_day: float | None = Field(None, gt=0, description="The steady-state velocity of the tangent-angle rule.")
+    thresholds: SensorThresholds = Field(default_factory=SensorThresholds)
+
+
+class DeviceCreate(BaseModel):
+    """A new device with its sensors, as field clients send it."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    id: str = Field(pattern=DEVICE_ID_PATTERN, max_length=64, examples=["DEV-0001"])
+    hazard_point: str = Field(examples=["500113-HP-0042"])
+    protocol: Protocol
+    accel_unit: AccelUnit = Field("mg", description="The unit the device reports acceleration in.")
+    sensors: list[SensorCreate] = Field(default_factory=list)
+
+    @field_validator("sensors")
+    @classmethod
+    def _codes_unique(cls, sensors: list[SensorCreate]) -> list[SensorCreate]:
+        seen: set[str] = set()
+        for sensor in sensors:
+            if sensor.code in seen:
+                raise ValueError(f"sensor code {sensor.code} is given twice")
+            seen.add(sensor.code)
+        return sensors
+
+
+class DeviceUpdate(BaseModel):
+    """What an administrator may change on a registered device; a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accel_unit: AccelUnit | None = None
+    hazard_point: str | None = Field(None, description="Move the device, with its sensors, to another point.")
+
+
+class DevicePublic(BaseModel):
+    """A device with its health as last reported."""
+
+    id: str
+    hazard_point: str
+    protocol: Protocol
+    accel_unit: AccelUnit
+    last_seen: datetime | None
+    online: bool | None = Field(description="The device's retained online flag; null until it has said.")
+    battery_pct: float | None
+    supply_v: float | None
+    signal: float | None
+    temp_c: float | None
+    created_at: datetime
+
+
+class DevicesPublic(BaseModel):
+    data: list[DevicePublic]
+    count: int = Field(description="How many devices match, over all pages.")
+
+
+class DeviceSensorPublic(BaseModel):
+    """A sensor of the device and its state."""
+
+    code: str
+    kind: SensorKind
+    reporting_interval_s: int
+    v0_mm_per_day: float | None
+    thresholds: dict[str, Any]
+    state: int = Field(description="Last sensor_state: 0 ok, -1 power, -2 data, -3 no data.")
+    state_reported_at: datetime | None
+    last_reading_at: datetime | None
+    offline: bool = Field(description="Silent for more than three reporting intervals.")
+
+
+class CommandPublic(BaseModel):
+    """A downlink command and the device's answer."""
+
+    command_id: str
+    name: str
+    params: dict[str, Any]
+    sent_at: datetime
+    sent_by: str
+    state: Literal["pending", "answered"]
+    result: Literal["succ", "fail"] | None
+    answer: str | None
+    answered_at: datetime | None
+
+
+class DeviceDetail(DevicePublic):
+    """A device's health, its sensors, and the last commands it was sent, newest first."""
+
+    solar_v: float | None
+    humidity_pct: float | None
+    sw_version: str | None
+    status_at: datetime | None
+    sensors: list[DeviceSensorPublic]
+    commands: list[CommandPublic]
+
+
+class DeviceQuery(PageQuery):
+    """Filters of GET /devices."""
+
+    hazard_point: str | None = None
+    online: bool | None = None
+
+
+class ReadingsQuery(BaseModel):
+    """The time range and bucketing of a sensor's readings; the last 24 h raw by default."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: AwareDatetime | None = Field(None, alias="from", description="Readings at or after; default to - 24 h.")
+    to: AwareDatetime | None = Field(None, description="Readings before; default now.")
+    bucket: str = Field("raw", description="raw, or a bucket width such as 10m or 1h (buckets start at whole "
+                                           "multiples of the width since 1970-01-01 UTC).", examples=["1h"])
+    limit: int = Field(DEFAULT_READINGS, ge=1, le=MAX_READINGS, description="At most this many readings or buckets.")
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_width(cls, value: str) -> str:
+        if BUCKET_PATTERN.match(value) is None:
+            raise ValueError("bucket is raw or a width such as 10m or 1h (1 to 9999 minutes or hours)")
+        return value
+
+    @model_validator(mode="after")
+    def _range_forward(self) -> "ReadingsQuery":
+        if self.from_ is not None and self.to is not None and self.from_ >= self.to:
+            raise ValueError("from must be before to")
+        return self
+
+    @property
+    def bucket_s(self) -> int | None:
+        """The bucket width in seconds; None for raw readings."""
+        match = BUCKET_PATTERN.match(self.bucket)
+        if match is None or match.group(1) is None:
+            return None
+        return int(match.group(1)) * (60 if match.group(2) == "m" else 3600)
+
+
+class ReadingPublic(BaseModel):
+    """One reading as stored, with its quality flags; flagged readings are left out of warnings."""
+
+    ts: datetime
+    value: float | None
+    fields: dict[str, Any] | None
+    quality: list[str]
+    server_timed: bool
+    received_at: datetime
+
+
+class ReadingBucketPublic(BaseModel):
+    """One time bucket: rain summed, other kinds their last value, both over unflagged readings only."""
+
+    bucket: datetime
+    value: float | None = Field(description="Null when every reading in the bucket is flagged.")
+    readings: int
+    flagged: int
+
+
+class ReadingsPublic(BaseModel):
+    device_id: str
+    sensor: str
+    kind: SensorKind
+    bucket: str
+    from_: datetime = Field(serialization_alias="from")
+    to: datetime
+    data: list[ReadingPublic] | list[ReadingBucketPublic]
+    count: int = Field(description="How many readings (or buckets) the range holds; data stops at the limit.")

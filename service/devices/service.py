@@ -1,0 +1,125 @@
+"""Device queries for the API."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+import sql
+from ingest.commands import LIST_LIMIT
+from service.devices.schemas import (
+    CommandPublic,
+    DeviceCreate,
+    DeviceDetail,
+    DevicePublic,
+    DeviceQuery,
+    DeviceSensorPublic,
+    DeviceUpdate,
+    ReadingBucketPublic,
+    ReadingPublic,
+    ReadingsPublic,
+    ReadingsQuery,
+)
+from service.errors import Conflict, NotFound
+from service.pagination import split_page
+
+_SQL = sql.queries("api")
+_COMMANDS = sql.queries("commands")
+DEFAULT_READINGS_SPAN = timedelta(hours=24)
+
+
+async def _select(conn: asyncpg.Connection, query: DeviceQuery, device_id: str | None = None):
+    rows = await conn.fetch(_SQL["devices"], device_id, query.hazard_point, query.online, query.limit, query.offset)
+    return split_page(rows, "id")
+
+
+async def list_devices(*, conn: asyncpg.Connection, query: DeviceQuery) -> tuple[list[DevicePublic], int]:
+    """One page of the matching devices in id order, and how many match in all."""
+    rows, count = await _select(conn, query)
+    return [DevicePublic.model_validate(dict(row)) for row in rows], count
+
+
+async def get_device(*, conn: asyncpg.Connection, device_id: str) -> DeviceDetail:
+    """The device's health, its sensors and its last commands."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await _detail(conn, device_id)
+
+
+async def _detail(conn: asyncpg.Connection, device_id: str) -> DeviceDetail:
+    rows, _ = await _select(conn, DeviceQuery(limit=1), device_id)
+    if not rows:
+        raise NotFound(f"Device {device_id} not found")
+    sensors = await conn.fetch(_SQL["device_sensors"], device_id)
+    commands = await conn.fetch(_COMMANDS["recent_commands"], device_id, LIST_LIMIT)
+    return DeviceDetail(
+        **dict(rows[0]),
+        sensors=[DeviceSensorPublic.model_validate(dict(sensor)) for sensor in sensors],
+        commands=[
+            CommandPublic(**dict(command), state="pending" if command["answered_at"] is None else "answered")
+            for command in commands
+        ],
+    )
+
+
+async def create_device(*, conn: asyncpg.Connection, device_create: DeviceCreate) -> DeviceDetail:
+    """Register a device with its sensors, all or nothing; Conflict on a taken id, NotFound for no such point."""
+    d = device_create
+    async with conn.transaction():
+        try:
+            created = await conn.fetchval(_SQL["create_device"], d.id, d.hazard_point, d.protocol, d.accel_unit)
+        except asyncpg.ForeignKeyViolationError:
+            raise NotFound(f"Hazard point {d.hazard_point} not found") from None
+        if created is None:
+            raise Conflict(f"Device {d.id} already exists")
+        await conn.execute(
+            _SQL["create_sensors"],
+            d.id,
+            d.hazard_point,
+            [s.code for s in d.sensors],
+            [s.kind for s in d.sensors],
+            [s.reporting_interval_s for s in d.sensors],
+            [s.v0_mm_per_day for s in d.sensors],
+            [s.thresholds.model_dump_json(exclude_none=True) for s in d.sensors],
+        )
+        return await _detail(conn, d.id)
+
+
+async def update_device(*, conn: asyncpg.Connection, device_id: str, device_update: DeviceUpdate) -> DeviceDetail:
+    """Change the acceleration unit, or move the device with its sensors to another point."""
+    u = device_update
+    async with conn.transaction():
+        try:
+            updated = await conn.fetchval(_SQL["update_device"], device_id, u.accel_unit, u.hazard_point)
+        except asyncpg.ForeignKeyViolationError:
+            raise NotFound(f"Hazard point {u.hazard_point} not found") from None
+        if updated is None:
+            raise NotFound(f"Device {device_id} not found")
+        if u.hazard_point is not None:
+            await conn.execute(_SQL["move_device_sensors"], device_id, u.hazard_point)
+        return await _detail(conn, device_id)
+
+
+async def sensor_readings(*, conn: asyncpg.Connection, device_id: str, sensor: str,
+                          query: ReadingsQuery) -> ReadingsPublic:
+    """The sensor's readings in the range, raw with their quality flags or in time buckets."""
+    to = query.to or datetime.now(UTC)
+    from_ = query.from_ or to - DEFAULT_READINGS_SPAN
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        kind = await conn.fetchval(_SQL["sensor_of_device"], device_id, sensor)
+        if kind is None:
+            if not await conn.fetchval(_SQL["device_exists"], device_id):
+                raise NotFound(f"Device {device_id} not found")
+            raise NotFound(f"Sensor {sensor} of device {device_id} not found")
+        width_s = query.bucket_s
+        if width_s is None:
+            rows, count = split_page(await conn.fetch(_SQL["readings"], device_id, sensor, from_, to, query.limit),
+                                     "ts")
+            data = [ReadingPublic.model_validate(dict(row)) for row in rows]
+        else:
+            rows, count = split_page(
+                await conn.fetch(_SQL["reading_buckets"], device_id, sensor, from_, to, width_s, kind, query.limit),
+                "bucket",
+            )
+            data = [ReadingBucketPublic.model_validate(dict(row)) for row in rows]
+    return ReadingsPublic(device_id=device_id, sensor=sensor, kind=kind, bucket=query.bucket, from_=from_, to=to,
+                          data=data, count=count)

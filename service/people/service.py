@@ -1,0 +1,23 @@
+"""People queries for the API."""
+
+import asyncpg
+
+import sql
+from service.pagination import split_page
+from service.people.schemas import PersonCreate, PersonPublic, PersonQuery
+
+_SQL = sql.queries("api")
+
+
+async def list_people(*, conn: asyncpg.Connection, query: PersonQuery) -> tuple[list[PersonPublic], int]:
+    """One page of the matching people in name order, and how many match in all."""
+    rows = await conn.fetch(_SQL["people"], query.county_code, query.role, query.limit, query.offset)
+    rows, count = split_page(rows, "id")
+    return [PersonPublic.model_validate(dict(row)) for row in rows], count
+
+
+async def create_person(*, conn: asyncpg.Connection, person_create: PersonCreate) -> PersonPublic:
+    """Register a person; two people may share a name, so there is no conflict."""
+    p = person_create
+    row = await conn.fetchrow(_SQL["create_person"], p.name, p.phone, p.roles, p.county_code)
+    return PersonPublic.model_validate(dict(row))
