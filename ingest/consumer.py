@@ -1,14 +1,16 @@
 """The ingest process: MQTT in, batched commits out, acknowledgement only after the commit.
 
-paho's network thread only copies each message onto the asyncio queue; decoding and every database
-call happen on the event loop. Messages are acknowledged (PUBACK) after the batch holding them is
-committed, so a crash at any moment leaves them with the broker, which redelivers them to the same
+paho's network thread only copies each message into the inbox; decoding and every database call
+happen on the event loop, which decodes the next batch while the previous one is being committed.
+Messages are acknowledged (PUBACK) after the batch holding them is committed, so a crash at any moment leaves them with the broker, which redelivers them to the same
 persistent session; redelivered readings are skipped by the (device, sensor, time) key. While the
 database is down nothing is acknowledged, so the broker stops sending once its in-flight window is
 full: memory stays bounded and the backlog waits in the broker.
 """
 
 import asyncio
+import collections
+import gc
 import logging
 import threading
 import time
@@ -34,6 +36,10 @@ MAX_RETRY_DELAY_S = 30.0
 # A batch also ends when no message has come for this long: the broker sends only a limited window
 # of unacknowledged messages (max_inflight_messages), so waiting for more than it sends stalls ingest.
 IDLE_GAP_S = 0.005
+# Allocations between runs of Python's cycle collector while ingest runs (its default is 700).
+GC_THRESHOLD = 50_000
+# Readings decoded between yields to the event loop, letting the previous batch's commit proceed.
+DECODE_YIELD_EVERY = 200
 # How often a summary line is logged while messages flow.
 SUMMARY_EVERY_S = 30.0
 # How often silent sensors are marked offline and the per-device acceleration units are reread.
@@ -66,7 +72,11 @@ class Consumer:
         self.totals = Written(0, 0, 0)
         self.limits = Limits(settings.topic_root, timedelta(seconds=settings.future_tolerance_s),
                              timedelta(days=settings.retention_days))
-        self._queue: asyncio.Queue[Incoming] = asyncio.Queue()
+        # Messages from paho's thread, oldest first. paho appends (deque appends are atomic) and wakes the
+        # event loop only when it is not already woken: one wake-up per burst, not one per message.
+        self._inbox: collections.deque[Incoming] = collections.deque()
+        self._arrived = asyncio.Event()
+        self._wake_pending = False
         self._session = 0
         self._stopping = False
         self._accel_unit: dict[str, str] = {}
@@ -115,66 +125,125 @@ class Consumer:
     def _on_message(self, client, userdata, message):
         incoming = Incoming(message.mid, message.qos, self._session, message.topic,
                             bytes(message.payload), datetime.now(timezone.utc))
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, incoming)
+        self._inbox.append(incoming)
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        # On the event loop. Cleared before the waiter looks at the inbox, so a message appended after
+        # this point either is seen by it or schedules another wake-up.
+        self._wake_pending = False
+        self._arrived.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; then finish the batch in hand and disconnect."""
         self._loop = asyncio.get_running_loop()
+        # A batch allocates hundreds of thousands of small acyclic objects (readings, their dicts and
+        # lists); at the default threshold (700) the cycle collector would run hundreds of times per batch.
+        gc_thresholds = gc.get_threshold()
+        gc.set_threshold(GC_THRESHOLD, *gc_thresholds[1:])
         if self.settings.ingest_metrics_port:
             start_http_server(self.settings.ingest_metrics_port)
             log.info("metrics at http://0.0.0.0:%d/metrics", self.settings.ingest_metrics_port)
         self._client.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30)
         self._client.loop_start()
         conn = None
-        last_summary, summary_base = time.monotonic(), self.totals
+        self._last_summary, self._summary_base = time.monotonic(), self.totals
         next_housekeeping = 0.0
+        # The batch being committed (and then acknowledged) while the next one is gathered and decoded.
+        # Batches are committed one at a time, in order, on the one connection.
+        pending: asyncio.Task | None = None
         try:
             while not stop.is_set():
                 if time.monotonic() >= next_housekeeping:
+                    if pending is not None:
+                        pending, (conn, written) = None, await pending
+                        if written is None:
+                            break  # stopping while the database was down: the broker keeps the messages
                     conn = await self._housekeeping(conn)
                     next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_S
                 messages = await self._next_batch(stop)
                 if not messages:
                     continue
-                parts = []
-                for m in messages:
-                    part = Batch()
-                    add_message(part, m.topic, m.payload, m.received_at, self.limits, self._accel_unit)
-                    parts.append(part)
-                started = time.monotonic()
-                conn, written = await self._commit(conn, messages, parts, stop)
-                if written is None:
-                    break  # stopping while the database was down: the broker keeps the messages
-                self._acknowledge(messages)
-                self._count(messages, written, time.monotonic() - started)
-                if time.monotonic() - last_summary >= SUMMARY_EVERY_S:
-                    log.info("last %.0fs: %d readings stored, %d quarantined, %d dead letters",
-                             time.monotonic() - last_summary, *self.totals.minus(summary_base))
-                    last_summary, summary_base = time.monotonic(), self.totals
+                parts = await self._decode(messages)
+                if pending is not None:
+                    pending, (conn, written) = None, await pending
+                    if written is None:
+                        break
+                pending = asyncio.ensure_future(self._commit_and_acknowledge(conn, messages, parts, stop))
+            if pending is not None:
+                pending, (conn, _) = None, await pending
         finally:
+            if pending is not None:  # leaving on an error: its messages stay unacknowledged with the broker
+                pending.cancel()
             self._stopping = True
             self._client.disconnect()
             self._client.loop_stop()
             if conn is not None:
                 await conn.close()
+            gc.set_threshold(*gc_thresholds)
+
+    async def _decode(self, messages: list[Incoming]) -> list[Batch]:
+        """Each message's part of the batch. Yields to the event loop now and then, so that the previous
+        batch's commit goes on meanwhile (the database works while this decodes)."""
+        parts = []
+        since_yield = 0
+        for m in messages:
+            part = Batch()
+            add_message(part, m.topic, m.payload, m.received_at, self.limits, self._accel_unit)
+            parts.append(part)
+            since_yield += len(part.readings) + 1
+            if since_yield >= DECODE_YIELD_EVERY:
+                since_yield = 0
+                await asyncio.sleep(0)
+        return parts
+
+    async def _commit_and_acknowledge(self, conn, messages: list[Incoming], parts: list[Batch], stop: asyncio.Event):
+        """Commit the batch, then (and only then) acknowledge its messages; (connection, written or None)."""
+        started = time.monotonic()
+        conn, written = await self._commit(conn, messages, parts, stop)
+        if written is None:
+            return conn, None  # stopping while the database was down: the broker keeps the messages
+        self._acknowledge(messages)
+        self._count(messages, written, time.monotonic() - started)
+        if time.monotonic() - self._last_summary >= SUMMARY_EVERY_S:
+            log.info("last %.0fs: %d readings stored, %d quarantined, %d dead letters",
+                     time.monotonic() - self._last_summary, *self.totals.minus(self._summary_base))
+            self._last_summary, self._summary_base = time.monotonic(), self.totals
+        return conn, written
 
     async def _next_batch(self, stop: asyncio.Event) -> list[Incoming]:
         """Wait for one message, then gather more until the batch is full, old enough, or the flow pauses."""
-        try:
-            first = await asyncio.wait_for(self._queue.get(), timeout=0.5)
-        except asyncio.TimeoutError:
-            return []
-        messages = [first]
+        inbox = self._inbox
+        if not inbox:
+            self._arrived.clear()
+            if not inbox:
+                try:
+                    await asyncio.wait_for(self._arrived.wait(), timeout=0.5)
+                except asyncio.TimeoutError:
+                    return []
+                if not inbox:  # woken for messages an earlier batch already took
+                    return []
+        limit = self.settings.ingest_batch_messages
+        messages = [inbox.popleft()]
         deadline = time.monotonic() + self.settings.ingest_batch_wait_ms / 1000
-        while len(messages) < self.settings.ingest_batch_messages and not stop.is_set():
+        while len(messages) < limit and not stop.is_set():
+            while inbox and len(messages) < limit:
+                messages.append(inbox.popleft())
+            if len(messages) >= limit:
+                break
             timeout = min(deadline - time.monotonic(), IDLE_GAP_S)
             if timeout <= 0:
                 break
+            self._arrived.clear()
+            if inbox:
+                continue
             try:
-                messages.append(await asyncio.wait_for(self._queue.get(), timeout))
+                await asyncio.wait_for(self._arrived.wait(), timeout)
             except asyncio.TimeoutError:
                 break
-        metrics.WAITING.set(self._queue.qsize() + len(messages))
+        metrics.WAITING.set(len(inbox) + len(messages))
         return messages
 
     async def _connect(self, conn):
@@ -266,4 +335,4 @@ class Consumer:
         metrics.BATCH_MESSAGES.observe(len(messages))
         metrics.COMMIT_SECONDS.observe(commit_s)
         metrics.LAG_SECONDS.set((datetime.now(timezone.utc) - messages[0].received_at).total_seconds())
-        metrics.WAITING.set(self._queue.qsize())
+        metrics.WAITING.set(len(self._inbox))

@@ -9,8 +9,9 @@ times is flagged `stuck`.
 """
 
 import time
-from statistics import median
 from collections import deque
+from itertools import islice, repeat
+from operator import attrgetter, sub
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,6 +34,16 @@ STUCK_RUN = 24  # identical values in a row
 # A worker's copy of a sensor's history older than this is reloaded: another worker may have moved on.
 HISTORY_TTL_S = 900.0
 
+_BY_TS = attrgetter("ts")
+
+
+def _median(data: list[float]) -> float:
+    """statistics.median, without its generality: the same value for a non-empty list of floats."""
+    data.sort()
+    n = len(data)
+    i = n // 2
+    return data[i] if n % 2 == 1 else (data[i - 1] + data[i]) / 2
+
 
 @dataclass
 class _Series:
@@ -54,10 +65,25 @@ class SeriesQuality:
         candidates = [r for r in readings if r.kind in MIN_SCALE or r.kind in STUCK_KINDS]
         if not candidates:
             return []
-        await self._load(conn, {(r.device_id, r.sensor_code) for r in candidates})
+        # Each sensor's readings in time order (stable: equal times keep their arrival order), the sensors
+        # in (device, sensor) order: the same order as sorting all of them by (device, sensor, time).
+        groups: dict[tuple[str, str], list[Reading]] = {}
+        for r in candidates:
+            key = (r.device_id, r.sensor_code)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [r]
+            else:
+                group.append(r)
+        await self._load(conn, set(groups))
         cleared = []
-        for r in sorted(candidates, key=lambda r: (r.device_id, r.sensor_code, r.ts)):
-            cleared += self._check(self._series[(r.device_id, r.sensor_code)], r)
+        by_ts = _BY_TS
+        for key in sorted(groups):
+            series, group = self._series[key], groups[key]
+            if len(group) > 1:
+                group.sort(key=by_ts)
+            for r in group:
+                cleared += self._check(series, r)
         return cleared
 
     async def _load(self, conn: asyncpg.Connection, keys: set[tuple[str, str]]) -> None:
@@ -105,9 +131,13 @@ class SeriesQuality:
             return False
         # Plain Python: for two dozen values numpy's per-call overhead costs more than the arithmetic,
         # and this runs for every reading.
-        values = list(s.values)
-        steps = [b - a for a, b in zip(values, values[1:])]
-        median_step = median(steps)
-        scale = max(1.4826 * median([abs(d - median_step) for d in steps]), MIN_SCALE[r.kind])
+        values = s.values
+        steps = list(map(sub, islice(values, 1, None), values))
+        median_step = _median(steps)
         expected = (values[-1] if reference is None else reference) + median_step
-        return abs(r.value - expected) / scale > SPIKE_Z
+        off = abs(r.value - expected)
+        floor = MIN_SCALE[r.kind]
+        if off / floor <= SPIKE_Z:
+            return False  # the scale is never below the floor, so no scale can make this a spike
+        scale = max(1.4826 * _median(list(map(abs, map(sub, steps, repeat(median_step))))), floor)
+        return off / scale > SPIKE_Z

@@ -43,7 +43,10 @@ def add_message(batch: Batch, topic: str, payload: bytes, received_at, limits: L
                 accel_unit: dict[str, str]) -> None:
     """Decode one message into the batch; a message that cannot be decoded becomes a dead letter."""
     try:
-        if answer_source(topic, limits.topic_root) is not None:
+        gateway = _READINGS_TOPICS.get((topic, limits.topic_root))
+        if gateway is not None:  # a native readings topic seen before: nearly every message
+            _add_readings(batch, topic, gateway, payload, received_at, limits)
+        elif answer_source(topic, limits.topic_root) is not None:
             _add_answer(batch, topic, payload, received_at, limits)
         elif topic == DP_TOPIC:
             _add_universal(batch, topic, payload, received_at, limits, accel_unit)
@@ -60,15 +63,31 @@ def add_message(batch: Batch, topic: str, payload: bytes, received_at, limits: L
                                              f"could not be decoded: {type(exc).__name__}: {exc}"))
 
 
+# (topic, topic root) -> gateway of the native readings topics met so far, so that routing a message on
+# one takes a lookup; bounded, cleared when full.
+_READINGS_TOPICS: dict[tuple[str, str], str] = {}
+_READINGS_TOPICS_MAX = 100_000
+
+
+def _add_readings(batch: Batch, topic, gateway, payload, received_at, limits: Limits) -> None:
+    decoded = decode_readings(payload, topic_gateway=gateway, received_at=received_at,
+                              future_tolerance=limits.future_tolerance, retention=limits.retention)
+    if not decoded.readings and not decoded.rejected:
+        raise MalformedMessage("the message carries no readings")
+    batch.readings.extend([(topic, r) for r in decoded.readings])
+    if decoded.rejected:
+        batch.dead_letters.extend(DeadLetter(received_at, topic, payload, reason) for reason in decoded.rejected)
+    batch.devices_seen[gateway] = received_at
+
+
 def _add_native(batch: Batch, topic, payload, received_at, limits: Limits) -> None:
     gateway, channel = gateway_of(topic, limits.topic_root)
     if channel == "readings":
-        decoded = decode_readings(payload, topic_gateway=gateway, received_at=received_at,
-                                  future_tolerance=limits.future_tolerance, retention=limits.retention)
-        if not decoded.readings and not decoded.rejected:
-            raise MalformedMessage("the message carries no readings")
-        batch.readings.extend((topic, r) for r in decoded.readings)
-        batch.dead_letters.extend(DeadLetter(received_at, topic, payload, reason) for reason in decoded.rejected)
+        if len(_READINGS_TOPICS) >= _READINGS_TOPICS_MAX:
+            _READINGS_TOPICS.clear()
+        _READINGS_TOPICS[(topic, limits.topic_root)] = gateway
+        _add_readings(batch, topic, gateway, payload, received_at, limits)
+        return
     elif channel == "status":
         status = decode_status(payload, topic_gateway=gateway, received_at=received_at)
         batch.statuses.append(StatusReport(status, topic, payload, received_at))

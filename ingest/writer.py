@@ -19,6 +19,7 @@ COMMAND_Q = queries("commands")
 # PostgreSQL's NOTIFY payload limit is 8000 bytes; stay clear of it with multi-byte ids.
 NOTIFY_PAYLOAD_BYTES = 7000
 READINGS_CHANNEL = "readings_stored"
+_READING_COLUMNS = ["device_id", "sensor_code", "ts", "kind", "value", "fields", "quality", "server_timed"]
 _STAGE_COLUMNS = ["device_id", "sensor_code", "ts", "kind", "value", "fields", "quality", "server_timed", "topic"]
 
 
@@ -98,11 +99,6 @@ async def prepare(conn: asyncpg.Connection) -> None:
 
 async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
     """Store, quarantine and dead-letter one batch atomically; duplicates of stored readings are skipped."""
-    records = [
-        (r.device_id, r.sensor_code, r.ts, r.kind, r.value,
-         json.dumps(r.fields) if r.fields is not None else None, r.quality, r.server_timed, topic)
-        for topic, r in batch.readings
-    ]
     dead_letters = list(batch.dead_letters)
     async with conn.transaction():
         # Status first: a sensor reported faulty flags the readings that came with the report.
@@ -111,11 +107,8 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
             await conn.execute(Q["set_online"], device_id, online)
         dead_letters += await _record_answers(conn, batch.answers)
         stored = quarantined = 0
-        if records:
-            await conn.copy_records_to_table("reading_stage", records=records, columns=_STAGE_COLUMNS)
-            stored = _count(await conn.execute(Q["store_registered"]))
-            quarantined = _count(await conn.execute(Q["quarantine_unregistered"]))
-            await conn.execute(Q["touch_sensors"])
+        if batch.readings:
+            stored, quarantined = await _store_readings(conn, batch.readings)
         if batch.cleared_spikes:
             await conn.execute(Q["clear_spike_flags"], *map(list, zip(*batch.cleared_spikes)))
         if batch.devices_seen:
@@ -130,6 +123,56 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
                 [(d.received_at, _text(d.topic), d.client_id, d.payload, _text(d.reason)) for d in dead_letters],
             )
     return Written(stored, quarantined, len(dead_letters))
+
+
+async def _store_readings(conn: asyncpg.Connection, readings: list[tuple[str, Reading]]) -> tuple[int, int]:
+    """Store the readings of registered sensors, quarantine the rest; (stored, quarantined).
+
+    The fast path: readings whose sensor is registered with their kind (nearly all of them) are COPYed
+    straight into `reading`, flagged `sensor_state` where the sensor is reported faulty, exactly as
+    store_registered would. A COPY cannot skip duplicates, so it runs under a savepoint: if any of
+    those readings is already stored (a redelivery), the savepoint is rolled back and every reading
+    goes through the staging table, where INSERT ... ON CONFLICT DO NOTHING skips them. The others
+    (unregistered device or sensor, another kind) always go through the staging table.
+    """
+    sensors = {(row[0], row[1]): (row[2], row[3])
+               for row in await conn.fetch(Q["registered_sensors"], list({r.device_id for _, r in readings}))}
+    direct, staged = [], []
+    latest: dict[tuple[str, str], datetime] = {}
+    for topic, r in readings:
+        key = (r.device_id, r.sensor_code)
+        ts = r.ts
+        last = latest.get(key)
+        if last is None or ts > last:
+            latest[key] = ts
+        sensor = sensors.get(key)
+        if sensor is not None and sensor[0] == r.kind:
+            quality = r.quality if not sensor[1] else [*r.quality, "sensor_state"]
+            direct.append((r.device_id, r.sensor_code, ts, r.kind, r.value,
+                           json.dumps(r.fields) if r.fields is not None else None, quality, r.server_timed))
+        else:
+            staged.append((topic, r))
+    stored = quarantined = 0
+    if direct:
+        try:
+            async with conn.transaction():  # a savepoint
+                await conn.copy_records_to_table("reading", records=direct, columns=_READING_COLUMNS)
+            stored = len(direct)
+        except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
+            staged = readings  # some are stored already: let the staging path skip them
+    if staged:
+        records = [
+            (r.device_id, r.sensor_code, r.ts, r.kind, r.value,
+             json.dumps(r.fields) if r.fields is not None else None, r.quality, r.server_timed, topic)
+            for topic, r in staged
+        ]
+        await conn.copy_records_to_table("reading_stage", records=records, columns=_STAGE_COLUMNS)
+        stored += _count(await conn.execute(Q["store_registered"]))
+        quarantined = _count(await conn.execute(Q["quarantine_unregistered"]))
+    # Every reading touches its sensor, stored or quarantined (a sensor registered as another kind).
+    keys = list(latest)
+    await conn.execute(Q["touch_sensors_latest"], [k[0] for k in keys], [k[1] for k in keys], list(latest.values()))
+    return stored, quarantined
 
 
 async def _record_answers(conn: asyncpg.Connection, answers: list[CommandAnswer]) -> list[DeadLetter]:

@@ -3,11 +3,11 @@
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from sensors.kinds import ALL_KINDS
-from sensors.readings import BadReading, Reading, as_number, build_reading
+from sensors.readings import BadReading, Reading, as_number, build_reading_within
 from sensors.timestamps import parse_utc
 
 if TYPE_CHECKING:  # universal imports this module's MalformedMessage; the status shape is its
@@ -76,40 +76,56 @@ def decode_readings(
         raise MalformedMessage("'readings' is missing or not a list")
     seq = body.get("seq")
     decoded = DecodedMessage(gateway, seq if isinstance(seq, int) else None)
+    future_after, stale_before = received_at + future_tolerance, received_at - retention
+    append = decoded.readings.append
     for index, item in enumerate(readings):
         try:
-            decoded.readings.append(
-                _reading(item, gateway, received_at, future_tolerance, retention)
-            )
+            append(_reading(item, gateway, received_at, future_after, stale_before))
         except BadReading as exc:
             decoded.rejected.append(f"readings[{index}]: {exc}")
     return decoded
 
 
-def _reading(item: object, gateway: str, received_at, future_tolerance, retention) -> Reading:
+_UTC = timezone.utc
+_fromisoformat = datetime.fromisoformat
+_KINDS = frozenset(ALL_KINDS)
+
+
+_last_timestamp: tuple[str, datetime | None] = ("", None)
+
+
+def _timestamp(raw: object) -> datetime:
+    """parse_utc, quicker for what gateways send: `...Z` text, often the same for many readings in a row."""
+    global _last_timestamp
+    if type(raw) is str:
+        last = _last_timestamp
+        if raw == last[0]:
+            return last[1]
+        if raw[-1:] == "Z":
+            try:
+                ts = _fromisoformat(raw)
+            except ValueError:
+                ts = None
+            if ts is not None and ts.tzinfo is _UTC:  # what parse_utc returns for it, without converting
+                _last_timestamp = (raw, ts)
+                return ts
+    return parse_utc(raw)
+
+
+def _reading(item: object, gateway: str, received_at, future_after, stale_before) -> Reading:
     if not isinstance(item, dict):
         raise BadReading("is not a JSON object")
     sensor = item.get("sensor")
     if not isinstance(sensor, str) or not sensor:
         raise BadReading("'sensor' is missing or not a string")
     kind = item.get("kind")
-    if kind not in ALL_KINDS:
+    if kind.__class__ is not str or kind not in _KINDS:
         raise BadReading(f"kind {kind!r} is not one of {', '.join(ALL_KINDS)}")
     ts_raw = item.get("ts")
     server_timed = ts_raw is None
-    ts = received_at if server_timed else parse_utc(ts_raw)
+    ts = received_at if server_timed else _timestamp(ts_raw)
     raw_fields = {k: v for k, v in item.items() if k not in _ENVELOPE_KEYS}
-    return build_reading(
-        device_id=gateway,
-        sensor_code=sensor,
-        ts=ts,
-        kind=kind,
-        raw_fields=raw_fields,
-        received_at=received_at,
-        future_tolerance=future_tolerance,
-        retention=retention,
-        server_timed=server_timed,
-    )
+    return build_reading_within(gateway, sensor, ts, kind, raw_fields, future_after, stale_before, server_timed)
 
 
 def decode_status(payload: bytes, *, topic_gateway: str, received_at: datetime) -> "DeviceStatus":

@@ -57,13 +57,59 @@ MAX_NAME_CHARS = 64
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
+# Names already checked and found good: devices send the same few ids and codes over and over.
+# Bounded: cleared when full, so a stream of distinct names costs only re-checking.
+_GOOD_NAMES: set[str] = set()
+_GOOD_NAMES_MAX = 100_000
+
+
 def check_name(what: str, name: str) -> str:
     """A device id, sensor code or field name as the database can keep it, else BadReading saying why."""
+    if name in _GOOD_NAMES:
+        return name
     if not name or len(name) > MAX_NAME_CHARS:
         raise BadReading(f"{what} {name[:40]!r} must be 1 to {MAX_NAME_CHARS} characters")
     if _BAD_NAME.search(name):
         raise BadReading(f"{what} {name[:40]!r} contains control characters or broken UTF-16")
+    if len(_GOOD_NAMES) >= _GOOD_NAMES_MAX:
+        _GOOD_NAMES.clear()
+    _GOOD_NAMES.add(name)
     return name
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What build_reading needs of a kind, precomputed."""
+
+    aliases: dict[str, str]
+    required: tuple[str, ...]
+    ranges: tuple[tuple[str, float, float], ...]
+    series: object
+    only_value: bool  # the kind's one required field is `value`
+
+
+_PLANS = {
+    name: _Plan(spec.aliases, REQUIRED_FIELDS[name],
+                tuple((field, low, high) for field, (low, high) in spec.ranges.items()), spec.series,
+                REQUIRED_FIELDS[name] == ("value",))
+    for name, spec in KINDS.items()
+}
+_isfinite = math.isfinite
+
+
+def _field_number(name: str, raw: object) -> float:
+    """_number, with the JSON float and int of nearly every reading taken without the general checks."""
+    if type(raw) is float:
+        if _isfinite(raw):
+            return raw
+    elif type(raw) is int:
+        try:
+            number = float(raw)
+        except OverflowError:
+            number = math.inf
+        if _isfinite(number):
+            return number
+    return _number(name, raw)
 
 
 def build_reading(
@@ -79,31 +125,51 @@ def build_reading(
     server_timed: bool = False,
 ) -> Reading:
     """Normalise field names, compute the analysed series value and flag what is suspect."""
-    check_name("device id", device_id)
-    check_name("sensor code", sensor_code)
+    return build_reading_within(device_id, sensor_code, ts, kind, raw_fields, received_at + future_tolerance,
+                                received_at - retention, server_timed)
+
+
+def build_reading_within(device_id: str, sensor_code: str, ts: datetime, kind: str, raw_fields: dict[str, object],
+                         future_after: datetime, stale_before: datetime, server_timed: bool) -> Reading:
+    """build_reading with the time bounds computed once per message: a reading stamped after
+    `future_after` (receipt + tolerance) is `future`, one before `stale_before` (receipt - retention) `stale`."""
+    good = _GOOD_NAMES
+    if device_id not in good:
+        check_name("device id", device_id)
+    if sensor_code not in good:
+        check_name("sensor code", sensor_code)
     for name in raw_fields:
-        check_name("field name", name)
-    spec = KINDS.get(kind)
-    if spec is None:  # "other": kept as sent, counted, not analysed
-        fields = {name: _number(name, raw) for name, raw in raw_fields.items()}
+        if name not in good:
+            check_name("field name", name)
+    plan = _PLANS.get(kind)
+    if plan is None:  # "other": kept as sent, counted, not analysed
+        fields = {name: _field_number(name, raw) for name, raw in raw_fields.items()}
         value = fields.get("value")
         quality = []
     else:
-        fields = {spec.aliases.get(name, name): _number(name, raw) for name, raw in raw_fields.items()}
-        missing = [name for name in REQUIRED_FIELDS[kind] if name not in fields]
-        if missing:
-            raise BadReading(f"{kind} reading lacks field(s) {', '.join(missing)}")
-        value = spec.series(fields)
-        quality = [
-            "out_of_range"
-            for name, (low, high) in spec.ranges.items()
-            if name in fields and not low <= fields[name] <= high
-        ][:1]
-    if ts > received_at + future_tolerance:
+        aliases = plan.aliases
+        if aliases:
+            fields = {aliases.get(name, name): _field_number(name, raw) for name, raw in raw_fields.items()}
+        else:
+            fields = {name: _field_number(name, raw) for name, raw in raw_fields.items()}
+        for name in plan.required:
+            if name not in fields:
+                missing = [name for name in plan.required if name not in fields]
+                raise BadReading(f"{kind} reading lacks field(s) {', '.join(missing)}")
+        if plan.only_value and len(fields) == 1:
+            value = fields["value"]  # the series of every kind whose one required field is `value`
+        else:
+            value = plan.series(fields)
+        quality = []
+        for name, low, high in plan.ranges:
+            if name in fields and not low <= fields[name] <= high:
+                quality.append("out_of_range")
+                break
+    if ts > future_after:
         quality.append("future")
-    elif ts < received_at - retention:
+    elif ts < stale_before:
         quality.append("stale")
     # A scalar kind's one field is the value itself; keep `fields` for the multi-field kinds.
-    if list(fields) == ["value"]:
+    if len(fields) == 1 and "value" in fields:
         fields = None
     return Reading(device_id, sensor_code, ts, kind, value, fields, quality, server_timed)

@@ -41,6 +41,19 @@ SET last_reading_at = greatest(sensor.last_reading_at, latest.ts),
 FROM (SELECT device_id, sensor_code, max(ts) AS ts FROM reading_stage GROUP BY device_id, sensor_code) latest
 WHERE sensor.device_id = latest.device_id AND sensor.code = latest.sensor_code
 
+-- name: registered_sensors
+-- The sensors of the given devices, to tell which readings go straight to `reading` (see store_readings
+-- in ingest/writer.py) and which need the staging table's joins.
+SELECT device_id, code, kind, state FROM sensor WHERE device_id = ANY($1::text[])
+
+-- name: touch_sensors_latest
+-- touch_sensors for the latest reading time of each (device, sensor), computed by the caller.
+UPDATE sensor
+SET last_reading_at = greatest(sensor.last_reading_at, latest.ts),
+    offline = false
+FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS latest (device_id, sensor_code, ts)
+WHERE sensor.device_id = latest.device_id AND sensor.code = latest.sensor_code
+
 -- name: touch_devices
 UPDATE device SET last_seen = greatest(device.last_seen, seen.at), online = true
 FROM unnest($1::text[], $2::timestamptz[]) AS seen (id, at)

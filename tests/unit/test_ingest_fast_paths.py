@@ -1,0 +1,163 @@
+"""The shortcuts ingest takes on its hot path give what the general code gives: readings, flags, reasons."""
+
+import json
+import random
+from collections import deque
+from datetime import datetime, timedelta, timezone
+from statistics import median
+
+import pytest
+
+from ingest.quality import MIN_HISTORY, MIN_SCALE, SPIKE_Z, SeriesQuality, _Series
+from ingest.routing import Limits, add_message
+from ingest.writer import Batch
+from sensors.native import _timestamp, decode_readings
+from sensors.readings import BadReading, Reading, build_reading, check_name
+from sensors.timestamps import parse_utc
+
+RECEIVED_AT = datetime(2026, 7, 1, 8, 25, tzinfo=timezone.utc)
+TOLERANCE, RETENTION = timedelta(minutes=5), timedelta(days=365)
+LIMITS = Limits("geohazard/v1", TOLERANCE, RETENTION)
+
+
+def build(kind="crack", fields=None, device="GW-1", sensor="CR-01", ts=RECEIVED_AT):
+    return build_reading(device_id=device, sensor_code=sensor, ts=ts, kind=kind,
+                         raw_fields={"value": 1.5} if fields is None else fields, received_at=RECEIVED_AT,
+                         future_tolerance=TOLERANCE, retention=RETENTION)
+
+
+def test_a_name_checked_once_is_taken_again_and_a_bad_one_is_still_refused():
+    assert check_name("sensor code", "CR-01") == "CR-01"
+    assert build(sensor="CR-01").sensor_code == "CR-01"
+    for bad in ("", "x" * 65, "CR\x00", "CR\ud800"):
+        with pytest.raises(BadReading):
+            build(sensor=bad)
+        with pytest.raises(BadReading):
+            build(fields={bad: 1.0} if bad else {"": 1.0})
+
+
+@pytest.mark.parametrize("raw, message", [
+    (float("nan"), "not a finite number"), (float("inf"), "not a finite number"), (10 ** 400, "not a finite number"),
+    (True, "not a number"), (None, "not a number"), ("abc", "not a number"),
+])
+def test_numbers_that_are_not_finite_or_not_numbers_are_refused_by_name(raw, message):
+    with pytest.raises(BadReading, match=message) as refused:
+        build(fields={"value": raw})
+    assert "'value'" in str(refused.value)
+
+
+def test_ints_strings_and_floats_give_the_same_float():
+    assert build(fields={"value": 2}).value == 2.0 and isinstance(build(fields={"value": 2}).value, float)
+    assert build(fields={"value": "2.5"}).value == 2.5
+    assert build(fields={"value": 2.5}).value == 2.5
+
+
+def test_flags_series_values_and_fields_of_every_shape():
+    assert build(fields={"value": 20_000}).quality == ["out_of_range"]
+    assert build(fields={"value": 1.0}, ts=RECEIVED_AT + timedelta(minutes=6)).quality == ["future"]
+    assert build(fields={"value": 1.0}, ts=RECEIVED_AT - timedelta(days=400)).quality == ["stale"]
+    gnss = build(kind="gnss", fields={"e": 3.0, "n": 4.0, "u": 1e9})
+    assert (gnss.value, gnss.fields, gnss.quality) == (5.0, {"gpsTotalX": 3.0, "gpsTotalY": 4.0, "gpsTotalZ": 1e9},
+                                                       ["out_of_range"])
+    rain = build(kind="rain", fields={"value": 1.0, "totalValue": 9.0})
+    assert (rain.value, rain.fields) == (1.0, {"value": 1.0, "totalValue": 9.0})
+    assert build(kind="crack", fields={"value": 1.0}).fields is None
+    other = build(kind="other", fields={"a": 1, "value": 2})
+    assert (other.value, other.fields, other.quality) == (2.0, {"a": 1.0, "value": 2.0}, [])
+    with pytest.raises(BadReading, match="lacks field"):
+        build(kind="gnss", fields={"e": 1.0})
+
+
+@pytest.mark.parametrize("text", [
+    "2026-07-01T08:00:00.000Z", "2026-07-01T08:00:00Z", "2026-07-01T08:00:00.123456Z",
+    "2026-07-01T16:00:00+08:00", "2026-07-01T08:00:00+00:00",
+])
+def test_the_quick_timestamp_parser_agrees_with_parse_utc(text):
+    for _ in range(2):  # the second time from its one-entry memory
+        assert _timestamp(text) == parse_utc(text)
+        assert _timestamp(text).utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("raw", ["2026-07-01T08:00:00", "yesterday Z", "Z", "", 20260701, None])
+def test_the_quick_timestamp_parser_refuses_what_parse_utc_refuses(raw):
+    with pytest.raises(BadReading) as expected:
+        parse_utc(raw)
+    with pytest.raises(BadReading) as got:
+        _timestamp(raw)
+    assert str(got.value) == str(expected.value)
+
+
+def test_a_native_message_decodes_the_same_twice_and_keeps_per_reading_reasons():
+    payload = json.dumps({"gateway": "GW-1", "seq": 1, "readings": [
+        {"sensor": "CR-01", "ts": "2026-07-01T08:00:00.000Z", "kind": "crack", "value": 1.0},
+        {"sensor": "CR-02", "ts": "2026-07-01T08:00:00.000Z", "kind": "crack", "value": "x"},
+        {"sensor": "CR-03", "ts": "not a time", "kind": "crack", "value": 1.0},
+        {"sensor": "CR-04", "kind": "warp", "value": 1.0},
+        {"sensor": "CR-05", "kind": "crack", "value": 1.0},
+    ]}).encode()
+    first, second = (decode_readings(payload, topic_gateway="GW-1", received_at=RECEIVED_AT,
+                                     future_tolerance=TOLERANCE, retention=RETENTION) for _ in range(2))
+    assert first == second
+    assert [r.sensor_code for r in first.readings] == ["CR-01", "CR-05"]
+    assert first.readings[1].server_timed and first.readings[1].ts == RECEIVED_AT
+    assert [reason.split(":")[0] for reason in first.rejected] == ["readings[1]", "readings[2]", "readings[3]"]
+
+
+def test_a_readings_topic_met_before_still_dead_letters_bad_payloads_and_other_channels_still_route():
+    topic = "geohazard/v1/gateways/GW-1/readings"
+    good = json.dumps({"gateway": "GW-1", "readings": [{"sensor": "CR-01", "kind": "crack", "value": 1}]}).encode()
+    for _ in range(2):
+        batch = Batch()
+        add_message(batch, topic, good, RECEIVED_AT, LIMITS, {})
+        assert len(batch.readings) == 1 and batch.devices_seen == {"GW-1": RECEIVED_AT}
+    batch = Batch()
+    add_message(batch, topic, b"{not json", RECEIVED_AT, LIMITS, {})
+    assert len(batch.dead_letters) == 1 and not batch.devices_seen
+    batch = Batch()
+    add_message(batch, "geohazard/v1/gateways/GW-1/online", b"1", RECEIVED_AT, LIMITS, {})
+    add_message(batch, "other/v1/gateways/GW-1/readings", good, RECEIVED_AT, Limits("other/v1", TOLERANCE, RETENTION), {})
+    assert batch.online == {"GW-1": True} and len(batch.readings) == 1
+
+
+def _reference_is_spike(values: list[float], value: float, kind: str) -> bool:
+    """The spike test written plainly, as SeriesQuality had it before its shortcuts."""
+    if len(values) < MIN_HISTORY:
+        return False
+    steps = [b - a for a, b in zip(values, values[1:])]
+    median_step = median(steps)
+    scale = max(1.4826 * median([abs(d - median_step) for d in steps]), MIN_SCALE[kind])
+    return abs(value - (values[-1] + median_step)) / scale > SPIKE_Z
+
+
+def test_the_spike_test_agrees_with_its_plain_form():
+    rng = random.Random(7)
+    for _ in range(3000):
+        kind = rng.choice(list(MIN_SCALE))
+        n = rng.randint(0, 24)
+        noise = rng.choice([0.0, 0.001, 0.05, 1.0])
+        values = [round(rng.uniform(-1, 1) * noise + i * rng.choice([0, 0.1]), 3) for i in range(n)]
+        value = (values[-1] if values else 0.0) + rng.choice([0.0, 0.01, 0.5, 3.0, -40.0]) * rng.random()
+        series = _Series(values=deque(values, maxlen=24))
+        reading = Reading("GW-1", "S", RECEIVED_AT, kind, value, None)
+        assert SeriesQuality._is_spike(series, reading) == _reference_is_spike(values, value, kind)
+
+
+async def _flag(quality: SeriesQuality, readings: list[Reading]):
+    class NoHistory:
+        async def fetch(self, *args):
+            return []
+    return await quality.flag(NoHistory(), readings)
+
+
+def test_readings_of_several_sensors_out_of_order_are_judged_in_time_order_per_sensor():
+    import asyncio
+
+    t = [RECEIVED_AT - timedelta(minutes=10 * (30 - i)) for i in range(30)]
+    readings = []
+    for sensor in ("B", "A"):
+        for i in reversed(range(30)):  # newest first: must be judged oldest first
+            readings.append(Reading("GW-1", sensor, t[i], "crack", 50.0 if i == 20 else i * 0.1, None))
+    cleared = asyncio.run(_flag(SeriesQuality(), readings))
+    assert cleared == []
+    flagged = sorted((r.sensor_code, r.ts) for r in readings if r.quality)
+    assert flagged == [("A", t[20]), ("B", t[20])]
