@@ -14,7 +14,7 @@ subscriber.
 import argparse
 import json
 import os
-import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -36,7 +36,6 @@ TOPIC_ROOT = "bench/geohazard/v1"
 SENSORS_PER_GATEWAY = 50
 PROBE_THRESHOLDS = {"displacement_mm": {"blue": 50, "yellow": 100, "orange": 200, "red": 400}}
 TIMEOUT_S = 10.0
-
 
 def register(url: str, gateways: int, probes: int) -> None:
     """Background gateways (one point each, 50 crack gauges) and probe points (one gauge, history at 90 mm)."""
@@ -69,7 +68,6 @@ def register(url: str, gateways: int, probes: int) -> None:
                     copy.write_row((f"GW-{code}", "CR-01", now - timedelta(minutes=10 * k), "crack",
                                     100.0 - 2.0 * k / 144))
 
-
 class Background(threading.Thread):
     """Publishes `rate` readings per second: each background gateway in turn sends its 50 gauges."""
 
@@ -98,11 +96,9 @@ class Background(threading.Thread):
             if delay > 0:
                 time.sleep(delay)
 
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
 
 def mqtt_round_trips(port: int, count: int) -> list[float]:
     """Publish-to-receive times of a bare MQTT message on the same broker (QoS 1)."""
@@ -131,7 +127,6 @@ def mqtt_round_trips(port: int, count: int) -> list[float]:
         c.loop_stop()
     return [received[i] - sent[i] for i in sent if i in received]
 
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=5000, help="background readings per second (default 5000)")
@@ -149,7 +144,6 @@ def main() -> int:
         env = dict(database_url=url, mqtt_url=broker.url, topic_root=TOPIC_ROOT)
         ingest = IngestProcess(Path(tmp) / "ingest.log", client_id="bench-ingest", **env).start()
         engine_log = (Path(tmp) / "engine.log").open("wb")
-        import subprocess
 
         engine = subprocess.Popen([sys.executable, "-m", "service.cli", "engine"], cwd=ROOT, stdout=engine_log,
                                   stderr=subprocess.STDOUT,
@@ -213,7 +207,6 @@ def main() -> int:
           f"MQTT round trip; target < 1000 ms: {'met' if p99 < 1.0 and not missed else 'NOT met'}"
           + (f"; {missed} probes got no alert within {TIMEOUT_S:.0f} s" if missed else ""))
     return 0 if p99 < 1.0 and not missed else 1
-
 
 if __name__ == "__main__":
     sys.exit(main())
