@@ -1,6 +1,5 @@
 """Device queries for the API."""
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
