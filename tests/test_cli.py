@@ -81,7 +81,7 @@ def _free_port() -> int:
 def test_the_demo_shows_warnings_within_two_minutes(database_url, topic_root):
     env = {"GEOHAZARD_DATABASE_URL": database_url, "GEOHAZARD_TOPIC_ROOT": topic_root,
            "GEOHAZARD_INGEST_CLIENT_ID": f"demo-ingest-{uuid.uuid4().hex[:8]}"}
-    result = geohazard("demo", "--port", str(_free_port()), "--duration-s", "30", "--engine-interval-s", "5",
+    result = geohazard("demo", "--port", str(_free_port()), "--duration-s", "45", "--engine-interval-s", "5",
                        env=env, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Admin token:" in result.stdout
