@@ -56,6 +56,14 @@ def alert_payload(record) -> bytes:
     return json.dumps(alert_document(record), ensure_ascii=False).encode()
 
 
+async def publish_current_alert(client: mqtt.Client, conn: asyncpg.Connection, topic_root: str, county: str,
+                                point: str) -> mqtt.MQTTMessageInfo:
+    """Publish the point's highest open alert on its retained topic, or an empty retained message when none is."""
+    record = await conn.fetchrow(Q["current_alert_of_point"], point)
+    payload = alert_payload(record) if record else b""
+    return client.publish(alert_topic(topic_root, county, point), payload, qos=1, retain=True)
+
+
 class Engine:
     """Runs evaluations on the schedule and on ingest's notifications, and publishes changed points."""
 
@@ -174,6 +182,4 @@ class Engine:
     async def publish(self, points: set[tuple[str, str]], conn: asyncpg.Connection) -> None:
         """Publish each point's current alert, retained, or an empty retained message when none is open."""
         for county, point in points:
-            record = await conn.fetchrow(Q["current_alert_of_point"], point)
-            payload = alert_payload(record) if record else b""
-            self._mqtt.publish(alert_topic(self.settings.topic_root, county, point), payload, qos=1, retain=True)
+            await publish_current_alert(self._mqtt, conn, self.settings.topic_root, county, point)

@@ -81,11 +81,17 @@ def send_command(conn: psycopg.Connection, client: mqtt.Client, *, settings: Set
                  name: str, params: Mapping[str, object], sent_by: str) -> str:
     """Record a command and publish it to the device at QoS 1; return its command id.
 
-    ValueError for bad parameters and UnknownDevice before anything is recorded; CommandNotSent
-    (and the record withdrawn) when the broker does not acknowledge the publish.
+    ValueError for bad parameters, UnknownDevice, and CommandNotSent while the client is not connected,
+    before anything is recorded; CommandNotSent (and the record withdrawn) when the broker does not
+    acknowledge the publish.
     """
     command = commands.build_command(name, params)
     protocol = device_protocol(conn, device_id)
+    # Refused before anything is recorded: a disconnected paho would queue the publish and send it on
+    # reconnection, after the record below had been withdrawn.
+    if not client.is_connected():
+        raise CommandNotSent(f"{name} for {device_id} was not sent: the MQTT broker at "
+                             f"{settings.mqtt_host}:{settings.mqtt_port} is not connected")
     command_id = commands.new_command_id()
     topic = commands.request_topic(protocol, topic_root=settings.topic_root, device_id=device_id,
                                    command_id=command_id)

@@ -15,15 +15,13 @@ import paho.mqtt.client as mqtt
 import psycopg
 
 from alerting.effects import SendCommand
-from alerting.engine import alert_payload
+from alerting.engine import publish_current_alert
 from ingest import commands
-from sensors.native import alert_topic
 from service.settings import Settings
 from sql import queries
 
 log = logging.getLogger(__name__)
 _SQL = queries("api")
-_ENGINE = queries("engine")
 KEEPALIVE_S = 30
 
 
@@ -49,10 +47,7 @@ class Broker:
     async def publish_point(self, conn: asyncpg.Connection, hazard_point: str) -> None:
         """Republish the point's retained alert topic: its highest open alert, or an empty message when none is."""
         county = await conn.fetchval(_SQL["hazard_point_county"], hazard_point)
-        record = await conn.fetchrow(_ENGINE["current_alert_of_point"], hazard_point)
-        payload = alert_payload(record) if record else b""
-        info = self._client.publish(alert_topic(self.settings.topic_root, county, hazard_point), payload, qos=1,
-                                    retain=True)
+        info = await publish_current_alert(self._client, conn, self.settings.topic_root, county, hazard_point)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             log.warning("alert topic of %s queued until the broker is back (%s)", hazard_point,
                         mqtt.error_string(info.rc))
@@ -66,11 +61,6 @@ class Broker:
         return send
 
     def _send(self, device_id: str, name: str, params: Mapping[str, object], sent_by: str) -> str:
-        # Checked first: paho would queue the publish and send it on reconnection, after
-        # ingest.commands has withdrawn the command's record.
-        if not self._client.is_connected():
-            raise ConnectionError(f"the MQTT broker at {self.settings.mqtt_host}:{self.settings.mqtt_port} "
-                                  "is not connected")
         try:
             with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
                 return commands.send_command(conn, self._client, settings=self.settings, device_id=device_id,
