@@ -10,10 +10,14 @@ from service import db, errors, health
 from service.alerts.router import router as alerts_router
 from service.auth.dependencies import current_token
 from service.broker import Broker
+from service.coverage.router import router as coverage_router
 from service.devices.router import router as devices_router
 from service.hazard_points.router import router as hazard_points_router
+from service.intake.router import router as intake_router
+from service.patrols.router import router as patrols_router
 from service.people.router import router as people_router
 from service.settings import Settings, get_settings
+from service.weather.router import router as weather_router
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = """\
@@ -59,6 +63,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(alerts_router)
     api.include_router(devices_router)
     api.include_router(people_router)
+    api.include_router(patrols_router)
+    api.include_router(weather_router)
+    api.include_router(coverage_router)
+    api.include_router(intake_router)
     app.include_router(api)
     return app
 

@@ -1,0 +1,1 @@
+"""The coverage report of SPEC 5"""

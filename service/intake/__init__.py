@@ -1,0 +1,1 @@
+"""What ingest could not take"""

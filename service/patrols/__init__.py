@@ -1,0 +1,1 @@
+"""Patrol tasks and the reports village monitors file from their phones."""

@@ -1,0 +1,5 @@
+"""HTTP routes of /patrol-tasks and /patrol-reports."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["patrols"])

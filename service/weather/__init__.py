@@ -1,0 +1,1 @@
+"""Meteorological risk warnings by area, and the rain patrols they start."""

@@ -1,0 +1,5 @@
+"""HTTP routes of /weather-warnings."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["weather"])
