@@ -40,8 +40,8 @@ BATCHED_GATEWAY, SINGLE_GATEWAY = "GW-BENCH-0001", "GW-BENCH-0002"
 SENSORS = 100  # crack gauges per gateway; readings cycle through them, one second apart per sensor
 INGEST_CLIENT_ID, PAHO_CLIENT_ID = "bench-ingest", "bench-paho"
 # Readings per COPY transaction in the baseline: what ingest commits at once by default
-# (GEOHAZARD_INGEST_BATCH_MESSAGES 1000 messages of 50 readings).
-COPY_CHUNK = 50_000
+# (GEOHAZARD_INGEST_BATCH_MESSAGES 500 messages of 50 readings).
+COPY_CHUNK = 25_000
 DRAIN_TIMEOUT_S = 600.0
 POLL_S = 0.005
 T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)

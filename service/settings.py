@@ -33,7 +33,10 @@ class Settings(BaseSettings):
     ingest_metrics_port: int = Field(
         9101, ge=0, le=65535, description="Port of ingest's Prometheus /metrics (0: off; worker i uses port + i)."
     )
-    ingest_batch_messages: int = Field(1000, ge=1, description="Commit once this many messages are waiting...")
+    ingest_batch_messages: int = Field(
+        500, ge=1, description="Commit once this many messages are waiting (half the broker's in-flight window "
+        "of 1000, so the next batch arrives and is decoded while this one commits)..."
+    )
     ingest_batch_wait_ms: int = Field(100, ge=1, description="...or once the oldest waiting message is this old.")
     future_tolerance_s: int = Field(300, ge=0, description="Readings stamped further ahead than this are flagged.")
     retention_days: int = Field(3650, ge=1, description="Readings older than this are flagged as stale.")
