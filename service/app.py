@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(health.RequestMetrics)
     app.include_router(health.router)
 
     api = APIRouter(

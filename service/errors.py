@@ -1,5 +1,6 @@
 """Domain errors of the HTTP API, each mapped once to its status code and a `{"detail": "..."}` body."""
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -94,7 +95,16 @@ async def _lifecycle_error_response(request: Request, exc: Exception) -> JSONRes
     return await _domain_error_response(request, http)
 
 
+async def _data_error_response(request: Request, exc: Exception) -> JSONResponse:
+    # PostgreSQL's class 22 (data exception): a value the request carried that the database cannot take,
+    # such as a NUL character in a text filter or a number out of range. The client's to fix: 422, not 500.
+    assert isinstance(exc, asyncpg.DataError)
+    reason = f"A value in the request cannot be stored or compared: {exc}"
+    return await _domain_error_response(request, Invalid(reason, loc=("request",)))
+
+
 def install(app: FastAPI) -> None:
     """Answer every DomainError, and every refusal of the alert lifecycle, with its status code and message."""
     app.add_exception_handler(DomainError, _domain_error_response)
     app.add_exception_handler(flows.LifecycleError, _lifecycle_error_response)
+    app.add_exception_handler(asyncpg.DataError, _data_error_response)

@@ -8,13 +8,15 @@ from pydantic import BaseModel, Field
 DEFAULT_PAGE = 100
 # A province is about 10,000 points: one page can put all of them on a map.
 MAX_PAGE = 10_000
+# PostgreSQL's OFFSET is a bigint: a larger number would be a database error, not an empty page.
+MAX_OFFSET = 2**63 - 1
 
 
 class PageQuery(BaseModel):
     """The query parameters every list endpoint shares; list filters extend it."""
 
     limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="At most this many items.")
-    offset: int = Field(0, ge=0, description="Skip this many matching items first.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Skip this many matching items first.")
 
 
 def split_page(rows: Sequence[asyncpg.Record], key: str) -> tuple[list[asyncpg.Record], int]:

@@ -2,6 +2,9 @@
 -- Placeholders are $1, $2, ...: asyncpg in the API, psycopg's RawCursor in the CLI's token commands.
 -- List queries take their filters as parameters where NULL matches everything, and give every row
 -- the total matching count: an empty page is one row of NULLs carrying that count.
+-- Grid-monitor scoping (service/auth/scope.py): a query that takes a scoping person filters with
+--   ($n::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g WHERE g.hazard_point = <point> AND g.person_id = $n))
+-- where $n is NULL for every caller who sees all points.
 
 -- name: create_token
 INSERT INTO api_token (name, role, person_id, token_hash)
@@ -27,7 +30,7 @@ WHERE token_hash = $1 AND revoked_at IS NULL
 -- name: hazard_points
 -- Hazard points with their current level: the highest level among their alerts not resolved, else none.
 -- $1 code, $2 county_code, $3 township_code, $4 village_code, $5 types, $6 levels,
--- $7..$10 bbox (min lon, min lat, max lon, max lat), $11 limit, $12 offset.
+-- $7..$10 bbox (min lon, min lat, max lon, max lat), $11 limit, $12 offset, $13 scoping person, $14 statuses.
 WITH open_level AS (
     SELECT hazard_point, max(array_position(ARRAY['blue', 'yellow', 'orange', 'red'], level)) AS rank
     FROM alert
@@ -50,6 +53,9 @@ WITH open_level AS (
       AND ($5::text[] IS NULL OR type = ANY ($5))
       AND ($6::text[] IS NULL OR level = ANY ($6))
       AND ($7::float8 IS NULL OR (lon BETWEEN $7 AND $9::float8 AND lat BETWEEN $8::float8 AND $10::float8))
+      AND ($13::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                          WHERE g.hazard_point = point.code AND g.person_id = $13))
+      AND ($14::text[] IS NULL OR status = ANY ($14))
 )
 SELECT total.count AS total_count, page.*
 FROM (SELECT count(*) FROM matching) AS total
@@ -57,12 +63,58 @@ LEFT JOIN LATERAL (SELECT * FROM matching ORDER BY code LIMIT $11 OFFSET $12) AS
 ORDER BY page.code
 
 -- name: create_hazard_point
--- Answers no row when the code is taken.
+-- Answers no row when the code is taken. $14 thresholds, $15 monitoring plan, $16 card, $17 author.
 INSERT INTO hazard_point (code, name, type, scale, lon, lat, county_code, township_code, village_code,
-                          threatened_households, threatened_people, threatened_property_wan_yuan, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                          threatened_households, threatened_people, threatened_property_wan_yuan, status,
+                          thresholds, monitoring_plan, card, created_by, updated_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
 ON CONFLICT (code) DO NOTHING
 RETURNING code
+
+-- name: hazard_point_documents
+-- What a point's detail adds to its listing: its plan, its card and who wrote it.
+SELECT thresholds, monitoring_plan, card, created_by, updated_by
+FROM hazard_point
+WHERE code = $1
+
+-- name: hazard_point_for_update
+-- The point's registry fields, locked so that a PATCH or a cancellation does not interleave with another.
+SELECT code, name, type, scale, lon, lat, county_code, township_code, village_code, threatened_households,
+       threatened_people, threatened_property_wan_yuan::float8, status
+FROM hazard_point
+WHERE code = $1
+FOR UPDATE
+
+-- name: update_hazard_point
+-- Every registry field at once (a PATCH merged over the stored point); a NULL thresholds, monitoring plan
+-- or card ($14..$16) leaves that document as it is. $17 author.
+UPDATE hazard_point
+SET name = $2, type = $3, scale = $4, lon = $5, lat = $6, county_code = $7, township_code = $8, village_code = $9,
+    threatened_households = $10, threatened_people = $11, threatened_property_wan_yuan = $12, status = $13,
+    thresholds = coalesce($14::jsonb, thresholds), monitoring_plan = coalesce($15::jsonb, monitoring_plan),
+    card = coalesce($16::jsonb, card), updated_by = $17, updated_at = now()
+WHERE code = $1
+
+-- name: cancel_hazard_point
+-- Take the point out of service (销号), keeping its history; a point already cancelled stays as it was.
+UPDATE hazard_point
+SET status = 'cancelled', updated_by = $2, updated_at = now()
+WHERE code = $1 AND status <> 'cancelled'
+
+-- name: open_alerts_of_point
+SELECT id, type
+FROM alert
+WHERE hazard_point = $1 AND state <> 'resolved'
+ORDER BY id
+
+-- name: hazard_point_card
+-- The point as its disaster-avoidance card shows it. $2 scoping person.
+SELECT code, name, type, scale, status, lon, lat, county_code, township_code, village_code,
+       threatened_households, threatened_people, card, updated_at
+FROM hazard_point p
+WHERE code = $1
+  AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                     WHERE g.hazard_point = p.code AND g.person_id = $2))
 
 -- name: hazard_point_sensors
 SELECT device_id, code, kind, reporting_interval_s, v0_mm_per_day, thresholds, state, last_reading_at
@@ -71,14 +123,14 @@ WHERE hazard_point = $1
 ORDER BY device_id, code
 
 -- name: hazard_point_grid
-SELECT g.role, g.person_id, p.name, p.phone
+SELECT g.role, g.person_id, p.name, p.phone, g.assigned_at, g.assigned_by
 FROM grid_assignment g
 JOIN person p ON p.id = g.person_id
 WHERE g.hazard_point = $1
 
 -- name: alerts
 -- Newest first. $1 id, $2 states, $3 levels, $4 types, $5 point, $6 county_code, $7 raised since,
--- $8 limit, $9 offset.
+-- $8 limit, $9 offset, $10 scoping person.
 WITH matching AS NOT MATERIALIZED (
     SELECT a.id, a.hazard_point AS point, a.type, a.level, a.state, a.reasons, a.evidence,
            a.raised_at, a.updated_at, a.rule_version,
@@ -92,6 +144,8 @@ WITH matching AS NOT MATERIALIZED (
       AND ($5::text IS NULL OR a.hazard_point = $5)
       AND ($6::text IS NULL OR a.hazard_point IN (SELECT code FROM hazard_point WHERE county_code = $6))
       AND ($7::timestamptz IS NULL OR a.raised_at >= $7)
+      AND ($10::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                          WHERE g.hazard_point = a.hazard_point AND g.person_id = $10))
 )
 SELECT total.count AS total_count, page.*
 FROM (SELECT count(*) FROM matching) AS total
@@ -110,15 +164,37 @@ SELECT county_code FROM hazard_point WHERE code = $1
 -- name: alert_point
 SELECT hazard_point FROM alert WHERE id = $1
 
+-- name: alert_visible
+-- Whether alert $1 exists and the scoping person $2 (NULL: anyone) may see it.
+SELECT EXISTS (
+    SELECT 1 FROM alert a
+    WHERE a.id = $1
+      AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                         WHERE g.hazard_point = a.hazard_point AND g.person_id = $2))
+)
+
+-- name: alert_event_visible
+-- Whether the alert event $1 is about a point assigned to person $2: what a grid monitor's stream may send.
+SELECT EXISTS (
+    SELECT 1
+    FROM alert_event e
+    JOIN alert a ON a.id = e.alert_id
+    JOIN grid_assignment g ON g.hazard_point = a.hazard_point
+    WHERE e.id = $1 AND g.person_id = $2
+)
+
 -- name: devices
--- Devices in id order with their health. $1 id, $2 hazard_point, $3 online, $4 limit, $5 offset.
+-- Devices in id order with their health. $1 id, $2 hazard_point, $3 online, $4 limit, $5 offset,
+-- $6 scoping person.
 WITH matching AS NOT MATERIALIZED (
     SELECT id, hazard_point, protocol, accel_unit, last_seen, online, battery_pct, supply_v, signal, temp_c,
-           solar_v, humidity_pct, sw_version, status_at, created_at
-    FROM device
+           solar_v, humidity_pct, sw_version, status_at, created_at, created_by, updated_at, updated_by
+    FROM device d
     WHERE ($1::text IS NULL OR id = $1)
       AND ($2::text IS NULL OR hazard_point = $2)
       AND ($3::boolean IS NULL OR online IS NOT DISTINCT FROM $3)
+      AND ($6::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                         WHERE g.hazard_point = d.hazard_point AND g.person_id = $6))
 )
 SELECT total.count AS total_count, page.*
 FROM (SELECT count(*) FROM matching) AS total
@@ -133,9 +209,9 @@ WHERE device_id = $1
 ORDER BY code
 
 -- name: create_device
--- Answers no row when the id is taken; a missing hazard point is a foreign-key violation.
-INSERT INTO device (id, hazard_point, protocol, accel_unit)
-VALUES ($1, $2, $3, $4)
+-- Answers no row when the id is taken; a missing hazard point is a foreign-key violation. $5 author.
+INSERT INTO device (id, hazard_point, protocol, accel_unit, created_by, updated_by)
+VALUES ($1, $2, $3, $4, $5, $5)
 ON CONFLICT (id) DO NOTHING
 RETURNING id
 
@@ -147,9 +223,10 @@ FROM unnest($3::text[], $4::text[], $5::integer[], $6::float8[], $7::text[])
      AS s (code, kind, interval_s, v0, thresholds)
 
 -- name: update_device
--- NULL leaves a field as it is. Answers no row when there is no such device.
+-- NULL leaves a field as it is. Answers no row when there is no such device. $4 author.
 UPDATE device
-SET accel_unit = coalesce($2, accel_unit), hazard_point = coalesce($3, hazard_point)
+SET accel_unit = coalesce($2, accel_unit), hazard_point = coalesce($3, hazard_point),
+    updated_by = $4, updated_at = now()
 WHERE id = $1
 RETURNING id
 
@@ -157,10 +234,21 @@ RETURNING id
 UPDATE sensor SET hazard_point = $2 WHERE device_id = $1
 
 -- name: sensor_of_device
-SELECT kind FROM sensor WHERE device_id = $1 AND code = $2
+-- $3 scoping person.
+SELECT kind
+FROM sensor s
+WHERE device_id = $1 AND code = $2
+  AND ($3::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                     WHERE g.hazard_point = s.hazard_point AND g.person_id = $3))
 
 -- name: device_exists
-SELECT EXISTS (SELECT 1 FROM device WHERE id = $1)
+-- $2 scoping person.
+SELECT EXISTS (
+    SELECT 1 FROM device d
+    WHERE id = $1
+      AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                         WHERE g.hazard_point = d.hazard_point AND g.person_id = $2))
+)
 
 -- name: readings
 -- Raw readings of one sensor in [$3, $4), oldest first. $5 limit.
@@ -199,7 +287,7 @@ ORDER BY page.bucket
 -- name: people
 -- People in name order. $1 county_code, $2 role, $3 limit, $4 offset.
 WITH matching AS NOT MATERIALIZED (
-    SELECT id, name, phone, roles, county_code, created_at
+    SELECT id, name, phone, roles, county_code, created_at, created_by
     FROM person
     WHERE ($1::text IS NULL OR county_code = $1)
       AND ($2::text IS NULL OR $2 = ANY (roles))
@@ -210,9 +298,10 @@ LEFT JOIN LATERAL (SELECT * FROM matching ORDER BY name, id LIMIT $3 OFFSET $4) 
 ORDER BY page.name, page.id
 
 -- name: create_person
-INSERT INTO person (name, phone, roles, county_code)
-VALUES ($1, $2, $3, $4)
-RETURNING id, name, phone, roles, county_code, created_at
+-- $5 author.
+INSERT INTO person (name, phone, roles, county_code, created_by)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id, name, phone, roles, county_code, created_at, created_by
 
 -- name: lock_hazard_point
 -- The point whose grid is replaced, locked so that two replacements do not interleave.
@@ -224,9 +313,15 @@ SELECT id FROM unnest($1::bigint[]) AS given (id)
 WHERE NOT EXISTS (SELECT 1 FROM person p WHERE p.id = given.id)
 ORDER BY id
 
--- name: clear_grid
-DELETE FROM grid_assignment WHERE hazard_point = $1
+-- name: vacate_grid_roles
+-- Empty every role of the point but the given ones.
+DELETE FROM grid_assignment WHERE hazard_point = $1 AND NOT (role = ANY ($2::text[]))
 
 -- name: assign_grid
-INSERT INTO grid_assignment (hazard_point, role, person_id)
-SELECT $1, role, person_id FROM unnest($2::text[], $3::bigint[]) AS g (role, person_id)
+-- Put each person in their role; a role that keeps its person keeps when and by whom it was assigned.
+-- $4 author.
+INSERT INTO grid_assignment (hazard_point, role, person_id, assigned_by)
+SELECT $1, role, person_id, $4 FROM unnest($2::text[], $3::bigint[]) AS g (role, person_id)
+ON CONFLICT (hazard_point, role) DO UPDATE
+SET person_id = excluded.person_id, assigned_at = now(), assigned_by = excluded.assigned_by
+WHERE grid_assignment.person_id <> excluded.person_id

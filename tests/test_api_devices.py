@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from service.auth import create_token
 from tests.support import fetch
 from tests.test_api import T0, admin, bearer, client, post_point, viewer  # noqa: F401 (fixtures)
 
@@ -317,3 +318,17 @@ def test_readings_of_an_unknown_device_are_404_naming_it(client, viewer):  # noq
     response = client.get("/api/v1/devices/DEV-9/sensors/L1/readings", headers=viewer)
     assert response.status_code == 404
     assert response.json() == {"detail": "Device DEV-9 not found"}
+
+
+# --- authorship ---------------------------------------------------------------------------------
+
+
+def test_a_device_records_who_registered_and_who_changed_it(client, admin, device, db):  # noqa: F811
+    assert (device["created_by"], device["updated_by"]) == ("test admin", "test admin")
+    technician = bearer(create_token(db, name="field technician", role="admin"))
+    response = client.patch("/api/v1/devices/DEV-0001", json={"accel_unit": "g"}, headers=technician)
+    assert response.status_code == 200
+    changed = response.json()
+    assert (changed["created_by"], changed["updated_by"]) == ("test admin", "field technician")
+    assert changed["updated_at"] > device["updated_at"]
+    assert fetch(db.info.dsn, "SELECT created_by, updated_by FROM device") == [("test admin", "field technician")]

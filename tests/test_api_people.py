@@ -2,8 +2,9 @@
 
 import pytest
 
+from service.auth import create_token
 from tests.support import fetch
-from tests.test_api import admin, client, post_point, viewer  # noqa: F401 (fixtures)
+from tests.test_api import admin, bearer, client, post_point, viewer  # noqa: F401 (fixtures)
 
 POINT = "500113-HP-0042"
 LI_WEI = {"name": "Li Wei", "phone": "13800000000", "roles": ["monitor"], "county_code": "500113"}
@@ -102,7 +103,11 @@ def test_admin_assigns_all_four_roles(client, admin, viewer, point, four_people)
     assert response.status_code == 200
     grid = response.json()
     assert {role: member["person_id"] for role, member in grid.items()} == four_people
-    assert grid["monitor"] == {"person_id": four_people["monitor"], "name": "monitor person", "phone": "13800000000"}
+    monitor = grid["monitor"]
+    assert {key: monitor[key] for key in ("person_id", "name", "phone", "assigned_by")} == {
+        "person_id": four_people["monitor"], "name": "monitor person", "phone": "13800000000",
+        "assigned_by": "test admin"}
+    assert monitor["assigned_at"]
     assert client.get(f"/api/v1/hazard-points/{POINT}/grid", headers=viewer).json() == grid
     assert client.get(f"/api/v1/hazard-points/{POINT}", headers=viewer).json()["grid"] == grid
 
@@ -153,3 +158,32 @@ def test_an_unknown_grid_role_is_422_naming_it(client, admin, point, four_people
                           headers=admin)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "mayor"]
+
+
+# --- authorship ---------------------------------------------------------------------------------
+
+
+def test_a_person_records_who_registered_them(client, admin, viewer, db):  # noqa: F811
+    assert post_person(client, admin).json()["created_by"] == "test admin"
+    assert [p["created_by"] for p in client.get("/api/v1/people", headers=viewer).json()["data"]] == ["test admin"]
+    assert fetch(db.info.dsn, "SELECT created_by FROM person") == [("test admin",)]
+
+
+def test_replacing_the_grid_records_who_assigned_each_role_and_keeps_unchanged_roles(
+        client, admin, db, point, four_people):  # noqa: F811
+    client.put(f"/api/v1/hazard-points/{POINT}/grid", json=four_people, headers=admin)
+    first = fetch(db.info.dsn, "SELECT role, assigned_at, assigned_by FROM grid_assignment ORDER BY role")
+    lead = bearer(create_token(db, name="area office", role="admin"))
+    newcomer = person_id(client, admin, name="Zhou Jie", roles=["monitor"])
+    response = client.put(f"/api/v1/hazard-points/{POINT}/grid", json={**four_people, "monitor": newcomer},
+                          headers=lead)
+    assert response.status_code == 200
+    grid = response.json()
+    assert (grid["monitor"]["person_id"], grid["monitor"]["assigned_by"]) == (newcomer, "area office")
+    assert grid["area_lead"]["assigned_by"] == "test admin"
+    after = {role: (at, by) for role, at, by in
+             fetch(db.info.dsn, "SELECT role, assigned_at, assigned_by FROM grid_assignment ORDER BY role")}
+    for role, at, by in first:
+        if role != "monitor":
+            assert after[role] == (at, by), role  # kept its person: kept when and by whom
+    assert after["monitor"][0] > dict((role, at) for role, at, _ in first)["monitor"]

@@ -9,7 +9,7 @@ from alerting.channels.cap import MEDIA_TYPE as CAP_MEDIA_TYPE
 from alerting.channels.stream import AlertEventHub, alert_event_stream
 from service.alerts import service as alert_service
 from service.alerts.schemas import AlertAcknowledge, AlertDetail, AlertQuery, AlertResolve, AlertsPublic, AlertVerify
-from service.deps import BrokerDep, ConnDep, OfficerToken, PoolDep
+from service.deps import BrokerDep, ConnDep, CurrentToken, OfficerToken, PoolDep
 from service.errors import ErrorBody
 
 # Alert ids are bigint: a larger number cannot name one.
@@ -33,10 +33,14 @@ async def event_hub(request: Request, pool: PoolDep) -> AlertEventHub:
     return hub
 
 
+# A grid monitor gets 404 for an alert of a point outside its grid, as for one that does not exist.
+NOT_FOUND = {404: {"model": ErrorBody, "description": "No such alert (or not on one of a grid monitor's points)"}}
+
+
 @router.get("", response_model=AlertsPublic, summary="List alerts")
-async def list_alerts(conn: ConnDep, query: Annotated[AlertQuery, Query()]) -> AlertsPublic:
-    """Alerts matching every given filter, newest first."""
-    alerts, count = await alert_service.list_alerts(conn=conn, query=query)
+async def list_alerts(conn: ConnDep, token: CurrentToken, query: Annotated[AlertQuery, Query()]) -> AlertsPublic:
+    """Alerts matching every given filter, newest first; a grid monitor sees those of its own points."""
+    alerts, count = await alert_service.list_alerts(conn=conn, query=query, token=token)
     return AlertsPublic(data=alerts, count=count)
 
 
@@ -50,13 +54,16 @@ async def list_alerts(conn: ConnDep, query: Annotated[AlertQuery, Query()]) -> A
                                     '`{"event": {...}, "alert": {...}}`; a comment line every 15 s.'}},
 )
 async def stream_alert_events(
+    pool: PoolDep,
+    token: CurrentToken,
     hub: Annotated[AlertEventHub, Depends(event_hub)],
     last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0,
                                                 description="Resend every event after this id first.")] = None,
 ) -> StreamingResponse:
-    """Every alert event as it is committed; with Last-Event-ID, the ones missed since that id first."""
+    """Every alert event as it is committed; with Last-Event-ID, the ones missed since that id first.
+    A grid monitor gets the events of its own points only."""
     return StreamingResponse(
-        alert_event_stream(hub, last_event_id=last_event_id),
+        alert_service.scoped_event_stream(pool, token, alert_event_stream(hub, last_event_id=last_event_id)),
         media_type="text/event-stream",
         # No caching, and no buffering by a reverse proxy (nginx honours X-Accel-Buffering).
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -67,11 +74,11 @@ async def stream_alert_events(
     "/{alert_id}",
     response_model=AlertDetail,
     summary="One alert with its events",
-    responses={404: {"model": ErrorBody, "description": "No such alert"}},
+    responses=NOT_FOUND,
 )
-async def get_alert(conn: ConnDep, alert_id: AlertId) -> AlertDetail:
+async def get_alert(conn: ConnDep, token: CurrentToken, alert_id: AlertId) -> AlertDetail:
     """The alert, who moved it through its lifecycle, and every event with its inputs and thresholds."""
-    return await alert_service.get_alert(conn=conn, alert_id=alert_id)
+    return await alert_service.get_alert(conn=conn, alert_id=alert_id, token=token)
 
 
 @router.get(
@@ -79,12 +86,12 @@ async def get_alert(conn: ConnDep, alert_id: AlertId) -> AlertDetail:
     response_class=Response,
     summary="One alert as CAP 1.2 XML",
     responses={200: {"content": {CAP_MEDIA_TYPE: {}}, "description": "OASIS Common Alerting Protocol 1.2"},
-               404: {"model": ErrorBody, "description": "No such alert"}},
+               **NOT_FOUND},
 )
-async def get_alert_cap(request: Request, conn: ConnDep, alert_id: AlertId) -> Response:
+async def get_alert_cap(request: Request, conn: ConnDep, token: CurrentToken, alert_id: AlertId) -> Response:
     """The alert's current version: Alert when raised, Update after a change, Cancel once resolved."""
     sender = f"geohazard@{request.url.hostname or 'localhost'}"
-    body = await alert_service.get_alert_cap(conn=conn, alert_id=alert_id, sender=sender)
+    body = await alert_service.get_alert_cap(conn=conn, alert_id=alert_id, sender=sender, token=token)
     return Response(body, media_type=CAP_MEDIA_TYPE)
 
 

@@ -1,5 +1,8 @@
-"""Alert queries for the API."""
+"""Alert queries for the API; a grid monitor's view is bounded to its own points in the SQL."""
 
+import re
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from datetime import UTC, datetime
 
 import asyncpg
@@ -17,16 +20,19 @@ from service.alerts.schemas import (
     AlertVerify,
 )
 from service.auth.schemas import ApiToken
+from service.auth.scope import scoped_person
 from service.broker import Broker
 from service.errors import NotFound
 from service.pagination import split_page
 
 _SQL = sql.queries("api")
 _CHANNELS = sql.queries("channels")
+# The first line of a server-sent event carrying an alert event (alerting.channels.stream.sse_event).
+_SSE_EVENT_ID = re.compile(rb"^id: (\d+)\n")
 
 
 async def _select(
-    conn: asyncpg.Connection, query: AlertQuery, alert_id: int | None = None
+    conn: asyncpg.Connection, query: AlertQuery, person: int | None, alert_id: int | None = None
 ) -> tuple[list[asyncpg.Record], int]:
     rows = await conn.fetch(
         _SQL["alerts"],
@@ -39,20 +45,23 @@ async def _select(
         query.since,
         query.limit,
         query.offset,
+        person,
     )
     return split_page(rows, "id")
 
 
-async def list_alerts(*, conn: asyncpg.Connection, query: AlertQuery) -> tuple[list[AlertPublic], int]:
-    """One page of the matching alerts, newest first, and how many match in all."""
-    rows, count = await _select(conn, query)
+async def list_alerts(
+    *, conn: asyncpg.Connection, query: AlertQuery, token: ApiToken
+) -> tuple[list[AlertPublic], int]:
+    """One page of the matching alerts the caller may see, newest first, and how many match in all."""
+    rows, count = await _select(conn, query, scoped_person(token))
     return [AlertPublic.model_validate(dict(row)) for row in rows], count
 
 
-async def get_alert(*, conn: asyncpg.Connection, alert_id: int) -> AlertDetail:
-    """One alert with its events, oldest first."""
+async def get_alert(*, conn: asyncpg.Connection, alert_id: int, token: ApiToken | None = None) -> AlertDetail:
+    """One alert with its events, oldest first; `token` bounds what a grid monitor may see (None: anything)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        rows, _ = await _select(conn, AlertQuery(limit=1), alert_id)
+        rows, _ = await _select(conn, AlertQuery(limit=1), scoped_person(token) if token else None, alert_id)
         if not rows:
             raise NotFound(f"Alert {alert_id} not found")
         events = await conn.fetch(_SQL["alert_events"], alert_id)
@@ -61,10 +70,11 @@ async def get_alert(*, conn: asyncpg.Connection, alert_id: int) -> AlertDetail:
     )
 
 
-async def get_alert_cap(*, conn: asyncpg.Connection, alert_id: int, sender: str) -> bytes:
+async def get_alert_cap(*, conn: asyncpg.Connection, alert_id: int, sender: str, token: ApiToken) -> bytes:
     """The alert's current version as a CAP 1.2 message."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        row = await conn.fetchrow(_CHANNELS["cap_alert"], alert_id)
+        visible = await conn.fetchval(_SQL["alert_visible"], alert_id, scoped_person(token))
+        row = await conn.fetchrow(_CHANNELS["cap_alert"], alert_id) if visible else None
         if row is None:
             raise NotFound(f"Alert {alert_id} not found")
         events = await conn.fetch(_CHANNELS["cap_alert_events"], alert_id)
@@ -73,6 +83,22 @@ async def get_alert_cap(*, conn: asyncpg.Connection, alert_id: int, sender: str)
              "scale": row["point_scale"], "lon": row["lon"], "lat": row["lat"], "county_code": row["county_code"],
              "card": row["card"]}
     return alert_to_cap(alert, point, sender=sender)
+
+
+def scoped_event_stream(pool: asyncpg.Pool, token: ApiToken, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The SSE stream as this caller may see it: a grid monitor gets only the events of its own points."""
+    person = scoped_person(token)
+    return events if person is None else _events_of_person(pool, person, events)
+
+
+async def _events_of_person(pool: asyncpg.Pool, person: int, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Comments and the retry line pass; each event is checked in the database as it goes out, so a grid
+    assignment made or taken away while the stream is open counts from the next event on."""
+    async with aclosing(events):  # closing this stream ends the hub subscription at once, not at GC
+        async for chunk in events:
+            event_id = _SSE_EVENT_ID.match(chunk)
+            if event_id is None or await pool.fetchval(_SQL["alert_event_visible"], int(event_id[1]), person):
+                yield chunk
 
 
 async def acknowledge(*, conn: asyncpg.Connection, broker: Broker, alert_id: int, officer: ApiToken,

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from service.hazard_points.schemas import POINT_CODE_PATTERN
+from service.hazard_points.schemas import POINT_CODE_PATTERN, LevelThresholds
 from service.pagination import PageQuery
 
 Protocol = Literal["universal", "native"]
@@ -16,30 +16,10 @@ SensorKind = Literal["crack", "gnss", "tilt", "deep", "accel", "rain", "soil_moi
 # Device ids and sensor codes name MQTT topic levels and URL path segments, like point codes.
 DEVICE_ID_PATTERN = POINT_CODE_PATTERN
 SENSOR_CODE_PATTERN = POINT_CODE_PATTERN
-LEVELS = ("blue", "yellow", "orange", "red")
 BUCKET_PATTERN = re.compile(r"^(?:raw|([1-9]\d{0,3})([mh]))$")
 DEFAULT_READINGS = 1000
 # Two months of 10-minute readings, or a year of hourly buckets.
 MAX_READINGS = 10_000
-
-
-class LevelThresholds(BaseModel):
-    """A sensor's thresholds by warning level; a level left out is not warned on."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    blue: float | None = Field(None, gt=0)
-    yellow: float | None = Field(None, gt=0)
-    orange: float | None = Field(None, gt=0)
-    red: float | None = Field(None, gt=0)
-
-    @model_validator(mode="after")
-    def _rising(self) -> "LevelThresholds":
-        given = [(level, getattr(self, level)) for level in LEVELS if getattr(self, level) is not None]
-        for (low, low_value), (high, high_value) in zip(given, given[1:]):
-            if high_value <= low_value:
-                raise ValueError(f"{high} ({high_value:g}) must be above {low} ({low_value:g})")
-        return self
 
 
 class SensorThresholds(BaseModel):
@@ -148,6 +128,9 @@ class DeviceDetail(DevicePublic):
     humidity_pct: float | None
     sw_version: str | None
     status_at: datetime | None
+    created_by: str | None = Field(description="Who registered the device (the token's actor); null if unknown.")
+    updated_at: datetime = Field(description="When its registration (point, acceleration unit) last changed.")
+    updated_by: str | None = Field(description="Who changed it last; null if unknown.")
     sensors: list[DeviceSensorPublic]
     commands: list[CommandPublic]
 

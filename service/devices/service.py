@@ -1,4 +1,4 @@
-"""Device queries for the API."""
+"""Device queries for the API; a grid monitor's view is bounded to its own points in the SQL."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -6,6 +6,8 @@ import asyncpg
 
 import sql
 from ingest.commands import LIST_LIMIT
+from service.auth.schemas import ApiToken
+from service.auth.scope import scoped_person
 from service.devices.schemas import (
     CommandPublic,
     DeviceCreate,
@@ -27,25 +29,29 @@ _COMMANDS = sql.queries("commands")
 DEFAULT_READINGS_SPAN = timedelta(hours=24)
 
 
-async def _select(conn: asyncpg.Connection, query: DeviceQuery, device_id: str | None = None):
-    rows = await conn.fetch(_SQL["devices"], device_id, query.hazard_point, query.online, query.limit, query.offset)
+async def _select(conn: asyncpg.Connection, query: DeviceQuery, person: int | None, device_id: str | None = None):
+    rows = await conn.fetch(
+        _SQL["devices"], device_id, query.hazard_point, query.online, query.limit, query.offset, person
+    )
     return split_page(rows, "id")
 
 
-async def list_devices(*, conn: asyncpg.Connection, query: DeviceQuery) -> tuple[list[DevicePublic], int]:
-    """One page of the matching devices in id order, and how many match in all."""
-    rows, count = await _select(conn, query)
+async def list_devices(
+    *, conn: asyncpg.Connection, query: DeviceQuery, token: ApiToken
+) -> tuple[list[DevicePublic], int]:
+    """One page of the matching devices the caller may see, in id order, and how many match in all."""
+    rows, count = await _select(conn, query, scoped_person(token))
     return [DevicePublic.model_validate(dict(row)) for row in rows], count
 
 
-async def get_device(*, conn: asyncpg.Connection, device_id: str) -> DeviceDetail:
+async def get_device(*, conn: asyncpg.Connection, device_id: str, token: ApiToken) -> DeviceDetail:
     """The device's health, its sensors and its last commands."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        return await _detail(conn, device_id)
+        return await _detail(conn, device_id, scoped_person(token))
 
 
-async def _detail(conn: asyncpg.Connection, device_id: str) -> DeviceDetail:
-    rows, _ = await _select(conn, DeviceQuery(limit=1), device_id)
+async def _detail(conn: asyncpg.Connection, device_id: str, person: int | None = None) -> DeviceDetail:
+    rows, _ = await _select(conn, DeviceQuery(limit=1), person, device_id)
     if not rows:
         raise NotFound(f"Device {device_id} not found")
     sensors = await conn.fetch(_SQL["device_sensors"], device_id)
@@ -60,12 +66,14 @@ async def _detail(conn: asyncpg.Connection, device_id: str) -> DeviceDetail:
     )
 
 
-async def create_device(*, conn: asyncpg.Connection, device_create: DeviceCreate) -> DeviceDetail:
+async def create_device(*, conn: asyncpg.Connection, device_create: DeviceCreate, author: ApiToken) -> DeviceDetail:
     """Register a device with its sensors, all or nothing; Conflict on a taken id, NotFound for no such point."""
     d = device_create
     async with conn.transaction():
         try:
-            created = await conn.fetchval(_SQL["create_device"], d.id, d.hazard_point, d.protocol, d.accel_unit)
+            created = await conn.fetchval(
+                _SQL["create_device"], d.id, d.hazard_point, d.protocol, d.accel_unit, author.actor
+            )
         except asyncpg.ForeignKeyViolationError:
             raise NotFound(f"Hazard point {d.hazard_point} not found") from None
         if created is None:
@@ -83,12 +91,14 @@ async def create_device(*, conn: asyncpg.Connection, device_create: DeviceCreate
         return await _detail(conn, d.id)
 
 
-async def update_device(*, conn: asyncpg.Connection, device_id: str, device_update: DeviceUpdate) -> DeviceDetail:
+async def update_device(
+    *, conn: asyncpg.Connection, device_id: str, device_update: DeviceUpdate, author: ApiToken
+) -> DeviceDetail:
     """Change the acceleration unit, or move the device with its sensors to another point."""
     u = device_update
     async with conn.transaction():
         try:
-            updated = await conn.fetchval(_SQL["update_device"], device_id, u.accel_unit, u.hazard_point)
+            updated = await conn.fetchval(_SQL["update_device"], device_id, u.accel_unit, u.hazard_point, author.actor)
         except asyncpg.ForeignKeyViolationError:
             raise NotFound(f"Hazard point {u.hazard_point} not found") from None
         if updated is None:
@@ -99,14 +109,15 @@ async def update_device(*, conn: asyncpg.Connection, device_id: str, device_upda
 
 
 async def sensor_readings(*, conn: asyncpg.Connection, device_id: str, sensor: str,
-                          query: ReadingsQuery) -> ReadingsPublic:
+                          query: ReadingsQuery, token: ApiToken) -> ReadingsPublic:
     """The sensor's readings in the range, raw with their quality flags or in time buckets."""
     to = query.to or datetime.now(UTC)
     from_ = query.from_ or to - DEFAULT_READINGS_SPAN
+    person = scoped_person(token)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        kind = await conn.fetchval(_SQL["sensor_of_device"], device_id, sensor)
+        kind = await conn.fetchval(_SQL["sensor_of_device"], device_id, sensor, person)
         if kind is None:
-            if not await conn.fetchval(_SQL["device_exists"], device_id):
+            if not await conn.fetchval(_SQL["device_exists"], device_id, person):
                 raise NotFound(f"Device {device_id} not found")
             raise NotFound(f"Sensor {sensor} of device {device_id} not found")
         width_s = query.bucket_s

@@ -26,6 +26,6 @@ async def list_people(conn: ConnDep, query: Annotated[PersonQuery, Query()]) -> 
     summary="Register a person (admin)",
     responses={403: {"model": ErrorBody, "description": "Only administrators register people"}},
 )
-async def create_person(conn: ConnDep, _admin: AdminToken, person_create: PersonCreate) -> PersonPublic:
+async def create_person(conn: ConnDep, admin: AdminToken, person_create: PersonCreate) -> PersonPublic:
     """Register a person with their phone and roles; assign them to points with PUT /hazard-points/{code}/grid."""
-    return await person_service.create_person(conn=conn, person_create=person_create)
+    return await person_service.create_person(conn=conn, person_create=person_create, author=admin)

@@ -9,6 +9,8 @@ from service.pagination import PageQuery
 
 # The four grid roles a person can be assigned to points for, and the duty officers of the console.
 PersonRole = Literal["monitor", "area_lead", "resident_geologist", "county_admin", "duty_officer"]
+# A mobile or landline number as people write it: digits, spaces and dashes, an optional leading +.
+PHONE_PATTERN = r"^\+?[0-9][0-9 \-]{4,30}$"
 
 
 class PersonCreate(BaseModel):
@@ -17,7 +19,7 @@ class PersonCreate(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=200, examples=["Li Wei"])
-    phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 \-]{4,30}$", examples=["13800000000"])
+    phone: str | None = Field(None, pattern=PHONE_PATTERN, examples=["13800000000"])
     roles: list[PersonRole] = Field(default_factory=list)
     county_code: str | None = Field(None, pattern=r"^\d{6}$", examples=["500113"])
 
@@ -34,6 +36,7 @@ class PersonPublic(BaseModel):
     roles: list[str]
     county_code: str | None
     created_at: datetime
+    created_by: str | None = Field(description="Who registered the person (the token's actor); null if unknown.")
 
 
 class PeoplePublic(BaseModel):

@@ -3,6 +3,7 @@
 import asyncpg
 
 import sql
+from service.auth.schemas import ApiToken
 from service.pagination import split_page
 from service.people.schemas import PersonCreate, PersonPublic, PersonQuery
 
@@ -16,8 +17,8 @@ async def list_people(*, conn: asyncpg.Connection, query: PersonQuery) -> tuple[
     return [PersonPublic.model_validate(dict(row)) for row in rows], count
 
 
-async def create_person(*, conn: asyncpg.Connection, person_create: PersonCreate) -> PersonPublic:
-    """Register a person; two people may share a name, so there is no conflict."""
+async def create_person(*, conn: asyncpg.Connection, person_create: PersonCreate, author: ApiToken) -> PersonPublic:
+    """Register a person, recording who did; two people may share a name, so there is no conflict."""
     p = person_create
-    row = await conn.fetchrow(_SQL["create_person"], p.name, p.phone, p.roles, p.county_code)
+    row = await conn.fetchrow(_SQL["create_person"], p.name, p.phone, p.roles, p.county_code, author.actor)
     return PersonPublic.model_validate(dict(row))
