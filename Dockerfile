@@ -23,9 +23,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 
+# The service's user, and the directory of patrol photos (a named volume mounted there starts with its owner).
 RUN groupadd --system --gid 10001 geohazard \
     && useradd --system --uid 10001 --gid geohazard --create-home --home-dir /home/geohazard \
-       --shell /usr/sbin/nologin geohazard
+       --shell /usr/sbin/nologin geohazard \
+    && mkdir -p /var/lib/geohazard/patrol-photos && chown -R 10001:10001 /var/lib/geohazard
 
 COPY --from=build /opt/venv /opt/venv
 

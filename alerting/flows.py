@@ -84,33 +84,40 @@ async def apply_assessment(conn: asyncpg.Connection, a: Assessment, alert, now: 
     return await change_level(conn, alert, a, now, "level_lowered")
 
 
-async def raise_alert(conn: asyncpg.Connection, a: Assessment, now: datetime) -> Change:
-    """Open a new alert for the point and type."""
+async def raise_alert(conn: asyncpg.Connection, a: Assessment, now: datetime) -> Change | None:
+    """Open a new alert for the point and type; None when one was opened since the evaluation looked."""
     level = LEVEL_NAMES[a.level]
     async with conn.transaction():
         alert_id = await conn.fetchval(Q["insert_alert"], a.hazard_point, a.type, level,
                                        json.dumps(a.reasons), json.dumps(a.evidence), RULE_VERSION, now)
+        if alert_id is None:
+            return None
         await _event(conn, alert_id, now, "raised", None, level, a)
         await restart_ack_deadline(conn, alert_id, level, now)
     return Change(alert_id, a.hazard_point, a.county_code, a.type, "raised", None, level)
 
 
-async def change_level(conn: asyncpg.Connection, alert, a: Assessment, now: datetime, kind: str) -> Change:
-    """Raise or lower the level of an open alert, with the evidence for the new level."""
+async def change_level(conn: asyncpg.Connection, alert, a: Assessment, now: datetime, kind: str) -> Change | None:
+    """Raise or lower the level of an open alert, with the evidence for the new level. None, and no
+    event, when an officer closed it since the evaluation read it or already set this level."""
     level = LEVEL_NAMES[a.level]
     async with conn.transaction():
-        await conn.execute(Q["set_alert_level"], alert["id"], level, json.dumps(a.reasons),
-                           json.dumps(a.evidence), RULE_VERSION, now)
-        await _event(conn, alert["id"], now, kind, alert["level"], level, a)
+        from_level = await conn.fetchval(Q["set_alert_level"], alert["id"], level, json.dumps(a.reasons),
+                                         json.dumps(a.evidence), RULE_VERSION, now)
+        if from_level is None or from_level == level:
+            return None
+        await _event(conn, alert["id"], now, kind, from_level, level, a)
         if kind == "level_raised":  # a higher level has a shorter deadline, counted from now
             await restart_ack_deadline(conn, alert["id"], level, now)
-    return Change(alert["id"], a.hazard_point, a.county_code, a.type, kind, alert["level"], level)
+    return Change(alert["id"], a.hazard_point, a.county_code, a.type, kind, from_level, level)
 
 
-async def resolve_alert(conn: asyncpg.Connection, alert, a: Assessment, now: datetime, *, actor: str) -> Change:
-    """Close an alert whose inputs have been back to normal for the hold time."""
+async def resolve_alert(conn: asyncpg.Connection, alert, a: Assessment, now: datetime, *,
+                        actor: str) -> Change | None:
+    """Close an alert whose inputs have been back to normal for the hold time; None if it was closed meanwhile."""
     async with conn.transaction():
-        await conn.execute(Q["resolve_alert"], alert["id"], now, actor)
+        if await conn.fetchval(Q["resolve_alert"], alert["id"], now, actor) is None:
+            return None
         await _event(conn, alert["id"], now, "resolved", alert["level"], None, a, actor=actor)
     return Change(alert["id"], a.hazard_point, a.county_code, a.type, "resolved", alert["level"], None)
 
@@ -356,3 +363,46 @@ async def _officer_event(conn, alert, now: datetime, kind: str, actor: str, inpu
     from_level = alert["level"] if kind in ("level_lowered", "resolved") else None
     await conn.execute(L["insert_event"], alert["id"], now, kind, from_level, to_level, actor, json.dumps(inputs),
                        json.dumps(thresholds or {}), rule_version, note)
+
+
+# --- a person's report ---------------------------------------------------------------------------
+
+
+async def raise_from_patrol_report(conn: asyncpg.Connection, a: Assessment, now: datetime, *, actor: str) -> Change:
+    """A person saw the slope move: open the point's alert at the report's level, raise it there, or note the report.
+
+    A report cannot fall back by itself the way readings do, so it only ever raises; orange and red then
+    wait for a duty officer to lower them (SPEC 4.3). An alert already at or above the level keeps its level
+    and gets a `patrol_reported` event with the report as evidence (the Change says so, and no effect follows
+    from it). Runs inside the caller's transaction, so the report and its alert commit together. JSON goes in
+    as text because the API's connections encode json themselves and the engine's do not.
+    """
+    patrol_sql = queries("patrols")
+    level = LEVEL_NAMES[a.level]
+    reasons, evidence, thresholds = json.dumps(a.reasons), json.dumps(a.evidence), json.dumps(a.thresholds)
+    async with conn.transaction():
+        alert = await conn.fetchrow(patrol_sql["open_alert_for_update"], a.hazard_point, a.type)
+        if alert is None:
+            alert_id = await conn.fetchval(patrol_sql["insert_reported_alert"], a.hazard_point, a.type, level,
+                                           reasons, evidence, RULE_VERSION, now)
+            if alert_id is not None:
+                await conn.execute(L["insert_event"], alert_id, now, "raised", None, level, actor, evidence,
+                                   thresholds, RULE_VERSION, None)
+                await restart_ack_deadline(conn, alert_id, level, now)
+                return Change(alert_id, a.hazard_point, a.county_code, a.type, "raised", None, level)
+            # Another writer (the engine, a second report) opened it a moment ago; that one is now committed.
+            alert = await conn.fetchrow(patrol_sql["open_alert_for_update"], a.hazard_point, a.type)
+            if alert is None:
+                raise InvalidTransition(f"The {a.type} alert of {a.hazard_point} changed while the report was "
+                                        "filed; send the report again")
+        if LEVEL_NAMES.index(alert["level"]) < a.level:
+            await conn.execute(patrol_sql["raise_reported_level"], alert["id"], level, reasons, evidence,
+                               RULE_VERSION, now)
+            await conn.execute(L["insert_event"], alert["id"], now, "level_raised", alert["level"], level, actor,
+                               evidence, thresholds, RULE_VERSION, None)
+            await restart_ack_deadline(conn, alert["id"], level, now)
+            return Change(alert["id"], a.hazard_point, a.county_code, a.type, "level_raised", alert["level"], level)
+        await conn.execute(L["insert_event"], alert["id"], now, "patrol_reported", None, None, actor, evidence,
+                           thresholds, RULE_VERSION, "; ".join(a.reasons) or None)
+        return Change(alert["id"], a.hazard_point, a.county_code, a.type, "patrol_reported", alert["level"],
+                      alert["level"])

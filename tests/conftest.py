@@ -14,6 +14,7 @@ from psycopg import sql
 
 from service.settings import Settings
 from sql.migrate import migrate
+from tests.support import Publisher
 
 SERVER_URL = os.environ.get("GEOHAZARD_TEST_SERVER_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -63,9 +64,10 @@ def topic_root():
 
 
 @pytest.fixture
-def settings(database_url, topic_root):
-    """Settings pointing at this test's database and topic root, with fast ingest batching."""
+def settings(database_url, topic_root, tmp_path):
+    """Settings pointing at this test's database, topic root and photo directory, with fast ingest batching."""
     return Settings(
+        patrol_photo_dir=str(tmp_path / "patrol-photos"),
         database_url=database_url,
         topic_root=topic_root,
         ingest_client_id=f"ingest-{uuid.uuid4().hex[:12]}",
@@ -80,3 +82,16 @@ def db(database_url):
     """A psycopg connection (autocommit) to this test's database, for rows the test sets up itself."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def alert_topic(settings):
+    """The retained alert topic of the API tests' point (500113-HP-0042), cleared afterwards so the shared
+    broker keeps nothing of this test."""
+    topic = f"{settings.topic_root}/alerts/500113/500113-HP-0042"
+    yield topic
+    publisher = Publisher(settings)
+    try:
+        publisher.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(10)
+    finally:
+        publisher.close()

@@ -9,7 +9,7 @@ from alerting import flows
 from service.app import create_app
 from service.auth import create_token
 from tests.servers import free_port
-from tests.support import Publisher, Subscriber, fetch, wait_until
+from tests.support import Subscriber, fetch, wait_until
 from tests.test_api import T0, admin, bearer, client, insert_alert, post_point, viewer  # noqa: F401 (fixtures)
 
 POINT = "500113-HP-0042"
@@ -25,18 +25,6 @@ def officer(db):
 @pytest.fixture
 def point(client, admin):  # noqa: F811
     return post_point(client, admin)["code"]
-
-
-@pytest.fixture
-def alert_topic(settings):
-    """The point's retained alert topic, cleared afterwards so the shared broker keeps nothing of this test."""
-    topic = f"{settings.topic_root}/alerts/500113/{POINT}"
-    yield topic
-    publisher = Publisher(settings)
-    try:
-        publisher.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(10)
-    finally:
-        publisher.close()
 
 
 def post(client, path, headers, body=None):  # noqa: F811

@@ -1,0 +1,237 @@
+"""What the patrol endpoints take and answer (SPEC 5 and 6)."""
+
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from service.hazard_points.schemas import Latitude, Longitude
+from service.pagination import PageQuery
+
+Regime = Literal[
+    "routine", "flood_before", "flood_during", "flood_after", "rain_before", "rain_during", "rain_after", "verification"
+]
+TaskState = Literal["open", "done", "cancelled"]
+Finding = Literal[
+    "new_cracks",
+    "crack_widening",
+    "bulging",
+    "subsidence",
+    "spring_or_seepage_change",
+    "rockfall",
+    "tilting_trees_or_poles",
+    "house_damage",
+    "abnormal_sound",
+    "nothing_abnormal",
+]
+FINDINGS: tuple[Finding, ...] = get_args(Finding)
+NOTHING_ABNORMAL = "nothing_abnormal"
+Judgement = Literal["normal", "suspicious", "dangerous"]
+
+
+# --- tasks ---------------------------------------------------------------------------------------
+
+
+class PatrolTaskQuery(PageQuery):
+    """Filters of GET /patrol-tasks; a repeated state or regime matches any of its values."""
+
+    mine: bool = Field(
+        False, description="Only the tasks assigned to the person of the caller's token.", examples=[True]
+    )
+    point: str | None = Field(None, description="A hazard point code.", examples=["500113-HP-0042"])
+    state: list[TaskState] | None = Field(
+        None, description="e.g. state=open; done tasks have done_at.", examples=[["open"]]
+    )
+    overdue: bool | None = Field(
+        None, description="true: open tasks whose due_at has passed; false: every other task.", examples=[True]
+    )
+    regime: list[Regime] | None = Field(
+        None,
+        description="routine (twice a week), flood season (flood_before, flood_during, flood_after), rain "
+        "(rain_before, rain_during, rain_after) or verification (of an alert).",
+        examples=[["verification"]],
+    )
+
+
+class PatrolTaskPublic(BaseModel):
+    """A patrol the point's grid must make, by when."""
+
+    id: int = Field(examples=[17])
+    point: str = Field(description="The hazard point's code.", examples=["500113-HP-0042"])
+    point_name: str = Field(examples=["Huangjueya landslide"])
+    point_lon: float = Field(description="The point's WGS84 longitude, to navigate there.", examples=[106.52])
+    point_lat: float = Field(description="The point's WGS84 latitude.", examples=[29.40])
+    regime: Regime = Field(examples=["verification"])
+    state: TaskState = Field(examples=["open"])
+    assignee_id: int | None = Field(description="The person who should go; null: nobody assigned.", examples=[3])
+    assignee_name: str | None = Field(examples=["Li Wei"])
+    assignee_phone: str | None = Field(examples=["13800000000"])
+    alert_id: int | None = Field(description="The alert a verification task is for.", examples=[42])
+    due_at: datetime = Field(examples=["2026-07-01T09:00:00Z"])
+    created_at: datetime = Field(examples=["2026-07-01T08:00:00Z"])
+    done_at: datetime | None = Field(
+        description="When a report closed the task: the report's device time, never later than its arrival.",
+        examples=[None],
+    )
+    overdue: bool = Field(description="Open, and due_at has passed.", examples=[False])
+
+
+class PatrolTasksPublic(BaseModel):
+    data: list[PatrolTaskPublic]
+    count: int = Field(description="How many tasks match, over all pages.")
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+
+class PatrolReportCreate(BaseModel):
+    """A patrol report from a phone: JSON, or multipart/form-data with the same fields plus `photos`."""
+
+    model_config = ConfigDict(
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "point": "500113-HP-0042",
+                    "task": 17,
+                    "reported_at": "2026-07-01T08:42:10+08:00",
+                    "lon": 106.5203,
+                    "lat": 29.4011,
+                    "accuracy_m": 8,
+                    "findings": ["new_cracks", "crack_widening"],
+                    "judgement": "suspicious",
+                    "note": "New crack about 2 m long above the road, 1 cm wide.",
+                }
+            ]
+        },
+    )
+
+    point: str = Field(min_length=1, max_length=64, description="The hazard point's code.", examples=["500113-HP-0042"])
+    task: int | None = Field(
+        None,
+        ge=1,
+        le=2**63 - 1,
+        description="The patrol task this report answers, if any. It must be a task of the same point. An open task "
+        "is marked done; a task already done or cancelled is left as it is and the report is kept all the same.",
+        examples=[17],
+    )
+    reported_at: AwareDatetime = Field(
+        description="When the patrol was made, by the phone's clock, with its UTC offset. The server also records "
+        "received_at, its own time of receipt.",
+        examples=["2026-07-01T08:42:10+08:00"],
+    )
+    lon: Longitude = Field(description="Where the phone was: WGS84 longitude, degrees.", examples=[106.5203])
+    lat: Latitude = Field(description="Where the phone was: WGS84 latitude, degrees.", examples=[29.4011])
+    accuracy_m: float | None = Field(
+        None, ge=0, description="The phone's stated position accuracy, metres.", examples=[8]
+    )
+    findings: list[Finding] = Field(
+        min_length=1,
+        description="What was seen, at least one; `nothing_abnormal` stands alone. In multipart/form-data, repeat "
+        "the field once per finding (findings=new_cracks, findings=bulging); a comma-separated value is also read.",
+        examples=[["new_cracks", "crack_widening"]],
+    )
+    judgement: Judgement = Field(
+        description="The reporter's judgement. `dangerous` raises the point's deformation alert to orange at once.",
+        examples=["suspicious"],
+    )
+    note: str | None = Field(None, max_length=4000, description="Free text.", examples=["Crack 2 m long, 1 cm wide."])
+
+    @field_validator("findings")
+    @classmethod
+    def _consistent(cls, findings: list[Finding]) -> list[Finding]:
+        findings = list(dict.fromkeys(findings))
+        if NOTHING_ABNORMAL in findings and len(findings) > 1:
+            others = ", ".join(f for f in findings if f != NOTHING_ABNORMAL)
+            raise ValueError(f"nothing_abnormal contradicts {others}; send one or the other")
+        return findings
+
+
+def multipart_schema() -> dict[str, Any]:
+    """The OpenAPI schema of the multipart/form-data body: PatrolReportCreate's fields plus the photo files."""
+    schema = PatrolReportCreate.model_json_schema()
+    schema["title"] = "PatrolReportForm"
+    schema["properties"]["photos"] = {
+        "type": "array",
+        "items": {"type": "string", "format": "binary"},
+        "description": "JPEG, PNG or WebP files, one form part each, all named `photos`. The type is judged by the "
+        "file's content, not its name or content type; each at most the configured size (default 10 MiB).",
+    }
+    schema.pop("examples", None)
+    return schema
+
+
+class PhotoPublic(BaseModel):
+    """One photo of a report; fetch it from `url` with the same bearer token."""
+
+    n: int = Field(description="The photo's number in its report, from 1.", examples=[1])
+    media_type: str = Field(description="image/jpeg, image/png or image/webp.", examples=["image/jpeg"])
+    size_bytes: int = Field(examples=[2483112])
+    sha256: str = Field(description="Hex SHA-256 of the stored file.", examples=["9f86d081884c7d65..."])
+    url: str = Field(
+        description="Path of the photo under this server.", examples=["/api/v1/patrol-reports/12/photos/1"]
+    )
+
+
+class PatrolReportPublic(BaseModel):
+    """A filed patrol report."""
+
+    id: int = Field(examples=[12])
+    point: str = Field(description="The hazard point's code.", examples=["500113-HP-0042"])
+    task: int | None = Field(description="The task the report answered, if any.", examples=[17])
+    reporter_id: int | None = Field(
+        description="The person of the token that filed it; null for a token without a person (see recorded_by).",
+        examples=[3],
+    )
+    reporter_name: str | None = Field(examples=["Li Wei"])
+    recorded_by: str = Field(description="The API token that filed it.", examples=["phone:li-wei (person 3)"])
+    reported_at: datetime = Field(description="The phone's time of the patrol.", examples=["2026-07-01T00:42:10Z"])
+    received_at: datetime = Field(description="The server's time of receipt.", examples=["2026-07-01T00:42:13Z"])
+    lon: float | None = Field(examples=[106.5203])
+    lat: float | None = Field(examples=[29.4011])
+    accuracy_m: float | None = Field(examples=[8])
+    findings: list[Finding] = Field(examples=[["new_cracks", "crack_widening"]])
+    judgement: Judgement = Field(examples=["suspicious"])
+    note: str | None = Field(examples=["Crack 2 m long, 1 cm wide."])
+    photos: list[PhotoPublic]
+    distance_m: float | None = Field(
+        description="Great-circle distance from the reported position to the point.", examples=[41.7]
+    )
+    far_from_point: bool = Field(
+        description="Made further from the point than the configured distance (default 300 m).", examples=[False]
+    )
+    alert_id: int | None = Field(
+        description="For a dangerous report: the deformation alert it raised, raised to orange, or was recorded on.",
+        examples=[None],
+    )
+
+
+class PatrolReportCreated(PatrolReportPublic):
+    """The report as filed, and what it did to its task."""
+
+    task_marked_done: bool = Field(
+        description="true when this report closed its task; false without a task, or when the task was already "
+        "done or cancelled (the task is then left as it was).",
+        examples=[True],
+    )
+
+
+class PatrolReportsPublic(BaseModel):
+    data: list[PatrolReportPublic]
+    count: int = Field(description="How many reports match, over all pages.")
+
+
+class PatrolReportQuery(PageQuery):
+    """Filters of GET /patrol-reports; a repeated judgement matches any of its values."""
+
+    point: str | None = Field(None, description="A hazard point code.", examples=["500113-HP-0042"])
+    task: int | None = Field(None, ge=1, le=2**63 - 1, description="Reports answering this task.", examples=[17])
+    judgement: list[Judgement] | None = Field(
+        None, description="e.g. judgement=suspicious&judgement=dangerous", examples=[["dangerous"]]
+    )
+    since: AwareDatetime | None = Field(
+        None, description="Reports made (phone time) at or after this time.", examples=["2026-07-01T00:00:00+08:00"]
+    )
+    far: bool | None = Field(
+        None, description="true: only reports flagged far_from_point; false: only the others.", examples=[True]
+    )

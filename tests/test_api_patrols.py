@@ -1,0 +1,502 @@
+"""Patrol tasks and patrol reports over HTTP (SPEC 5 and 6), on the real database and broker."""
+
+import json
+import struct
+import zlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from service.auth import create_token
+from service.patrols.service import distance_m
+from tests.support import Subscriber, fetch, wait_until
+from tests.test_api import admin, bearer, client, insert_alert, post_point, viewer  # noqa: F401 (fixtures)
+
+POINT = "500113-HP-0042"  # at 106.52, 29.40 (tests.test_api.SPEC_POINT)
+OTHER = "500113-HP-0001"
+MAX_PHOTO_BYTES = 64 * 1024
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def png(width: int = 1, height: int = 1) -> bytes:
+    """A real PNG image of grey pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+# The start of a JFIF file (what a phone camera writes) and some bytes: only the content's first bytes are judged.
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(range(256)) * 4 + b"\xff\xd9"
+
+
+@pytest.fixture
+def settings(settings, tmp_path):
+    """This test's settings, with its own photo directory and a small photo limit."""
+    return settings.model_copy(
+        update={"patrol_photo_dir": str(tmp_path / "photos"), "patrol_photo_max_bytes": MAX_PHOTO_BYTES}
+    )
+
+
+@pytest.fixture
+def photo_files(settings):
+    """Every file under the photo directory (partial files included), as it is now."""
+    root = Path(settings.patrol_photo_dir)
+    return lambda: sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.fixture
+def points(client, admin):  # noqa: F811
+    post_point(client, admin)
+    post_point(client, admin, code=OTHER, lon=106.60, lat=29.50)
+
+
+def person(db, name: str) -> int:
+    return db.execute("INSERT INTO person (name, phone) VALUES (%s, '13800000000') RETURNING id", (name,)).fetchone()[0]
+
+
+@pytest.fixture
+def monitor(db, points):
+    """Li Wei, the monitor of POINT only, with the phone's token."""
+    person_id = person(db, "Li Wei")
+    db.execute(
+        "INSERT INTO grid_assignment (hazard_point, role, person_id) VALUES (%s, 'monitor', %s)", (POINT, person_id)
+    )
+    return bearer(create_token(db, name="phone:li-wei", role="grid_monitor", person_id=person_id)), person_id
+
+
+@pytest.fixture
+def officer(db):
+    return bearer(create_token(db, name="duty:zhang", role="duty_officer"))
+
+
+def task(db, point=POINT, *, regime="routine", state="open", assignee=None, due_in=timedelta(hours=2)) -> int:
+    return db.execute(
+        "INSERT INTO patrol_task (hazard_point, regime, state, assignee_id, due_at) VALUES (%s, %s, %s, %s, %s)"
+        " RETURNING id",
+        (point, regime, state, assignee, NOW + due_in),
+    ).fetchone()[0]
+
+
+def body(**changes) -> dict:
+    """A report as SPEC 6's example sends it, made 11 m north of the point."""
+    return {
+        "point": POINT,
+        "reported_at": "2026-07-01T08:42:10+08:00",
+        "lon": 106.52,
+        "lat": 29.4001,
+        "accuracy_m": 8,
+        "findings": ["new_cracks"],
+        "judgement": "suspicious",
+        "note": "new crack above the road",
+        **changes,
+    }
+
+
+def report(client, headers, **changes):  # noqa: F811
+    return client.post("/api/v1/patrol-reports", json=body(**changes), headers=headers)
+
+
+def form(**changes) -> dict[str, str | list[str]]:
+    """The same report as multipart form fields; a list (findings) is sent as the field repeated."""
+    return {
+        name: value if isinstance(value, list) else str(value)
+        for name, value in body(**changes).items()
+        if value is not None
+    }
+
+
+def count(db, table: str) -> int:
+    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def ids(response) -> list[int]:
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["data"]]
+
+
+# --- filing a report ----------------------------------------------------------------------------
+
+
+def test_a_json_report_is_filed_with_its_reporter_and_both_times(client, monitor):  # noqa: F811
+    headers, person_id = monitor
+    before = datetime.now(UTC)
+    response = report(client, headers)
+    assert response.status_code == 201, response.text
+    filed = response.json()
+    assert response.headers["Location"] == f"/api/v1/patrol-reports/{filed['id']}"
+    assert (filed["point"], filed["findings"], filed["judgement"]) == (POINT, ["new_cracks"], "suspicious")
+    assert (filed["reporter_id"], filed["reporter_name"]) == (person_id, "Li Wei")
+    assert filed["recorded_by"] == f"phone:li-wei (person {person_id})"
+    assert datetime.fromisoformat(filed["reported_at"]) == datetime(2026, 7, 1, 0, 42, 10, tzinfo=UTC)
+    assert datetime.fromisoformat(filed["received_at"]) >= before
+    assert filed["distance_m"] == pytest.approx(11.1, abs=0.2)
+    assert filed["far_from_point"] is False
+    assert (filed["task"], filed["alert_id"], filed["photos"], filed["task_marked_done"]) == (None, None, [], False)
+    listed = client.get("/api/v1/patrol-reports", headers=headers).json()
+    assert listed["count"] == 1 and listed["data"][0]["id"] == filed["id"]
+
+
+def test_a_console_token_without_a_person_reports_as_itself(client, officer, points):  # noqa: F811
+    response = report(client, officer)
+    assert response.status_code == 201, response.text
+    assert (response.json()["reporter_id"], response.json()["recorded_by"]) == (None, "duty:zhang")
+
+
+def test_a_multipart_report_keeps_two_photos_and_serves_them(client, monitor, db, photo_files):  # noqa: F811
+    headers, _ = monitor
+    image = png(4, 3)
+    response = client.post(
+        "/api/v1/patrol-reports",
+        data=form(findings=["new_cracks", "bulging"], task=None),
+        # The client's names and content types are not trusted: the PNG says it is text.
+        files=[("photos", ("IMG_0001.jpg", JPEG, "image/jpeg")), ("photos", ("notes.txt", image, "text/plain"))],
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    filed = response.json()
+    assert filed["findings"] == ["new_cracks", "bulging"]
+    assert [(p["n"], p["media_type"], p["size_bytes"]) for p in filed["photos"]] == [
+        (1, "image/jpeg", len(JPEG)),
+        (2, "image/png", len(image)),
+    ]
+    assert len(photo_files()) == 2
+    assert not any("IMG_0001" in path.name or "notes" in path.name for path in photo_files())
+    for photo, content in zip(filed["photos"], (JPEG, image), strict=True):
+        fetched = client.get(photo["url"], headers=headers)
+        assert fetched.status_code == 200
+        assert fetched.content == content
+        assert fetched.headers["content-type"] == photo["media_type"]
+    assert client.get(f"/api/v1/patrol-reports/{filed['id']}/photos/3", headers=headers).status_code == 404
+
+
+def test_a_photo_that_is_not_an_image_is_422_and_nothing_is_kept(client, monitor, db, photo_files):  # noqa: F811
+    response = client.post(
+        "/api/v1/patrol-reports",
+        data=form(),
+        files=[
+            ("photos", ("a.jpg", JPEG, "image/jpeg")),
+            ("photos", ("b.jpg", b"<html>not a photo</html>", "image/jpeg")),
+        ],
+        headers=monitor[0],
+    )
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "photos", 1]
+    assert "not a JPEG, PNG or WebP image" in error["msg"]
+    assert count(db, "patrol_report") == 0
+    assert photo_files() == []
+
+
+def test_an_oversize_photo_is_413_and_nothing_is_kept(client, monitor, db, photo_files):  # noqa: F811
+    too_big = png() + bytes(MAX_PHOTO_BYTES)
+    response = client.post(
+        "/api/v1/patrol-reports", data=form(), files=[("photos", ("big.png", too_big, "image/png"))], headers=monitor[0]
+    )
+    assert response.status_code == 413
+    assert response.json() == {"detail": f"photos[0] is {len(too_big)} bytes; a photo may be at most 65536 bytes"}
+    assert count(db, "patrol_report") == 0
+    assert photo_files() == []
+
+
+def test_photos_written_before_a_later_refusal_are_removed(client, monitor, db, photo_files):  # noqa: F811
+    elsewhere = task(db, OTHER)  # the photo is fine; the task is refused after the photo is on disk
+    response = client.post(
+        "/api/v1/patrol-reports",
+        data=form(task=elsewhere),
+        files=[("photos", ("a.png", png(), "image/png"))],
+        headers=monitor[0],
+    )
+    assert response.status_code == 422
+    assert count(db, "patrol_report") == 0
+    assert photo_files() == []
+
+
+def test_photos_in_a_json_body_are_refused_naming_the_field(client, monitor):  # noqa: F811
+    response = report(client, monitor[0], photos=["aGVsbG8="])
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "photos"]
+
+
+def test_a_body_that_is_neither_json_nor_a_form_is_415(client, monitor):  # noqa: F811
+    response = client.post(
+        "/api/v1/patrol-reports", content=b"point=x", headers={**monitor[0], "Content-Type": "text/plain"}
+    )
+    assert response.status_code == 415
+    assert "application/json or multipart/form-data" in response.json()["detail"]
+
+
+def test_an_unknown_finding_is_422_naming_findings(client, monitor, db):  # noqa: F811
+    response = report(client, monitor[0], findings=["new_cracks", "ufo"])
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "findings", 1]
+    assert count(db, "patrol_report") == 0
+
+
+def test_nothing_abnormal_with_another_finding_is_422_as_a_contradiction(client, monitor):  # noqa: F811
+    response = report(client, monitor[0], findings=["nothing_abnormal", "rockfall"])
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "findings"]
+    assert "nothing_abnormal contradicts rockfall" in error["msg"]
+
+
+def test_a_multipart_field_error_names_the_field(client, monitor):  # noqa: F811
+    response = client.post("/api/v1/patrol-reports", data=form(lat="north"), headers=monitor[0])
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "lat"]
+
+
+def test_a_form_may_send_findings_comma_separated_and_leave_fields_empty(client, monitor):  # noqa: F811
+    response = client.post(
+        "/api/v1/patrol-reports", data=form(findings="new_cracks, bulging", task="", note=""), headers=monitor[0]
+    )
+    assert response.status_code == 201, response.text
+    filed = response.json()
+    assert (filed["findings"], filed["task"], filed["note"]) == (["new_cracks", "bulging"], None, None)
+
+
+def test_openapi_documents_the_json_and_the_multipart_report(client):  # noqa: F811
+    post = client.get("/openapi.json").json()["paths"]["/api/v1/patrol-reports"]["post"]
+    content = post["requestBody"]["content"]
+    assert content["application/json"]["example"]["findings"] == ["new_cracks", "crack_widening"]
+    form_schema = content["multipart/form-data"]["schema"]
+    assert form_schema["properties"]["photos"]["items"]["format"] == "binary"
+    assert content["multipart/form-data"]["encoding"]["findings"] == {"style": "form", "explode": True}
+    undocumented = [name for name, field in form_schema["properties"].items() if not field.get("description")]
+    assert undocumented == []
+
+
+def test_a_report_far_from_its_point_is_kept_and_flagged(client, monitor):  # noqa: F811
+    headers, _ = monitor
+    near = report(client, headers).json()
+    far = report(client, headers, lat=29.405).json()  # 556 m north
+    assert far["far_from_point"] is True
+    assert far["distance_m"] == pytest.approx(556, abs=1)
+    assert ids(client.get("/api/v1/patrol-reports", params={"far": "true"}, headers=headers)) == [far["id"]]
+    assert ids(client.get("/api/v1/patrol-reports", params={"far": "false"}, headers=headers)) == [near["id"]]
+
+
+def test_haversine_distance_matches_a_degree_of_latitude():
+    assert distance_m(106.52, 29.0, 106.52, 30.0) == pytest.approx(111_195, abs=1)
+    assert distance_m(0.0, 0.0, 1.0, 0.0) == pytest.approx(111_195, abs=1)
+    assert distance_m(106.52, 29.4, 106.52, 29.4) == 0
+
+
+# --- tasks and reports ----------------------------------------------------------------------------
+
+
+def test_a_report_on_an_open_task_of_its_point_marks_the_task_done(client, monitor, db):  # noqa: F811
+    headers, person_id = monitor
+    task_id = task(db, assignee=person_id)
+    response = report(client, headers, task=task_id, reported_at=(NOW - timedelta(minutes=5)).isoformat())
+    assert response.status_code == 201, response.text
+    assert (response.json()["task"], response.json()["task_marked_done"]) == (task_id, True)
+    [done] = client.get("/api/v1/patrol-tasks", params={"point": POINT}, headers=headers).json()["data"]
+    assert done["state"] == "done"
+    assert datetime.fromisoformat(done["done_at"]) == NOW - timedelta(minutes=5)
+    assert ids(client.get("/api/v1/patrol-reports", params={"task": task_id}, headers=headers)) == [
+        response.json()["id"]
+    ]
+
+
+def test_a_report_on_a_cancelled_task_is_kept_and_the_task_left_alone(client, monitor, db):  # noqa: F811
+    task_id = task(db, state="cancelled")
+    response = report(client, monitor[0], task=task_id)
+    assert response.status_code == 201, response.text
+    assert response.json()["task_marked_done"] is False
+    assert fetch(db.info.dsn, "SELECT state, done_at FROM patrol_task WHERE id = %s", task_id) == [("cancelled", None)]
+
+
+def test_a_task_of_another_point_is_422_naming_task(client, officer, points, db):  # noqa: F811
+    elsewhere = task(db, OTHER)
+    response = report(client, officer, task=elsewhere)
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {
+            "loc": ["body", "task"],
+            "msg": f"patrol task {elsewhere} is not a task of hazard point {POINT}",
+            "type": "value_error",
+        }
+    ]
+    assert count(db, "patrol_report") == 0
+    assert fetch(db.info.dsn, "SELECT state FROM patrol_task WHERE id = %s", elsewhere) == [("open",)]
+
+
+def test_an_unknown_task_is_404_naming_it(client, officer, points):  # noqa: F811
+    response = report(client, officer, task=999)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Patrol task 999 not found"}
+
+
+# --- dangerous reports raise an alert -------------------------------------------------------------
+
+
+def alert(client, headers, alert_id):  # noqa: F811
+    response = client.get(f"/api/v1/alerts/{alert_id}", headers=headers)
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_a_dangerous_report_raises_an_orange_deformation_alert_at_once(client, monitor, admin, settings, alert_topic):  # noqa: F811
+    headers, person_id = monitor
+    response = report(client, headers, judgement="dangerous", findings=["bulging", "abnormal_sound"])
+    assert response.status_code == 201, response.text
+    filed = response.json()
+    raised = alert(client, admin, filed["alert_id"])
+    assert (raised["point"], raised["type"], raised["level"], raised["state"]) == (
+        POINT,
+        "deformation",
+        "orange",
+        "open",
+    )
+    assert raised["evidence"]["patrol_report_id"] == filed["id"]
+    assert raised["reasons"] == [f"patrol report {filed['id']} by Li Wei: dangerous (bulging, abnormal_sound)"]
+    first = raised["events"][0]
+    assert (first["kind"], first["from_level"], first["to_level"]) == ("raised", None, "orange")
+    assert first["actor"] == f"phone:li-wei (person {person_id})"
+    assert first["rule_version"] == raised["rule_version"]
+    assert first["inputs"]["findings"] == ["bulging", "abnormal_sound"]
+    assert first["inputs"]["reporter"]["person_id"] == person_id
+    assert first["inputs"]["distance_m"] == filed["distance_m"]
+    # The usual effects of an orange alert: a verification task for the point's monitor...
+    assert [e["kind"] for e in raised["events"]][1:] == ["verification_requested"]
+    [verification] = client.get(
+        "/api/v1/patrol-tasks", params={"regime": "verification", "mine": "true"}, headers=headers
+    ).json()["data"]
+    assert verification["alert_id"] == raised["id"]
+    # ...and the point's retained alert topic.
+    subscriber = Subscriber(settings, alert_topic)
+    try:
+        [message] = wait_until(lambda: subscriber.messages, what="the retained alert")
+        assert (json.loads(message.payload)["id"], json.loads(message.payload)["level"]) == (raised["id"], "orange")
+    finally:
+        subscriber.close()
+
+
+def test_a_dangerous_report_raises_an_open_yellow_alert_to_orange(client, monitor, admin, db):  # noqa: F811
+    yellow = insert_alert(db, POINT, level="yellow")
+    filed = report(client, monitor[0], judgement="dangerous").json()
+    assert filed["alert_id"] == yellow
+    raised = alert(client, admin, yellow)
+    assert raised["level"] == "orange"
+    assert raised["evidence"]["patrol_report_id"] == filed["id"]
+    assert [(e["kind"], e["from_level"], e["to_level"]) for e in raised["events"]][0] == (
+        "level_raised",
+        "yellow",
+        "orange",
+    )
+    assert count(db, "alert") == 1
+
+
+def test_a_dangerous_report_on_a_red_alert_is_recorded_on_it(client, monitor, admin, db):  # noqa: F811
+    red = insert_alert(db, POINT, level="red")
+    filed = report(client, monitor[0], judgement="dangerous", findings=["rockfall"]).json()
+    assert filed["alert_id"] == red
+    kept = alert(client, admin, red)
+    assert (kept["level"], kept["evidence"]) == ("red", {"v_mm_per_day": 3.0})
+    [event] = kept["events"]
+    assert (event["kind"], event["from_level"], event["to_level"]) == ("patrol_reported", None, None)
+    assert event["inputs"]["patrol_report_id"] == filed["id"]
+    assert "dangerous (rockfall)" in event["note"]
+
+
+def test_a_suspicious_report_raises_no_alert(client, monitor, db):  # noqa: F811
+    assert report(client, monitor[0]).json()["alert_id"] is None
+    assert count(db, "alert") == 0
+
+
+# --- who may report and see what ------------------------------------------------------------------
+
+
+def test_a_viewer_cannot_report(client, viewer, points, db):  # noqa: F811
+    response = report(client, viewer)
+    assert response.status_code == 403
+    assert count(db, "patrol_report") == 0
+
+
+def test_a_grid_monitor_cannot_report_another_point(client, monitor, db):  # noqa: F811
+    response = report(client, monitor[0], point=OTHER)
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"Hazard point {OTHER} not found"}
+    assert count(db, "patrol_report") == 0
+
+
+def test_a_grid_monitor_sees_only_its_points_tasks_and_reports(client, monitor, officer, db):  # noqa: F811
+    headers, _ = monitor
+    own_task, other_task = task(db, POINT), task(db, OTHER)
+    own = report(client, officer).json()
+    other = report(client, officer, point=OTHER, lat=29.5, lon=106.6).json()
+    assert ids(client.get("/api/v1/patrol-tasks", headers=headers)) == [own_task]
+    assert ids(client.get("/api/v1/patrol-tasks", params={"point": OTHER}, headers=headers)) == []
+    assert ids(client.get("/api/v1/patrol-reports", headers=headers)) == [own["id"]]
+    assert client.get(f"/api/v1/patrol-reports/{other['id']}", headers=headers).status_code == 404
+    assert sorted(ids(client.get("/api/v1/patrol-tasks", headers=officer))) == sorted([own_task, other_task])
+    assert client.get(f"/api/v1/patrol-reports/{other['id']}", headers=officer).status_code == 200
+
+
+def test_a_grid_monitor_cannot_fetch_another_points_photos(client, monitor, officer, db):  # noqa: F811
+    response = client.post(
+        "/api/v1/patrol-reports",
+        data=form(point=OTHER, lat=29.5, lon=106.6),
+        files=[("photos", ("a.png", png(), "image/png"))],
+        headers=officer,
+    )
+    assert response.status_code == 201, response.text
+    url = response.json()["photos"][0]["url"]
+    assert client.get(url, headers=officer).status_code == 200
+    assert client.get(url, headers=monitor[0]).status_code == 404
+
+
+# --- task filters ---------------------------------------------------------------------------------
+
+
+def test_mine_lists_the_tasks_assigned_to_the_callers_person(client, monitor, db):  # noqa: F811
+    headers, person_id = monitor
+    mine = task(db, assignee=person_id)
+    task(db, assignee=person(db, "Wang Fang"))
+    task(db)
+    assert ids(client.get("/api/v1/patrol-tasks", params={"mine": "true"}, headers=headers)) == [mine]
+    assert len(ids(client.get("/api/v1/patrol-tasks", headers=headers))) == 3
+
+
+def test_mine_with_a_token_without_a_person_is_422(client, officer, points):  # noqa: F811
+    response = client.get("/api/v1/patrol-tasks", params={"mine": "true"}, headers=officer)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "mine"]
+
+
+def test_overdue_lists_open_tasks_past_their_due_time(client, officer, points, db):  # noqa: F811
+    late = task(db, due_in=-timedelta(hours=1))
+    on_time = task(db, due_in=timedelta(hours=1))
+    task(db, state="done", due_in=-timedelta(hours=1))
+    overdue = client.get("/api/v1/patrol-tasks", params={"overdue": "true"}, headers=officer).json()
+    assert [(t["id"], t["overdue"]) for t in overdue["data"]] == [(late, True)]
+    assert overdue["count"] == 1
+    not_overdue = ids(client.get("/api/v1/patrol-tasks", params={"overdue": "false", "state": "open"}, headers=officer))
+    assert not_overdue == [on_time]
+
+
+def test_tasks_filter_by_state_and_regime_and_page(client, officer, points, db):  # noqa: F811
+    rain = task(db, regime="rain_during", due_in=timedelta(hours=1))
+    routine = task(db, regime="routine", due_in=timedelta(hours=2))
+    task(db, regime="routine", state="cancelled")
+    assert ids(client.get("/api/v1/patrol-tasks", params={"regime": "rain_during"}, headers=officer)) == [rain]
+    page = client.get("/api/v1/patrol-tasks", params={"state": "open", "limit": 1, "offset": 1}, headers=officer)
+    assert (ids(page), page.json()["count"]) == ([routine], 2)
+
+
+def test_reports_filter_by_judgement_and_since(client, officer, points):  # noqa: F811
+    old = report(client, officer, reported_at="2026-06-01T08:00:00+08:00").json()
+    new = report(
+        client, officer, judgement="normal", findings=["nothing_abnormal"], reported_at="2026-07-02T08:00:00+08:00"
+    ).json()
+    assert ids(client.get("/api/v1/patrol-reports", params={"judgement": "normal"}, headers=officer)) == [new["id"]]
+    since = client.get("/api/v1/patrol-reports", params={"since": "2026-06-15T00:00:00Z"}, headers=officer)
+    assert ids(since) == [new["id"]]
+    assert ids(client.get("/api/v1/patrol-reports", headers=officer)) == [new["id"], old["id"]]
