@@ -67,8 +67,8 @@ async def escalate_overdue(conn: asyncpg.Connection, now: datetime) -> list[Esca
         return [await _escalate(conn, alert, chains.get(alert["hazard_point"], {}), now) for alert in overdue]
 
 
-def _next_step(step: int, assigned_roles) -> tuple[str, int]:
-    """The kind of notice and the chain step for an alert at `step` whose point's grid has these roles."""
+def next_step(step: int, assigned_roles) -> tuple[str, int]:
+    """The kind of notice and the chain step for an alert (or task) at `step` whose point's grid has these roles."""
     held = [i + 1 for i, role in enumerate(GRID_CHAIN) if role in assigned_roles]
     higher = [s for s in held if s > step]
     if higher:
@@ -78,13 +78,20 @@ def _next_step(step: int, assigned_roles) -> tuple[str, int]:
     return "escalated", step  # nobody holds any role: the event says so, and it comes back every deadline
 
 
+def following_deadline(deadline: datetime, period: timedelta, now: datetime) -> datetime:
+    """The first deadline after `now` on the grid of `deadline` every `period`.
+
+    A backlog (the engine was down) skips the deadlines already past instead of escalating once per
+    cycle to catch up.
+    """
+    return deadline + period * ((now - deadline) // period + 1)
+
+
 async def _escalate(conn, alert, chain: dict, now: datetime) -> Escalation:
-    kind, step = _next_step(alert["escalation_step"], chain)
+    kind, step = next_step(alert["escalation_step"], chain)
     deadline = alert["ack_deadline"]
     period = ACK_DEADLINE[alert["level"]]
-    # The next deadline stays on the grid of the first one, and a backlog (the engine was down) skips
-    # the deadlines already past instead of escalating once per cycle to catch up.
-    next_deadline = deadline + period * ((now - deadline) // period + 1)
+    next_deadline = following_deadline(deadline, period, now)
     role = GRID_CHAIN[step - 1] if step else None
     person = chain.get(role) if role else None
     await conn.execute(L["set_escalation"], alert["id"], step, next_deadline)

@@ -7,6 +7,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+# MM-DD of a day every year has (02-29 is refused: the season would move in other years).
+_MONTH_DAY = r"^(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)$"
+
+
 class Settings(BaseSettings):
     """Every tunable of every process; each field is GEOHAZARD_<NAME> in the environment."""
 
@@ -41,9 +45,49 @@ class Settings(BaseSettings):
     future_tolerance_s: int = Field(300, ge=0, description="Readings stamped further ahead than this are flagged.")
     retention_days: int = Field(3650, ge=1, description="Readings older than this are flagged as stale.")
     engine_interval_s: int = Field(60, ge=1, description="Seconds between full evaluations of every sensor.")
+    engine_resync_s: int = Field(
+        3600, ge=60, description="Seconds between rebuilds of the engine's in-memory windows from the database "
+        "(they pick up readings written behind ingest's back, such as quarantine replays)."
+    )
     api_host: str = Field("127.0.0.1", description="Address `geohazard serve` listens on.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port `geohazard serve` listens on.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    patrol_photo_dir: str = Field(
+        "var/patrol-photos", description="Directory the API keeps patrol-report photos in (created on first use)."
+    )
+    patrol_photo_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, description="Largest photo a patrol report may carry, in bytes (default 10 MiB)."
+    )
+    patrol_photos_per_report: int = Field(10, ge=1, description="Most photos one patrol report may carry.")
+    patrol_far_from_point_m: float = Field(
+        300.0, gt=0, description="A patrol report made further than this from its point is flagged far_from_point."
+    )
+    patrol_regime_interval_s: int = Field(
+        3600, ge=60, description="Seconds between runs of the patrol regimes in the engine: routine and flood-season "
+        "tasks, and the escalation of overdue tasks."
+    )
+    flood_season_start: str = Field(
+        "05-01",
+        pattern=_MONTH_DAY,
+        description="First day (MM-DD, local) of the flood season (汛期); default 05-01, as in Chongqing.",
+    )
+    flood_season_end: str = Field(
+        "09-30",
+        pattern=_MONTH_DAY,
+        description="Last day (MM-DD, local, inclusive) of the flood season; before the start: across the new year.",
+    )
+    flood_season_timezone: str = Field("Asia/Shanghai", description="The time zone the flood season's days are in.")
+    flood_before_weeks: int = Field(
+        4, ge=1, le=26,
+        description="汛前排查: a flood_before task per point in these weeks before the season, due at its start.",
+    )
+    flood_during_interval_days: int = Field(
+        7, ge=1, le=92, description="汛中巡查: a flood_during task per point every this many days within the season."
+    )
+    flood_after_weeks: int = Field(
+        4, ge=1, le=26,
+        description="汛后核查: a flood_after task per point after the season, due this many weeks after its end.",
+    )
 
     @field_validator("database_url")
     @classmethod
