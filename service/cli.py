@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from ingest import acl as acl_cli
 from ingest import commands as command_cli
+from service.registry_import import command as import_cli
 from service.settings import Settings
 
 log = logging.getLogger("geohazard")
@@ -355,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     acl_cli.add_parser(sub)
     command_cli.add_parser(sub)
+    import_cli.add_parser(sub)
     return parser
 
 
@@ -381,4 +383,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy's: other modules raise service.cli.NotReady,
+    # a different class from this copy's, which main() would not catch.
+    from service.cli import main as _main
+
+    sys.exit(_main())

@@ -11,7 +11,7 @@ import pytest
 from tests.support import fetch
 
 SUBCOMMANDS = ("migrate", "serve", "ingest", "engine", "webhook", "replay", "simulate", "demo", "token", "quarantine", "acl",
-               "command")
+               "command", "import")
 
 
 def geohazard(*args, env=None, timeout=60):
