@@ -3,7 +3,8 @@
 Two triggers share one lock so that evaluations never overlap: a full evaluation every
 `engine_interval_s` (APScheduler), and the event path, where ingest's NOTIFY on `readings_stored`
 names the devices that just got readings and the engine re-evaluates their points (and the points
-that may borrow their rain gauges) within a second.
+that may borrow their rain gauges) within a second. Both read the readings from rolling windows kept
+in memory (`alerting.window`), which fetch only what was stored since the last evaluation.
 """
 
 import asyncio
@@ -20,9 +21,11 @@ from alerting.channels.notifications import alert_document
 from alerting.effects import apply_effects
 from alerting.evaluate import assess, load_window
 from alerting.flows import ENGINE_ACTOR, Change, apply_assessment
+from alerting.patrols import run_regimes
 from alerting.scheduled import escalate_overdue
+from alerting.window import WindowStore
 from ingest.commands import send_command
-from ingest.writer import READINGS_CHANNEL
+from ingest.writer import READINGS_CHANNEL, parse_stored_notice
 from sensors.native import alert_topic
 from service.settings import Settings
 from sql import queries
@@ -37,9 +40,11 @@ EVENT_DEBOUNCE_S = 0.05
 RELISTEN_DELAY_S = 5.0
 
 
-async def evaluate_once(conn: asyncpg.Connection, now: datetime, points: list[str] | None = None) -> list[Change]:
-    """One evaluation at `now` of every point (or the given ones); every change recorded and returned."""
-    window = await load_window(conn, now, points)
+async def evaluate_once(conn: asyncpg.Connection, now: datetime, points: list[str] | None = None,
+                        store: WindowStore | None = None) -> list[Change]:
+    """One evaluation at `now` of every point (or the given ones); every change recorded and returned.
+    The live engine passes its rolling windows; without them the readings are read from the database."""
+    window = await load_window(conn, now, points, store)
     assessments = assess(window)
     open_alerts = {(a["hazard_point"], a["type"]): a for a in await conn.fetch(Q["open_alerts"])}
     changes = []
@@ -72,6 +77,8 @@ class Engine:
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
         self._pending_devices: set[str] = set()
+        # Every monitored sensor's recent good readings; rebuilt from the database every engine_resync_s.
+        self._store = WindowStore(settings.engine_resync_s)
         self._wake = asyncio.Event()
         self._mqtt = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"geohazard-engine-{id(self):x}",
                                  protocol=mqtt.MQTTv311)
@@ -89,6 +96,9 @@ class Engine:
         scheduler.add_job(self.cycle, "interval", seconds=self.settings.engine_interval_s,
                           next_run_time=datetime.now(timezone.utc), max_instances=1, coalesce=True,
                           id="full-evaluation", name="evaluate every hazard point")
+        scheduler.add_job(run_regimes, "interval", args=(self._pool, self.settings),
+                          seconds=self.settings.patrol_regime_interval_s, next_run_time=datetime.now(timezone.utc),
+                          max_instances=1, coalesce=True, id="patrol-regimes", name="patrol tasks and their escalation")
         scheduler.start()
         log.info("engine evaluating every %ss and on new readings", self.settings.engine_interval_s)
         listener = asyncio.create_task(self._listen(stop))
@@ -111,9 +121,12 @@ class Engine:
     async def _evaluate(self, points: list[str] | None) -> None:
         now = datetime.now(timezone.utc)
         async with self._lock:
+            if points is None and self._store.resync_due():
+                log.info("rebuilding the rolling windows of %d sensors from the database", len(self._store))
+                self._store.clear()
             try:
                 async with self._pool.acquire() as conn:
-                    changes = await evaluate_once(conn, now, points)
+                    changes = await evaluate_once(conn, now, points, self._store)
                     for change in changes:
                         log.info("%s %s alert %s at %s: %s -> %s", change.kind, change.type, change.alert_id,
                                  change.hazard_point, change.from_level or "none", change.to_level or "none")
@@ -160,7 +173,9 @@ class Engine:
             await asyncio.sleep(RELISTEN_DELAY_S)
 
     def _on_readings(self, conn, pid, channel, payload: str) -> None:
-        self._pending_devices.update(filter(None, payload.split(",")))
+        earliest = parse_stored_notice(payload)
+        self._store.note_stored(earliest)
+        self._pending_devices.update(earliest)
         self._wake.set()
 
     async def _event_path(self, stop: asyncio.Event) -> None:

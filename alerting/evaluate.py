@@ -1,6 +1,7 @@
-"""One evaluation: read the last 72 h of good readings, run the kernels, and assess every hazard point.
+"""One evaluation: take the last 72 h of good readings, run the kernels, and assess every hazard point.
 
-`load_window` is the only I/O; `assess` is numpy over all sensors at once and returns one Assessment
+`load_window` is the only I/O (the readings come from the engine's rolling windows, `alerting.window`,
+or straight from the database for replay); `assess` is numpy over all sensors at once and returns one Assessment
 per (point, type) for `flows` to act on. Given the same readings and the same `now`, it gives the same
 assessments: that is what makes replay reproduce live events.
 """
@@ -8,14 +9,24 @@ assessments: that is what makes replay reproduce live events.
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import cached_property, lru_cache
+from math import isfinite
 
 import asyncpg
 import numpy as np
 
 from alerting import kernels as k
 from alerting.flows import Assessment
-from alerting.rules import (BIN_S, GAUGE_SEARCH_RADIUS_M, MAX_GAP_BINS, RAIN_WINDOW_BINS, SMOOTH_BINS,
-                            V0_FLOOR_MM_PER_DAY, WINDOW_BINS)
+from alerting.rules import (
+    BIN_S,
+    GAUGE_SEARCH_RADIUS_M,
+    MAX_GAP_BINS,
+    RAIN_WINDOW_BINS,
+    SMOOTH_BINS,
+    V0_FLOOR_MM_PER_DAY,
+    WINDOW_BINS,
+)
+from alerting.window import SensorWindow, WindowStore
 from sensors.kinds import DISPLACEMENT_KINDS
 from sql import queries
 
@@ -35,7 +46,7 @@ class SensorSet:
     start_s: float  # bins are [start_s + k * BIN_S, ...), k < n_bins, the last one ending at now
     n_bins: int
 
-    @property
+    @cached_property
     def names(self) -> list[str]:
         return [f"{r['device_id']}/{r['code']}" for r in self.rows]
 
@@ -48,22 +59,44 @@ class Window:
     rain: SensorSet
 
 
-async def load_window(conn: asyncpg.Connection, now: datetime, points: list[str] | None = None) -> Window:
-    """Everything one evaluation needs, read in a handful of queries; `points` limits it to those points."""
+async def load_window(conn: asyncpg.Connection, now: datetime, points: list[str] | None = None,
+                      store: WindowStore | None = None) -> Window:
+    """Everything one evaluation needs; `points` limits it to those points. The readings come from the
+    engine's rolling windows when a `store` is given (brought up to `now` first), else from the database."""
     point_rows = await conn.fetch(Q["active_points"], points)
-    displacement = await _load_family(conn, await conn.fetch(Q["monitored_sensors"], list(DISPLACEMENT_KINDS), points),
-                                      now, WINDOW_BINS)
-    rain = await _load_family(conn, await conn.fetch(Q["gauges_near"], points), now, RAIN_WINDOW_BINS)
+    displacement_rows = await conn.fetch(Q["monitored_sensors"], list(DISPLACEMENT_KINDS), points)
+    rain_rows = await conn.fetch(Q["gauges_near"], points)
+    if store is None:
+        displacement = await load_family(conn, displacement_rows, now, WINDOW_BINS)
+        rain = await load_family(conn, rain_rows, now, RAIN_WINDOW_BINS)
+    else:
+        displacement_windows = _windows(displacement_rows, WINDOW_BINS)
+        rain_windows = _windows(rain_rows, RAIN_WINDOW_BINS)
+        await store.refresh(conn, displacement_windows + rain_windows, now)
+        displacement = _family(displacement_rows, now, WINDOW_BINS,
+                               store.sensor_set(displacement_windows, now, WINDOW_BINS, BIN_S))
+        rain = _family(rain_rows, now, RAIN_WINDOW_BINS, store.sensor_set(rain_windows, now, RAIN_WINDOW_BINS, BIN_S))
     return Window(now, point_rows, displacement, rain)
 
 
-async def _load_family(conn: asyncpg.Connection, rows: list, now: datetime, n_bins: int) -> SensorSet:
+async def load_family(conn: asyncpg.Connection, rows: list, now: datetime, n_bins: int) -> SensorSet:
+    """The family's good readings in (now - n_bins bins, now], read from the database."""
     frm = now - timedelta(seconds=BIN_S * n_bins)
     data = await conn.fetchrow(Q["window_readings"], [r["device_id"] for r in rows], [r["code"] for r in rows],
                                frm, now)
+    return _family(rows, now, n_bins, (np.asarray(data["idx"], dtype=np.int64) - 1,
+                                       np.asarray(data["t_s"], dtype=np.float64),
+                                       np.asarray(data["value"], dtype=np.float64)))
+
+
+def _family(rows: list, now: datetime, n_bins: int, readings: tuple[np.ndarray, np.ndarray, np.ndarray]) -> SensorSet:
     # Bins are (now - n_bins h, now] in 1 h steps, aligned to `now` so that the last bin is a full hour.
-    return SensorSet(rows, np.asarray(data["idx"], dtype=np.int64) - 1, np.asarray(data["t_s"], dtype=np.float64),
-                     np.asarray(data["value"], dtype=np.float64), frm.timestamp() + 1e-6, n_bins)
+    frm = now - timedelta(seconds=BIN_S * n_bins)
+    return SensorSet(rows, *readings, frm.timestamp() + 1e-6, n_bins)
+
+
+def _windows(rows: list, n_bins: int) -> list[SensorWindow]:
+    return [SensorWindow(r["device_id"], r["code"], float(BIN_S * n_bins)) for r in rows]
 
 
 def _threshold_matrix(dicts: list[dict], key: str, default=(np.nan,) * 4) -> np.ndarray:
@@ -76,11 +109,24 @@ def _threshold_matrix(dicts: list[dict], key: str, default=(np.nan,) * 4) -> np.
 
 
 def _json(value) -> dict:
-    return json.loads(value) if isinstance(value, str) else (value or {})
+    return _parsed(value) if isinstance(value, str) else (value or {})
+
+
+@lru_cache(maxsize=65_536)
+def _parsed(text: str) -> dict:
+    # Thresholds and plans are the same few JSON texts evaluation after evaluation; parse each once.
+    # Callers only read the result.
+    return json.loads(text)
 
 
 def _round(x: float, digits: int = 2):
-    return None if not np.isfinite(x) else round(float(x), digits)
+    x = float(x)
+    return round(x, digits) if isfinite(x) else None
+
+
+def _rounded(values: np.ndarray, digits: int = 2) -> list:
+    """_round of every value, as a list (one conversion for the whole array)."""
+    return [round(x, digits) if isfinite(x) else None for x in values.tolist()]
 
 
 def assess(w: Window) -> list[Assessment]:
@@ -161,31 +207,35 @@ def _assess_deformation(w: Window, point_pos: dict, n_points: int):
     levels = k.deformation_levels(alpha, velocity, series, v_thr, d_thr)
     has_data = np.isfinite(velocity[:, -1])
 
-    point_of_sensor = np.array([point_pos.get(r["hazard_point"], -1) for r in s.rows])
+    # Per-sensor values as Python lists once, rather than numpy scalars one by one in the loop.
+    displacement, speed, reference = _rounded(series[:, -1]), _rounded(velocity[:, -1]), _rounded(v0, 3)
+    angle, level_of, with_data = _rounded(alpha[:, -1]), levels.level.tolist(), has_data.tolist()
+    v0_configured = np.isfinite(configured).tolist()
+    names = s.names
     for j, r in enumerate(s.rows):
-        i = point_of_sensor[j]
+        i = point_pos.get(r["hazard_point"], -1)
         if i < 0:
             continue
         ev = evidence[i] or {"sensors": [], "reasons": [], "thresholds": {}}
         evidence[i] = ev
-        name = s.names[j]
+        name = names[j]
         entry = {
-            "sensor": name, "kind": r["kind"], "level": k.LEVEL_NAMES[levels.level[j]] if has_data[j] else "no data",
-            "displacement_mm": _round(series[j, -1]), "velocity_mm_per_day": _round(velocity[j, -1]),
-            "v0_mm_per_day": _round(v0[j], 3), "v0_source": "configured" if np.isfinite(configured[j]) else "window median",
-            "tangent_angle_deg": _round(alpha[j, -1]),
+            "sensor": name, "kind": r["kind"], "level": k.LEVEL_NAMES[level_of[j]] if with_data[j] else "no data",
+            "displacement_mm": displacement[j], "velocity_mm_per_day": speed[j],
+            "v0_mm_per_day": reference[j], "v0_source": "configured" if v0_configured[j] else "window median",
+            "tangent_angle_deg": angle[j],
         }
         ev["sensors"].append(entry)
         ev["thresholds"][name] = {"velocity_mm_per_day": thresholds[j].get("velocity_mm_per_day"),
                                   "displacement_mm": thresholds[j].get("displacement_mm"),
                                   "tangent_angle_deg": {"yellow": "> 50", "orange": ">= 80", "red": ">= 85"}}
-        if not has_data[j]:
+        if not with_data[j]:
             ev["reasons"].append(f"{name}: no data in the last hours")
             continue
-        if levels.level[j] >= k.ORANGE:
+        if level_of[j] >= k.ORANGE:
             entry["failure_forecast"] = _failure_forecast(s, alpha[j], velocity[j])
-        level_by_point[i] = max(level_by_point[i], levels.level[j])
-        if levels.level[j] > 0:
+        level_by_point[i] = max(level_by_point[i], level_of[j])
+        if level_of[j] > 0:
             ev["reasons"].append(_deformation_reason(name, levels, j, alpha[j, -1], velocity[j, -1], v0[j], series[j, -1]))
     return level_by_point, evidence
 

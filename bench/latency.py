@@ -148,6 +148,10 @@ def main() -> int:
         engine = subprocess.Popen([sys.executable, "-m", "service.cli", "engine"], cwd=ROOT, stdout=engine_log,
                                   stderr=subprocess.STDOUT,
                                   env=geohazard_env(client_id="bench-engine", engine_interval_s=3600, **env))
+        if os.environ.get("BENCH_PROFILE_ENGINE"):  # py-spy on the engine, raw stacks to the given file
+            subprocess.Popen(["py-spy", "record", "--pid", str(engine.pid), "-r", "100", "--format", "raw",
+                              "--nonblocking", "-o", os.environ["BENCH_PROFILE_ENGINE"]],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         alerts: dict[str, float] = {}
         watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-watch-{uuid.uuid4().hex[:6]}")
 

@@ -3,13 +3,13 @@
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import NamedTuple
 
 import asyncpg
 
-from sensors.readings import Reading
 from ingest.commands import PreparedAnswer
+from sensors.readings import Reading
 from sensors.universal import DeviceStatus
 from sql import queries
 
@@ -115,8 +115,8 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
             await conn.execute(Q["touch_devices"], list(batch.devices_seen), list(batch.devices_seen.values()))
         if stored:
             # Delivered at commit: the engine re-evaluates these devices' points within a second.
-            for chunk in _chunks(sorted({r.device_id for _, r in batch.readings})):
-                await conn.execute(Q["notify_readings_stored"], chunk)
+            for notice in stored_notices(batch.readings):
+                await conn.execute(Q["notify_readings_stored"], notice)
         if dead_letters:
             await conn.executemany(
                 Q["insert_dead_letter"],
@@ -211,15 +211,35 @@ def _text(value: str) -> str:
     return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
-def _chunks(device_ids: list[str]) -> list[str]:
-    """Comma-joined device ids in pieces that fit a NOTIFY payload (under 8000 bytes)."""
-    chunks, current = [], []
-    for device_id in device_ids:
-        if current and sum(len(d) + 1 for d in current) + len(device_id) > NOTIFY_PAYLOAD_BYTES:
-            chunks.append(",".join(current))
-            current = []
-        current.append(device_id)
-    return chunks + ([",".join(current)] if current else [])
+def stored_notices(readings: list[tuple[str, Reading]]) -> list[str]:
+    """The NOTIFY payloads for a stored batch: JSON objects of device id -> epoch seconds of the device's
+    earliest reading in the batch (a gateway emptying its buffer sends readings older than the engine has
+    seen), split to fit PostgreSQL's payload limit of 8000 bytes."""
+    earliest: dict[str, float] = {}
+    for _, r in readings:
+        ts = r.ts.timestamp()
+        known = earliest.get(r.device_id)
+        if known is None or ts < known:
+            earliest[r.device_id] = ts
+    notices, current, size = [], {}, 2
+    for device_id in sorted(earliest):
+        entry = len(json.dumps(device_id)) + 24  # the id, a colon, a comma and the number
+        if current and size + entry > NOTIFY_PAYLOAD_BYTES:
+            notices.append(json.dumps(current, separators=(",", ":")))
+            current, size = {}, 2
+        current[device_id] = earliest[device_id]
+        size += entry
+    return notices + ([json.dumps(current, separators=(",", ":"))] if current else [])
+
+
+def parse_stored_notice(payload: str) -> dict[str, datetime | None]:
+    """Device id -> its earliest reading in the batch, from one of `stored_notices`; None for the time
+    when an ingest from before this format sent a comma-separated list of ids (during a rolling upgrade)."""
+    try:
+        earliest = json.loads(payload)
+    except ValueError:
+        return dict.fromkeys(filter(None, payload.split(",")))
+    return {device_id: datetime.fromtimestamp(ts, tz=timezone.utc) for device_id, ts in earliest.items()}
 
 
 def _count(status: str) -> int:

@@ -49,6 +49,19 @@ FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS s (device_id, code, idx)
 JOIN reading r ON r.device_id = s.device_id AND r.sensor_code = s.code
 WHERE r.ts > $3 AND r.ts <= $4 AND r.quality = '{}' AND r.value IS NOT NULL
 
+-- name: window_since
+-- Every reading of the given sensors from that sensor's own time on (inclusive) up to $4, as parallel
+-- arrays: sensor position (1-based, in the order given), epoch seconds, value (NaN when none) and whether
+-- it is good (no flag and a value). The engine keeps the good ones and remembers the last one of any
+-- quality (its cursor: what was stored since the engine last looked starts there).
+SELECT coalesce(array_agg(s.idx), '{}') AS idx,
+       coalesce(array_agg(extract(epoch FROM r.ts)::float8), '{}') AS t_s,
+       coalesce(array_agg(coalesce(r.value, 'NaN')), '{}') AS value,
+       coalesce(array_agg(r.quality = '{}' AND r.value IS NOT NULL), '{}') AS good
+FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS s (device_id, code, since, idx)
+JOIN reading r ON r.device_id = s.device_id AND r.sensor_code = s.code
+WHERE r.ts >= s.since AND r.ts <= $4
+
 -- name: active_points
 SELECT code, county_code, lon, lat, thresholds, monitoring_plan
 FROM hazard_point
@@ -61,25 +74,33 @@ FROM alert
 WHERE state <> 'resolved'
 
 -- name: insert_alert
+-- Nothing when the point already has an open alert of the type: one was opened since the evaluation
+-- looked (a patrol report judged dangerous); the next evaluation moves that one.
 INSERT INTO alert (hazard_point, type, level, reasons, evidence, rule_version, raised_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+ON CONFLICT (hazard_point, type) WHERE state <> 'resolved' DO NOTHING
 RETURNING id
 
 -- name: set_alert_level
-UPDATE alert
+-- The level it had, read under the row lock (an officer may have lowered it since the evaluation read
+-- it); nothing when an officer closed it meanwhile: a closed alert stays closed.
+WITH old AS (SELECT id, level FROM alert WHERE id = $1 AND state <> 'resolved' FOR UPDATE)
+UPDATE alert a
 SET level = $2, reasons = $3, evidence = $4, rule_version = $5, updated_at = $6,
     pending_level = NULL, pending_since = NULL
--- An officer may have closed it since the evaluation read it: a closed alert stays closed.
-WHERE id = $1 AND state <> 'resolved'
+FROM old WHERE a.id = old.id
+RETURNING old.level AS from_level
 
 -- name: set_alert_pending
 UPDATE alert SET pending_level = $2, pending_since = $3 WHERE id = $1
 
 -- name: resolve_alert
+-- Nothing when it was closed meanwhile.
 UPDATE alert
 SET state = 'resolved', resolved_at = $2, resolved_by = $3, updated_at = $2,
     pending_level = NULL, pending_since = NULL
-WHERE id = $1
+WHERE id = $1 AND state <> 'resolved'
+RETURNING id
 
 -- name: insert_event
 INSERT INTO alert_event (alert_id, at, kind, from_level, to_level, actor, inputs, thresholds, rule_version, note)

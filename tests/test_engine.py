@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 import psycopg
 
+from alerting import flows
 from alerting.engine import evaluate_once
 from tests.support import fetch, register
 
@@ -232,3 +233,34 @@ def test_replay_on_the_command_line_lists_the_events(database_url):
     assert result.returncode == 0, result.stderr
     assert "500113-HP-0042  rainfall    raised        none -> orange" in result.stdout
     assert "events from" in result.stderr
+
+
+def test_an_evaluation_racing_an_officer_or_a_patrol_report_records_nothing_false(database_url):
+    """The engine acts on the open alerts it read at the start of an evaluation. If an officer closes the
+    alert, or a dangerous patrol report opens one, before the engine writes, the engine writes no event and
+    opens no second alert."""
+    register(database_url, sensors=(("CR-01", "crack", {}),))
+    point = "500113-HP-0042"
+
+    async def scenario():
+        conn = await asyncpg.connect(database_url)
+        try:
+            orange = flows.Assessment(point, "500113", "deformation", 3, ["test"], {}, {})
+            raised = await flows.raise_alert(conn, orange, NOW)
+            [stale] = await conn.fetch("SELECT * FROM alert WHERE id = $1", raised.alert_id)
+            # Someone else opened it first: no second alert, no event.
+            assert await flows.raise_alert(conn, orange, NOW) is None
+            # An officer closes it while the engine, holding the stale row, raises it to red.
+            await conn.execute("UPDATE alert SET state = 'resolved', resolved_at = $2 WHERE id = $1", stale["id"], NOW)
+            red = flows.Assessment(point, "500113", "deformation", 4, ["test"], {}, {})
+            assert await flows.change_level(conn, stale, red, NOW, "level_raised") is None
+            assert await flows.resolve_alert(conn, stale, red, NOW, actor="engine") is None
+            return await conn.fetch("SELECT kind FROM alert_event WHERE alert_id = $1", stale["id"]), \
+                await conn.fetchval("SELECT level FROM alert WHERE id = $1", stale["id"])
+        finally:
+            await conn.close()
+
+    events, level = asyncio.run(scenario())
+    assert [e["kind"] for e in events] == ["raised"]
+    assert level == "orange"
+    assert fetch(database_url, "SELECT count(*) FROM alert")[0][0] == 1

@@ -1,0 +1,180 @@
+"""The engine's rolling windows: each monitored sensor's good readings over its family's window, in memory.
+
+A sensor's window is read from the database the first time it is evaluated (the first full evaluation
+after start-up reads them all), and from then on only what was stored since: every evaluation asks the
+database, per sensor, for the readings from the sensor's cursor on (an index range scan that returns a
+reading or two), where the cursor is the time of the last reading fetched. That last reading is read
+again each time because ingest may still take back its spike flag when the next reading confirms the
+jump. A gateway that empties its buffer after an outage stores readings older than the cursor; ingest's
+notification gives each device's earliest new reading, and the next fetch for that device starts there.
+Anything else written behind the engine's back (a quarantine replay, a manual correction) is picked up
+by the full rebuild every `resync_s`.
+
+Given the same stored readings, `sensor_set` gives exactly the arrays `evaluate.load_family` reads from
+the database, which is what keeps the live engine and `geohazard replay` in agreement.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+import numpy as np
+
+from sql import queries
+
+Q = queries("engine")
+_EMPTY = np.empty(0)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(slots=True)
+class _Series:
+    t_s: np.ndarray  # epoch seconds of the good readings, ascending
+    value: np.ndarray
+    horizon_s: float  # how far back the sensor's family looks
+    cursor: datetime  # the next fetch starts here (inclusive): the last reading fetched, of any quality
+    cursor_good: bool  # that reading is in t_s/value (so an unchanged re-read changes nothing)
+
+
+@dataclass(frozen=True, slots=True)
+class SensorWindow:
+    """A sensor to keep, and how far back its family looks."""
+
+    device_id: str
+    code: str
+    horizon_s: float
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.device_id, self.code
+
+
+class WindowStore:
+    """Rolling windows of good readings per (device, sensor), fed by `refresh` before each evaluation."""
+
+    def __init__(self, resync_s: float = 3600.0):
+        self.resync_s = resync_s
+        self._series: dict[tuple[str, str], _Series] = {}
+        self._late: dict[str, datetime] = {}  # device -> earliest reading ingest reported since the last fetch
+        self._built = time.monotonic()
+        self.loaded = 0  # sensors read whole from the database, for the log and the tests
+        self.fetched = 0  # readings fetched by cursor
+
+    def __len__(self) -> int:
+        return len(self._series)
+
+    def note_stored(self, earliest: dict[str, datetime | None]) -> None:
+        """Ingest stored readings of these devices, the oldest at the given time (None: not told)."""
+        late = self._late
+        for device_id, ts in earliest.items():
+            known = late.get(device_id)
+            if ts is not None and (known is None or ts < known):
+                late[device_id] = ts
+
+    def resync_due(self) -> bool:
+        return time.monotonic() - self._built >= self.resync_s
+
+    def clear(self) -> None:
+        """Forget every window: the next evaluation of each sensor reads it whole from the database."""
+        self._series.clear()
+        self._late.clear()
+        self._built = time.monotonic()
+
+    async def refresh(self, conn: asyncpg.Connection, sensors: list[SensorWindow], now: datetime) -> None:
+        """Bring the windows of these sensors up to `now`: read new ones whole, the others from their cursors."""
+        series = self._series
+        cold = [s for s in sensors if s.key not in series]
+        warm = [s for s in sensors if s.key in series]
+        if cold:
+            await self._load(conn, cold, now)
+        if warm:
+            await self._fetch(conn, warm, now)
+        touched = {s.device_id for s in sensors}
+        for device_id in touched & self._late.keys():
+            del self._late[device_id]
+
+    def sensor_set(self, sensors: list[SensorWindow], now: datetime, n_bins: int, bin_s: int):
+        """(idx, t_s, value) of the good readings in (now - n_bins bins, now], as load_family reads them."""
+        frm = (now - timedelta(seconds=bin_s * n_bins)).timestamp()
+        to = now.timestamp()
+        parts = [self._series[s.key] for s in sensors]
+        lengths = np.fromiter((len(p.t_s) for p in parts), dtype=np.int64, count=len(parts))
+        if not lengths.sum():
+            return np.empty(0, np.int64), _EMPTY, _EMPTY
+        idx = np.repeat(np.arange(len(parts), dtype=np.int64), lengths)
+        t_s = np.concatenate([p.t_s for p in parts])
+        value = np.concatenate([p.value for p in parts])
+        keep = (t_s > frm) & (t_s <= to)
+        return idx[keep], t_s[keep], value[keep]
+
+    async def _load(self, conn: asyncpg.Connection, sensors: list[SensorWindow], now: datetime) -> None:
+        # A window is (now - horizon, now]; timestamps have microseconds, so it starts 1 us after that.
+        frm = [now - timedelta(seconds=s.horizon_s) for s in sensors]
+        idx, t_s, value, good, bounds = await _readings_since(conn, sensors, [t + _MICROSECOND for t in frm], now)
+        for j, s in enumerate(sensors):
+            lo, hi = bounds[j], bounds[j + 1]
+            mask = good[lo:hi]
+            if hi > lo:
+                cursor, cursor_good = _utc(t_s[hi - 1]), bool(good[hi - 1])
+            else:
+                cursor, cursor_good = frm[j], False
+            self._series[s.key] = _Series(t_s[lo:hi][mask], value[lo:hi][mask], s.horizon_s, cursor, cursor_good)
+        self.loaded += len(sensors)
+
+    async def _fetch(self, conn: asyncpg.Connection, sensors: list[SensorWindow], now: datetime) -> None:
+        late = self._late
+        parts = [self._series[s.key] for s in sensors]
+        since = []
+        for s, part in zip(sensors, parts):
+            earliest = late.get(s.device_id)
+            since.append(part.cursor if earliest is None or earliest >= part.cursor else earliest)
+        idx, t_s, value, good, bounds = await _readings_since(conn, sensors, since, now)
+        self.fetched += len(idx)
+        # Most sensors have nothing new: the one reading fetched is the cursor's, unchanged. Find the others
+        # with array operations, and update only those.
+        counts = np.diff(bounds)
+        first = np.minimum(bounds[:-1], max(len(idx) - 1, 0))
+        if len(idx):
+            cursor_s = np.array([p.cursor.timestamp() for p in parts])
+            cursor_good = np.array([p.cursor_good for p in parts])
+            last_value = np.array([p.value[-1] if p.cursor_good and len(p.value) else np.nan for p in parts])
+            from_cursor = np.array([a == p.cursor for a, p in zip(since, parts)])
+            unchanged = ((counts == 1) & from_cursor & (t_s[first] == cursor_s) & (good[first] == cursor_good)
+                         & (~cursor_good | (value[first] == last_value)))
+            changed = np.flatnonzero((counts > 0) & ~unchanged).tolist()
+        else:
+            changed = []
+        to = now.timestamp()
+        for j in changed:
+            part, lo, hi = parts[j], bounds[j], bounds[j + 1]
+            start = since[j].timestamp()
+            keep = np.searchsorted(part.t_s, start, side="left")  # drop what this fetch read again
+            floor = np.searchsorted(part.t_s, to - part.horizon_s, side="right")  # and what left the window
+            mask = good[lo:hi]
+            part.t_s = np.concatenate((part.t_s[floor:keep], t_s[lo:hi][mask])) if floor < keep else t_s[lo:hi][mask]
+            part.value = (np.concatenate((part.value[floor:keep], value[lo:hi][mask])) if floor < keep
+                          else value[lo:hi][mask])
+            if t_s[hi - 1] >= part.cursor.timestamp():
+                part.cursor, part.cursor_good = _utc(t_s[hi - 1]), bool(good[hi - 1])
+
+
+async def _readings_since(conn: asyncpg.Connection, sensors: list[SensorWindow], since: list[datetime],
+                          now: datetime):
+    """The readings of each sensor from its `since` (inclusive) to `now`, sorted by sensor then time:
+    (idx, t_s, value, good, bounds), sensor j's readings being [bounds[j], bounds[j + 1])."""
+    data = await conn.fetchrow(Q["window_since"], [s.device_id for s in sensors], [s.code for s in sensors],
+                               since, now)
+    idx = np.asarray(data["idx"], dtype=np.int64) - 1
+    t_s = np.asarray(data["t_s"], dtype=np.float64)
+    value = np.asarray(data["value"], dtype=np.float64)
+    good = np.asarray(data["good"], dtype=bool)
+    order = np.lexsort((t_s, idx))
+    idx, t_s, value, good = idx[order], t_s[order], value[order], good[order]
+    return idx, t_s, value, good, np.searchsorted(idx, np.arange(len(sensors) + 1))
+
+
+def _utc(epoch_s: float) -> datetime:
+    # Readings carry microseconds; epoch seconds as float8 keep them to well under half a microsecond at
+    # today's magnitudes, and fromtimestamp rounds to the nearest one: the reading's own time, exactly.
+    return datetime.fromtimestamp(float(epoch_s), tz=timezone.utc)
