@@ -133,6 +133,9 @@ async def generate_tasks(conn: asyncpg.Connection, now: datetime, settings: Sett
     created = {}
     async with conn.transaction():
         await conn.execute(W["lock_task_generation"], TASK_GENERATION_LOCK)
+        for task in await conn.fetch(W["cancel_tasks_of_retired_points"]):
+            log.info("%s task %s called off: point %s is no longer monitored", task["regime"], task["id"],
+                     task["hazard_point"])
         routine_every = timedelta(weeks=1) / DEFAULT_ROUTINE_PATROLS_PER_WEEK
         created["routine"] = len(await conn.fetch(W["insert_periodic_tasks"], "routine", now, routine_every, True,
                                                   None, None))

@@ -143,6 +143,13 @@ WHERE p.status = 'active'
                                                 AND (t.state = 'open' OR t.created_at >= $4))
 RETURNING id
 
+-- name: cancel_tasks_of_retired_points
+-- Open tasks of points that are treated, relocated or cancelled: nobody is to patrol them any more.
+UPDATE patrol_task t SET state = 'cancelled'
+FROM hazard_point p
+WHERE p.code = t.hazard_point AND t.state = 'open' AND p.status IN ('treated', 'relocated', 'cancelled')
+RETURNING t.id, t.hazard_point, t.regime
+
 -- name: overdue_tasks
 -- Open tasks past their next escalation (their due time until the first), oldest first.
 SELECT t.id, t.hazard_point, p.county_code, t.regime, t.assignee_id, t.due_at, t.escalation_step,

@@ -184,3 +184,14 @@ async def test_the_engines_job_creates_the_tasks_due_now(conn, settings, databas
         await pool.close()
     routine = await tasks(conn, "routine")
     assert sorted(routine) == [PLAIN, DAILY] and all(len(t) == 1 for t in routine.values())
+
+
+async def test_a_point_taken_out_of_monitoring_has_its_open_tasks_called_off(conn, settings):
+    await generate_tasks(conn, WINTER, settings)
+    await conn.execute("UPDATE hazard_point SET status = 'relocated' WHERE code = $1", DAILY)
+    await generate_tasks(conn, WINTER + timedelta(hours=1), settings)
+    routine = await tasks(conn, "routine")
+    assert [state for _, state, _ in routine[DAILY]] == ["cancelled"]
+    assert [state for _, state, _ in routine[PLAIN]] == ["open"]
+    # Called off, it does not escalate when its due time passes.
+    assert [e.hazard_point for e in await escalate_overdue_tasks(conn, WINTER + timedelta(days=2))] == []
