@@ -9,7 +9,7 @@ line every HEARTBEAT_S keeps proxies from closing an idle stream and lets client
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 
@@ -124,8 +124,10 @@ def sse_event(event_id: int, body: bytes) -> bytes:
     return b"id: %d\ndata: %s\n\n" % (event_id, body)
 
 
-async def alert_event_stream(hub: AlertEventHub, *, last_event_id: int | None) -> AsyncIterator[bytes]:
-    """The text/event-stream body: the events after `last_event_id` (if given), then each one as it is committed."""
+async def alert_event_stream(hub: AlertEventHub, *, last_event_id: int | None,
+                             visible: Callable[[int], Awaitable[bool]] | None = None) -> AsyncIterator[bytes]:
+    """The text/event-stream body: the events after `last_event_id` (if given), then each one as it is
+    committed; with `visible`, only the events for which it answers true (asked as each goes out)."""
     queue = await hub.subscribe()  # before catching up, so nothing committed meanwhile is missed
     try:
         # The first bytes: the client's reconnection delay, and the sign that the stream is live.
@@ -137,7 +139,8 @@ async def alert_event_stream(hub: AlertEventHub, *, last_event_id: int | None) -
                 page = await notifications_after(conn, cursor, CATCH_UP_PAGE)
             for event_id, body in page:
                 caught_up.add(event_id)
-                yield sse_event(event_id, body)
+                if visible is None or await visible(event_id):
+                    yield sse_event(event_id, body)
             cursor = page[-1][0] if len(page) == CATCH_UP_PAGE else None
         while True:
             try:
@@ -148,7 +151,7 @@ async def alert_event_stream(hub: AlertEventHub, *, last_event_id: int | None) -
             if item is _CLOSED:
                 return
             event_id, body = item
-            if event_id not in caught_up:
+            if event_id not in caught_up and (visible is None or await visible(event_id)):
                 yield sse_event(event_id, body)
     finally:
         hub.unsubscribe(queue)

@@ -63,7 +63,7 @@ async def stream_alert_events(
     """Every alert event as it is committed; with Last-Event-ID, the ones missed since that id first.
     A grid monitor gets the events of its own points only."""
     return StreamingResponse(
-        alert_service.scoped_event_stream(pool, token, alert_event_stream(hub, last_event_id=last_event_id)),
+        alert_event_stream(hub, last_event_id=last_event_id, visible=alert_service.event_visibility(pool, token)),
         media_type="text/event-stream",
         # No caching, and no buffering by a reverse proxy (nginx honours X-Accel-Buffering).
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -1,8 +1,6 @@
 """Alert queries for the API; a grid monitor's view is bounded to its own points in the SQL."""
 
-import re
-from collections.abc import AsyncIterator
-from contextlib import aclosing
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -28,7 +26,6 @@ from service.pagination import split_page
 _SQL = sql.queries("api")
 _CHANNELS = sql.queries("channels")
 # The first line of a server-sent event carrying an alert event (alerting.channels.stream.sse_event).
-_SSE_EVENT_ID = re.compile(rb"^id: (\d+)\n")
 
 
 async def _select(
@@ -85,20 +82,18 @@ async def get_alert_cap(*, conn: asyncpg.Connection, alert_id: int, sender: str,
     return alert_to_cap(alert, point, sender=sender)
 
 
-def scoped_event_stream(pool: asyncpg.Pool, token: ApiToken, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The SSE stream as this caller may see it: a grid monitor gets only the events of its own points."""
+def event_visibility(pool: asyncpg.Pool, token: ApiToken) -> Callable[[int], Awaitable[bool]] | None:
+    """For the SSE stream: whether this caller may see an alert event; None when it sees them all. A grid
+    monitor sees the events of its own points, checked as each goes out, so a grid assignment made or
+    taken away while the stream is open counts from the next event on."""
     person = scoped_person(token)
-    return events if person is None else _events_of_person(pool, person, events)
+    if person is None:
+        return None
 
+    async def visible(event_id: int) -> bool:
+        return bool(await pool.fetchval(_SQL["alert_event_visible"], event_id, person))
 
-async def _events_of_person(pool: asyncpg.Pool, person: int, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Comments and the retry line pass; each event is checked in the database as it goes out, so a grid
-    assignment made or taken away while the stream is open counts from the next event on."""
-    async with aclosing(events):  # closing this stream ends the hub subscription at once, not at GC
-        async for chunk in events:
-            event_id = _SSE_EVENT_ID.match(chunk)
-            if event_id is None or await pool.fetchval(_SQL["alert_event_visible"], int(event_id[1]), person):
-                yield chunk
+    return visible
 
 
 async def acknowledge(*, conn: asyncpg.Connection, broker: Broker, alert_id: int, officer: ApiToken,
