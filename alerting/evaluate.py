@@ -100,11 +100,12 @@ def _windows(rows: list, n_bins: int) -> list[SensorWindow]:
 
 
 def _threshold_matrix(dicts: list[dict], key: str, default=(np.nan,) * 4) -> np.ndarray:
-    """[n, 4] blue..red thresholds from each row's JSON `{key: {"blue": .., ...}}`, NaN where unset."""
+    """[n, 4] blue..red thresholds from each row's JSON `{key: {"blue": .., ...}}`. A row without the table
+    takes `default`; in a row's own table a level left out is not warned on (NaN)."""
     out = np.empty((len(dicts), 4))
     for i, d in enumerate(dicts):
-        given = d.get(key) or {}
-        out[i] = [given.get(level, default[j]) for j, level in enumerate(_LEVEL_KEYS)]
+        given = d.get(key)
+        out[i] = [given.get(level, np.nan) for level in _LEVEL_KEYS] if given else default
     return out.astype(float)
 
 
@@ -205,7 +206,10 @@ def _assess_deformation(w: Window, point_pos: dict, n_points: int):
     v_thr = _threshold_matrix(thresholds, "velocity_mm_per_day")
     d_thr = _threshold_matrix(thresholds, "displacement_mm")
     levels = k.deformation_levels(alpha, velocity, series, v_thr, d_thr)
-    has_data = np.isfinite(velocity[:, -1])
+    # A sensor has data when its velocity is known at the last bin, or, just after a break in its series
+    # (velocity not known yet), when its displacement alone reaches a threshold: that raises, and a sensor
+    # without a level from it stays "no data", which never lowers a level.
+    has_data = np.isfinite(velocity[:, -1]) | (np.isfinite(series[:, -1]) & (levels.level > 0))
 
     # Per-sensor values as Python lists once, rather than numpy scalars one by one in the loop.
     displacement, speed, reference = _rounded(series[:, -1]), _rounded(velocity[:, -1]), _rounded(v0, 3)
@@ -248,7 +252,7 @@ def _failure_forecast(s: SensorSet, alpha_deg: np.ndarray, velocity: np.ndarray)
     t_fail_days, r2 = k.inverse_velocity_forecast(bin_end_days[onset:], velocity[onset:])
     if not np.isfinite(t_fail_days):
         return {"method": "Fukuzono inverse velocity", "predicted_failure_at": None, "r2": None,
-                "note": "1/v is not falling towards zero over the accelerating stretch"}
+                "note": "1/v is not falling towards zero within a year over the accelerating stretch"}
     at = datetime.fromtimestamp(t_fail_days * 86400.0, tz=timezone.utc)
     return {"method": "Fukuzono inverse velocity", "predicted_failure_at": at.isoformat(timespec="minutes"),
             "r2": _round(r2, 3), "fitted_bins": int(s.n_bins - onset)}
@@ -337,14 +341,54 @@ def _gauge_for_points(w: Window, s: SensorSet, working, point_pos, n_points) -> 
     need = np.flatnonzero(gauge < 0)
     usable = np.flatnonzero(working)
     if need.size and usable.size:
-        p_lon = np.radians([w.points[i]["lon"] for i in need])[:, None]
-        p_lat = np.radians([w.points[i]["lat"] for i in need])[:, None]
-        g_lon = np.radians([s.rows[j]["lon"] for j in usable])[None, :]
-        g_lat = np.radians([s.rows[j]["lat"] for j in usable])[None, :]
-        a = (np.sin((g_lat - p_lat) / 2) ** 2
-             + np.cos(p_lat) * np.cos(g_lat) * np.sin((g_lon - p_lon) / 2) ** 2)
-        distance_m = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(a))
-        nearest = distance_m.argmin(axis=1)
-        near_enough = distance_m[np.arange(need.size), nearest] <= GAUGE_SEARCH_RADIUS_M
-        gauge[need[near_enough]] = usable[nearest[near_enough]]
+        point, candidate, distance_m = _pairs_within(
+            np.array([w.points[i]["lon"] for i in need], float), np.array([w.points[i]["lat"] for i in need], float),
+            np.array([s.rows[j]["lon"] for j in usable], float), np.array([s.rows[j]["lat"] for j in usable], float),
+            GAUGE_SEARCH_RADIUS_M)
+        # The nearest candidate of each point (the first gauge on a tie): sort by (point, distance, gauge),
+        # keep each point's first.
+        order = np.lexsort((candidate, distance_m, point))
+        point, candidate = point[order], candidate[order]
+        first = np.flatnonzero(np.r_[True, point[1:] != point[:-1]]) if point.size else point
+        gauge[need[point[first]]] = usable[candidate[first]]
     return gauge
+
+
+def _pairs_within(p_lon, p_lat, g_lon, g_lat, radius_m: float):
+    """(point index, gauge index, distance in m) of every point-gauge pair within radius_m (haversine).
+
+    Gauges are bucketed in cells at least radius_m on a side, so each point is compared only with the
+    gauges of its own and the eight neighbouring cells: memory and time grow with the pairs found, not
+    with points x gauges.
+    """
+    cell_lat = np.degrees(radius_m / EARTH_RADIUS_M) * 1.001
+    widest = max(float(np.abs(p_lat).max()), float(np.abs(g_lat).max())) + cell_lat
+    cell_lon = cell_lat / max(np.cos(np.radians(min(widest, 89.9))), 1e-3)
+    span = int(np.ceil(360.0 / cell_lon)) + 3  # longitude cells, so that (lat cell, lon cell) is one integer
+
+    def key(lat_cell, lon_cell):
+        return lat_cell * span + lon_cell
+
+    g_key = key(np.floor(g_lat / cell_lat).astype(np.int64), np.floor((g_lon + 180.0) / cell_lon).astype(np.int64) + 1)
+    by_key = np.argsort(g_key, kind="stable")
+    sorted_keys = g_key[by_key]
+    p_lat_cell = np.floor(p_lat / cell_lat).astype(np.int64)
+    p_lon_cell = np.floor((p_lon + 180.0) / cell_lon).astype(np.int64) + 1
+    points, gauges = [], []
+    for d_lat in (-1, 0, 1):
+        for d_lon in (-1, 0, 1):
+            k_ = key(p_lat_cell + d_lat, p_lon_cell + d_lon)
+            lo = np.searchsorted(sorted_keys, k_, side="left")
+            hi = np.searchsorted(sorted_keys, k_, side="right")
+            counts = hi - lo
+            points.append(np.repeat(np.arange(len(p_lat)), counts))
+            # Each point's run lo..hi-1 of sorted gauges, laid end to end.
+            starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+            gauges.append(by_key[starts + np.arange(int(counts.sum()))])
+    point, gauge = np.concatenate(points), np.concatenate(gauges)
+    plat, glat = np.radians(p_lat[point]), np.radians(g_lat[gauge])
+    a = (np.sin((glat - plat) / 2) ** 2
+         + np.cos(plat) * np.cos(glat) * np.sin((np.radians(g_lon[gauge]) - np.radians(p_lon[point])) / 2) ** 2)
+    distance_m = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    near = distance_m <= radius_m
+    return point[near], gauge[near], distance_m[near]

@@ -275,6 +275,9 @@ def storm_duration_h(rain_mm_per_h, wet_mm_per_h=0.5) -> np.ndarray:
     return np.where(dry_from_end.any(axis=1), dry_from_end.argmax(axis=1), wet.shape[1]).astype(np.float64)
 
 
+FORECAST_HORIZON_DAYS = 365.0
+
+
 def inverse_velocity_forecast(t_days, velocity_mm_per_day) -> tuple[float, float]:
     """Fukuzono (1985): fit 1/v against t and return (t where 1/v reaches 0, R^2); NaN when not converging.
 
@@ -289,10 +292,15 @@ def inverse_velocity_forecast(t_days, velocity_mm_per_day) -> tuple[float, float
     slope, intercept = np.polyfit(t, inverse, 1)
     if slope >= 0:  # 1/v not falling: no approach to failure
         return float("nan"), float("nan")
+    t_fail = float(-intercept / slope)
+    # A steady velocity fits a slope of float noise, which "predicts" failure in millions of years: 1/v that
+    # would not reach zero within FORECAST_HORIZON_DAYS of the last reading is no approach to failure either.
+    if not t[0] <= t_fail <= t[-1] + FORECAST_HORIZON_DAYS:
+        return float("nan"), float("nan")
     fitted = slope * t + intercept
     total = float(((inverse - inverse.mean()) ** 2).sum())
     r2 = 1.0 - float(((inverse - fitted) ** 2).sum()) / total if total > 0 else float("nan")
-    return float(-intercept / slope), r2
+    return t_fail, r2
 
 
 def caine_intensity_mm_per_h(duration_h) -> np.ndarray:

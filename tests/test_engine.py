@@ -264,3 +264,17 @@ def test_an_evaluation_racing_an_officer_or_a_patrol_report_records_nothing_fals
     assert [e["kind"] for e in events] == ["raised"]
     assert level == "orange"
     assert fetch(database_url, "SELECT count(*) FROM alert")[0][0] == 1
+
+
+def test_a_displacement_past_red_right_after_a_gap_is_red_not_no_data(database_url):
+    """Just after a break in a series the velocity is not known yet; a displacement threshold still is."""
+    thresholds = {"displacement_mm": {"blue": 50, "yellow": 100, "orange": 200, "red": 400}}
+    register(database_url, sensors=(("CR-01", "crack", thresholds),))
+    before = [(t, 30.0) for t in every_10_min(NOW - timedelta(hours=72), NOW - timedelta(hours=6))]
+    after = [(t, 450.0) for t in every_10_min(NOW - timedelta(minutes=50), NOW)]
+    insert_series(database_url, "CR-01", "crack", before + after)
+    evaluate(database_url, NOW)
+    assert open_alerts(database_url) == [("500113-HP-0042", "deformation", "red", "open")]
+    [evidence] = fetch(database_url, "SELECT evidence FROM alert WHERE type = 'deformation'")[0]
+    [sensor] = evidence["sensors"]
+    assert sensor["level"] == "red" and sensor["velocity_mm_per_day"] is None
