@@ -9,7 +9,7 @@ assessments: that is what makes replay reproduce live events.
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from math import isfinite
 
 import asyncpg
@@ -125,16 +125,11 @@ def _round(x: float, digits: int = 2):
     return round(x, digits) if isfinite(x) else None
 
 
-def _rounded(values: np.ndarray, digits: int = 2) -> list:
-    """_round of every value, as a list (one conversion for the whole array)."""
-    return [round(x, digits) if isfinite(x) else None for x in values.tolist()]
-
-
 def assess(w: Window) -> list[Assessment]:
     """Assess every active hazard point for deformation and rainfall."""
     point_pos = {p["code"]: i for i, p in enumerate(w.points)}
     n_points = len(w.points)
-    deformation, def_evidence = _assess_deformation(w, point_pos, n_points)
+    deformation, has_displacement, def_evidence = _assess_deformation(w, point_pos, n_points)
     rain, rain_evidence = _assess_rain(w, point_pos, n_points)
     silent: list[list[str]] = [[] for _ in range(n_points)]
     for family in (w.displacement, w.rain):
@@ -154,21 +149,33 @@ def assess(w: Window) -> list[Assessment]:
     # carries it, so the point's level (the highest open alert) is exactly kernels.point_levels.
     deformation_alert = np.where(coupled, k.point_levels(deformation, rain, may_exceed), deformation)
 
-    out = []
-    for i, p in enumerate(w.points):
-        if def_evidence[i] is not None:
-            evidence = def_evidence[i] | {"coupled_with_rainfall": bool(coupled[i])}
-            reasons, thresholds = evidence.pop("reasons"), evidence.pop("thresholds")
-            if coupled[i]:
-                reasons.append(f"raised one level: rainfall is {k.LEVEL_NAMES[rain[i]]} at the same time")
-            level = int(deformation_alert[i]) if def_known[i] else None
-            out.append(Assessment(p["code"], p["county_code"], "deformation", level, reasons, evidence, thresholds))
-        evidence = dict(rain_evidence[i])
+    def explain_deformation(i: int) -> tuple[list[str], dict, dict]:
+        evidence = def_evidence(i) | {"coupled_with_rainfall": bool(coupled[i])}
+        reasons, thresholds = evidence.pop("reasons"), evidence.pop("thresholds")
+        if coupled[i]:
+            reasons.append(f"raised one level: rainfall is {k.LEVEL_NAMES[rain[i]]} at the same time")
+        return reasons, evidence, thresholds
+
+    def explain_rain(i: int) -> tuple[list[str], dict, dict]:
+        evidence = rain_evidence(i)
         reasons, thresholds = evidence.pop("reasons"), evidence.pop("thresholds")
         if rain_known[i] and capped_rain[i] < rain[i]:
             reasons.append("rainfall alone stops at orange for this point")
-        level = int(capped_rain[i]) if rain_known[i] else None
-        out.append(Assessment(p["code"], p["county_code"], "rainfall", level, reasons, evidence, thresholds))
+        return reasons, evidence, thresholds
+
+    # Levels for every point; reasons and evidence only for the alerts that change (Assessment.explain).
+    deformation_levels = np.where(def_known, deformation_alert, -1).tolist()
+    rain_levels = np.where(rain_known, capped_rain, -1).tolist()
+    monitored = has_displacement.tolist()
+    out = []
+    for i, p in enumerate(w.points):
+        code, county = p["code"], p["county_code"]
+        if monitored[i]:
+            level = deformation_levels[i]
+            out.append(Assessment(code, county, "deformation", None if level < 0 else level,
+                                  explain=partial(explain_deformation, i)))
+        level = rain_levels[i]
+        out.append(Assessment(code, county, "rainfall", None if level < 0 else level, explain=partial(explain_rain, i)))
         out.append(_device_assessment(p, silent[i]))
     return out
 
@@ -190,13 +197,14 @@ def _silent_sensors(s: "SensorSet", now: datetime) -> list[str]:
 
 
 def _assess_deformation(w: Window, point_pos: dict, n_points: int):
-    """Per point: the highest sensor level (-1 when every sensor is without data) and the evidence."""
+    """Per point: the highest sensor level (-1 when every sensor is without data), whether the point has
+    displacement sensors at all, and a function building point i's evidence."""
     s = w.displacement
     n = len(s.rows)
     level_by_point = np.full(n_points, -1, dtype=np.int8)
-    evidence: list = [None] * n_points
+    has_sensor = np.zeros(n_points, dtype=bool)
     if n == 0:
-        return level_by_point, evidence
+        return level_by_point, has_sensor, None
     series = k.fill_gaps(k.resample_last(s.idx, s.t_s, s.value, n, s.start_s, BIN_S, s.n_bins), MAX_GAP_BINS)
     velocity = k.velocity_mm_per_day(series, BIN_S, SMOOTH_BINS)
     configured = np.array([r["v0_mm_per_day"] if r["v0_mm_per_day"] is not None else np.nan for r in s.rows], float)
@@ -210,38 +218,42 @@ def _assess_deformation(w: Window, point_pos: dict, n_points: int):
     # (velocity not known yet), when its displacement alone reaches a threshold: that raises, and a sensor
     # without a level from it stays "no data", which never lowers a level.
     has_data = np.isfinite(velocity[:, -1]) | (np.isfinite(series[:, -1]) & (levels.level > 0))
+    point_of_sensor = np.array([point_pos.get(r["hazard_point"], -1) for r in s.rows], dtype=np.int64)
+    ours = point_of_sensor >= 0
+    has_sensor[point_of_sensor[ours]] = True
+    counted = ours & has_data
+    np.maximum.at(level_by_point, point_of_sensor[counted], levels.level[counted].astype(np.int8))
+    # Each point's sensors, in row order (sensors of points not evaluated sort last).
+    key = np.where(ours, point_of_sensor, n_points)
+    by_point = np.argsort(key, kind="stable")
+    bounds = np.searchsorted(key[by_point], np.arange(n_points + 1))
 
-    # Per-sensor values as Python lists once, rather than numpy scalars one by one in the loop.
-    displacement, speed, reference = _rounded(series[:, -1]), _rounded(velocity[:, -1]), _rounded(v0, 3)
-    angle, level_of, with_data = _rounded(alpha[:, -1]), levels.level.tolist(), has_data.tolist()
-    v0_configured = np.isfinite(configured).tolist()
-    names = s.names
-    for j, r in enumerate(s.rows):
-        i = point_pos.get(r["hazard_point"], -1)
-        if i < 0:
-            continue
-        ev = evidence[i] or {"sensors": [], "reasons": [], "thresholds": {}}
-        evidence[i] = ev
-        name = names[j]
-        entry = {
-            "sensor": name, "kind": r["kind"], "level": k.LEVEL_NAMES[level_of[j]] if with_data[j] else "no data",
-            "displacement_mm": displacement[j], "velocity_mm_per_day": speed[j],
-            "v0_mm_per_day": reference[j], "v0_source": "configured" if v0_configured[j] else "window median",
-            "tangent_angle_deg": angle[j],
-        }
-        ev["sensors"].append(entry)
-        ev["thresholds"][name] = {"velocity_mm_per_day": thresholds[j].get("velocity_mm_per_day"),
-                                  "displacement_mm": thresholds[j].get("displacement_mm"),
-                                  "tangent_angle_deg": {"yellow": "> 50", "orange": ">= 80", "red": ">= 85"}}
-        if not with_data[j]:
-            ev["reasons"].append(f"{name}: no data in the last hours")
-            continue
-        if level_of[j] >= k.ORANGE:
-            entry["failure_forecast"] = _failure_forecast(s, alpha[j], velocity[j])
-        level_by_point[i] = max(level_by_point[i], level_of[j])
-        if level_of[j] > 0:
-            ev["reasons"].append(_deformation_reason(name, levels, j, alpha[j, -1], velocity[j, -1], v0[j], series[j, -1]))
-    return level_by_point, evidence
+    def evidence(i: int) -> dict:
+        ev = {"sensors": [], "reasons": [], "thresholds": {}}
+        for j in by_point[bounds[i]:bounds[i + 1]].tolist():
+            r, name, level = s.rows[j], s.names[j], int(levels.level[j])
+            entry = {
+                "sensor": name, "kind": r["kind"], "level": k.LEVEL_NAMES[level] if has_data[j] else "no data",
+                "displacement_mm": _round(series[j, -1]), "velocity_mm_per_day": _round(velocity[j, -1]),
+                "v0_mm_per_day": _round(v0[j], 3),
+                "v0_source": "configured" if np.isfinite(configured[j]) else "window median",
+                "tangent_angle_deg": _round(alpha[j, -1]),
+            }
+            ev["sensors"].append(entry)
+            ev["thresholds"][name] = {"velocity_mm_per_day": thresholds[j].get("velocity_mm_per_day"),
+                                      "displacement_mm": thresholds[j].get("displacement_mm"),
+                                      "tangent_angle_deg": {"yellow": "> 50", "orange": ">= 80", "red": ">= 85"}}
+            if not has_data[j]:
+                ev["reasons"].append(f"{name}: no data in the last hours")
+                continue
+            if level >= k.ORANGE:
+                entry["failure_forecast"] = _failure_forecast(s, alpha[j], velocity[j])
+            if level > 0:
+                ev["reasons"].append(_deformation_reason(name, levels, j, alpha[j, -1], velocity[j, -1], v0[j],
+                                                         series[j, -1]))
+        return ev
+
+    return level_by_point, has_sensor, evidence
 
 
 def _failure_forecast(s: SensorSet, alpha_deg: np.ndarray, velocity: np.ndarray) -> dict:
@@ -277,14 +289,16 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int):
     points_json = [_json(p["thresholds"]) for p in w.points]
     thr_24 = _threshold_matrix(points_json, "rain_24h_mm", k.DEFAULT_RAIN_24H_MM)
     thr_72 = _threshold_matrix(points_json, "rain_72h_mm", k.DEFAULT_RAIN_72H_MM)
-    evidence = [{"reasons": ["no working rain gauge bound to the point or within 10 km: rainfall state is no data"],
-                 "state": "no data",
-                 "thresholds": {"rain_24h_mm": dict(zip(_LEVEL_KEYS, map(_round, thr_24[i]))),
-                                "rain_72h_mm": dict(zip(_LEVEL_KEYS, map(_round, thr_72[i]))),
-                                "r_eff_mm": points_json[i].get("r_eff_mm")}}
-                for i in range(n_points)]
+
+    def no_data(i: int) -> dict:
+        return {"reasons": ["no working rain gauge bound to the point or within 10 km: rainfall state is no data"],
+                "state": "no data",
+                "thresholds": {"rain_24h_mm": dict(zip(_LEVEL_KEYS, map(_round, thr_24[i]))),
+                               "rain_72h_mm": dict(zip(_LEVEL_KEYS, map(_round, thr_72[i]))),
+                               "r_eff_mm": points_json[i].get("r_eff_mm")}}
+
     if n == 0 or n_points == 0:
-        return level_by_point, evidence
+        return level_by_point, no_data
     hourly = k.resample_sum(s.idx, s.t_s, s.value, n, s.start_s, BIN_S, s.n_bins)
     total_1h = np.nan_to_num(hourly[:, -1])
     total_3h = k.rolling_sum(hourly, 3)[:, -1]
@@ -314,9 +328,12 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int):
     levels = np.maximum(k.rainfall_levels(total_24h[g], total_72h[g], thr_24, thr_72),
                         k.threshold_level(r_eff[g], thr_reff))
     level_by_point[has_gauge] = levels[has_gauge]
-    for i in np.flatnonzero(has_gauge):
+
+    def evidence(i: int) -> dict:
+        ev = no_data(i)
+        if not has_gauge[i]:
+            return ev
         j = g[i]
-        ev = evidence[i]
         ev.update(state="ok", gauge=s.names[j], gauge_point=s.rows[j]["hazard_point"],
                   rain_1h_mm=_round(total_1h[j]), rain_3h_mm=_round(total_3h[j]),
                   rain_24h_mm=_round(total_24h[j]), rain_72h_mm=_round(total_72h[j]),
@@ -328,6 +345,8 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int):
         if levels[i] > 0:
             ev["reasons"].append(f"{s.names[j]} {k.LEVEL_NAMES[levels[i]]}: 24 h {total_24h[j]:.1f} mm, "
                                  f"72 h {total_72h[j]:.1f} mm")
+        return ev
+
     return level_by_point, evidence
 
 

@@ -11,6 +11,7 @@ A transition the alert's state does not allow raises a `LifecycleError` whose me
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Mapping
@@ -41,6 +42,16 @@ class Assessment:
     reasons: list[str] = field(default_factory=list)
     evidence: dict = field(default_factory=dict)
     thresholds: dict = field(default_factory=dict)
+    # Builds (reasons, evidence, thresholds) when they are needed: an evaluation assesses every point but
+    # records evidence only for the alerts that change, so `assess` leaves the building to this.
+    explain: Callable[[], tuple[list[str], dict, dict]] | None = field(default=None, repr=False, compare=False)
+
+    def explained(self) -> "Assessment":
+        """This assessment with its reasons, evidence and thresholds built."""
+        if self.explain is not None:
+            self.reasons, self.evidence, self.thresholds = self.explain()
+            self.explain = None
+        return self
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,7 @@ async def apply_assessment(conn: asyncpg.Connection, a: Assessment, alert, now: 
 async def raise_alert(conn: asyncpg.Connection, a: Assessment, now: datetime) -> Change | None:
     """Open a new alert for the point and type; None when one was opened since the evaluation looked."""
     level = LEVEL_NAMES[a.level]
+    a.explained()
     async with conn.transaction():
         alert_id = await conn.fetchval(Q["insert_alert"], a.hazard_point, a.type, level,
                                        json.dumps(a.reasons), json.dumps(a.evidence), RULE_VERSION, now)
@@ -101,6 +113,7 @@ async def change_level(conn: asyncpg.Connection, alert, a: Assessment, now: date
     """Raise or lower the level of an open alert, with the evidence for the new level. None, and no
     event, when an officer closed it since the evaluation read it or already set this level."""
     level = LEVEL_NAMES[a.level]
+    a.explained()
     async with conn.transaction():
         from_level = await conn.fetchval(Q["set_alert_level"], alert["id"], level, json.dumps(a.reasons),
                                          json.dumps(a.evidence), RULE_VERSION, now)
@@ -115,6 +128,7 @@ async def change_level(conn: asyncpg.Connection, alert, a: Assessment, now: date
 async def resolve_alert(conn: asyncpg.Connection, alert, a: Assessment, now: datetime, *,
                         actor: str) -> Change | None:
     """Close an alert whose inputs have been back to normal for the hold time; None if it was closed meanwhile."""
+    a.explained()
     async with conn.transaction():
         if await conn.fetchval(Q["resolve_alert"], alert["id"], now, actor) is None:
             return None

@@ -138,8 +138,8 @@ def test_random_ingest_histories_give_the_same_windows_and_the_same_levels(datab
             await compare(conn, store, now)
         window_live = await load_window(conn, now, None, store)
         window_db = await load_window(conn, now)
-        assert [(a.hazard_point, a.type, a.level, a.reasons) for a in assess(window_live)] == \
-               [(a.hazard_point, a.type, a.level, a.reasons) for a in assess(window_db)]
+        assert [(a.hazard_point, a.type, a.level, a.explained().reasons) for a in assess(window_live)] == \
+               [(a.hazard_point, a.type, a.level, a.explained().reasons) for a in assess(window_db)]
         # Each evaluation fetched only what was new, not the windows again.
         assert store.loaded == len(SENSORS)
 
