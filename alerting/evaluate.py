@@ -102,11 +102,18 @@ def _windows(rows: list, n_bins: int) -> list[SensorWindow]:
 def _threshold_matrix(dicts: list[dict], key: str, default=(np.nan,) * 4) -> np.ndarray:
     """[n, 4] blue..red thresholds from each row's JSON `{key: {"blue": .., ...}}`. A row without the table
     takes `default`; in a row's own table a level left out is not warned on (NaN)."""
-    out = np.empty((len(dicts), 4))
+    # Most rows share a few JSON texts, parsed once into the same dict (_parsed): one table row per dict.
+    rows: list[list[float]] = []
+    row_of: dict[int, int] = {}
+    which = np.empty(len(dicts), dtype=np.int64)
     for i, d in enumerate(dicts):
-        given = d.get(key)
-        out[i] = [given.get(level, np.nan) for level in _LEVEL_KEYS] if given else default
-    return out.astype(float)
+        r = row_of.get(id(d))
+        if r is None:
+            given = d.get(key)
+            r = row_of[id(d)] = len(rows)
+            rows.append([given.get(level, np.nan) for level in _LEVEL_KEYS] if given else list(default))
+        which[i] = r
+    return np.array(rows, dtype=float).reshape(-1, 4)[which]
 
 
 def _json(value) -> dict:
@@ -352,18 +359,22 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int):
 
 def _gauge_for_points(w: Window, s: SensorSet, working, point_pos, n_points) -> np.ndarray:
     """Index of the gauge each point uses (-1 for none): a bound working gauge, else the nearest one."""
-    gauge = np.full(n_points, -1)
-    for j, r in enumerate(s.rows):
-        i = point_pos.get(r["hazard_point"], -1)
-        if i >= 0 and working[j] and gauge[i] < 0:
-            gauge[i] = j
+    # The first working gauge bound to each point, in row order.
+    n = len(s.rows)
+    point_of_gauge = np.fromiter((point_pos.get(r["hazard_point"], -1) for r in s.rows), dtype=np.int64, count=n)
+    bound = np.flatnonzero((point_of_gauge >= 0) & working)
+    first = np.full(n_points, n, dtype=np.int64)
+    np.minimum.at(first, point_of_gauge[bound], bound)
+    gauge = np.where(first < n, first, -1)
     need = np.flatnonzero(gauge < 0)
     usable = np.flatnonzero(working)
     if need.size and usable.size:
-        point, candidate, distance_m = _pairs_within(
-            np.array([w.points[i]["lon"] for i in need], float), np.array([w.points[i]["lat"] for i in need], float),
-            np.array([s.rows[j]["lon"] for j in usable], float), np.array([s.rows[j]["lat"] for j in usable], float),
-            GAUGE_SEARCH_RADIUS_M)
+        p_lon = np.fromiter((p["lon"] for p in w.points), dtype=float, count=n_points)
+        p_lat = np.fromiter((p["lat"] for p in w.points), dtype=float, count=n_points)
+        g_lon = np.fromiter((r["lon"] for r in s.rows), dtype=float, count=n)
+        g_lat = np.fromiter((r["lat"] for r in s.rows), dtype=float, count=n)
+        point, candidate, distance_m = _pairs_within(p_lon[need], p_lat[need], g_lon[usable], g_lat[usable],
+                                                     GAUGE_SEARCH_RADIUS_M)
         # The nearest candidate of each point (the first gauge on a tie): sort by (point, distance, gauge),
         # keep each point's first.
         order = np.lexsort((candidate, distance_m, point))
