@@ -215,19 +215,18 @@ def stored_notices(readings: list[tuple[str, Reading]]) -> list[str]:
     """The NOTIFY payloads for a stored batch: JSON objects of device id -> epoch seconds of the device's
     earliest reading in the batch (a gateway emptying its buffer sends readings older than the engine has
     seen), split to fit PostgreSQL's payload limit of 8000 bytes."""
-    earliest: dict[str, float] = {}
+    earliest: dict[str, datetime] = {}
     for _, r in readings:
-        ts = r.ts.timestamp()
         known = earliest.get(r.device_id)
-        if known is None or ts < known:
-            earliest[r.device_id] = ts
+        if known is None or r.ts < known:
+            earliest[r.device_id] = r.ts
     notices, current, size = [], {}, 2
     for device_id in sorted(earliest):
         entry = len(json.dumps(device_id)) + 24  # the id, a colon, a comma and the number
         if current and size + entry > NOTIFY_PAYLOAD_BYTES:
             notices.append(json.dumps(current, separators=(",", ":")))
             current, size = {}, 2
-        current[device_id] = earliest[device_id]
+        current[device_id] = earliest[device_id].timestamp()
         size += entry
     return notices + ([json.dumps(current, separators=(",", ":"))] if current else [])
 
