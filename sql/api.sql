@@ -52,6 +52,9 @@ WITH open_level AS (
       AND ($4::text IS NULL OR village_code = $4)
       AND ($5::text[] IS NULL OR type = ANY ($5))
       AND ($6::text[] IS NULL OR level = ANY ($6))
+      -- The same, said so that the planner can start from the few points with open alerts of those levels.
+      AND ($6::text[] IS NULL OR 'none' = ANY ($6) OR code = ANY (ARRAY(
+              SELECT hazard_point FROM alert WHERE state <> 'resolved' AND level = ANY ($6))))
       AND ($7::float8 IS NULL OR (lon BETWEEN $7 AND $9::float8 AND lat BETWEEN $8::float8 AND $10::float8))
       AND ($13::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
                                           WHERE g.hazard_point = point.code AND g.person_id = $13))
