@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 import asyncpg
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 DEFAULT_PAGE = 100
@@ -27,3 +28,10 @@ def split_page(rows: Sequence[asyncpg.Record], key: str) -> tuple[list[asyncpg.R
     """
     count = rows[0]["total_count"] if rows else 0
     return [row for row in rows if row[key] is not None], count
+
+
+def json_page(page: BaseModel) -> Response:
+    """A list answer serialised once. Returned as a model, FastAPI would dump it and validate it again
+    against the route's response_model before serialising it: on the busiest listings that doubles the
+    API's CPU per request. The route keeps response_model for the OpenAPI schema."""
+    return Response(page.model_dump_json(), media_type="application/json")

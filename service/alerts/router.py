@@ -11,6 +11,7 @@ from service.alerts import service as alert_service
 from service.alerts.schemas import AlertAcknowledge, AlertDetail, AlertQuery, AlertResolve, AlertsPublic, AlertVerify
 from service.deps import BrokerDep, ConnDep, CurrentToken, OfficerToken, PoolDep
 from service.errors import ErrorBody
+from service.pagination import json_page
 
 # Alert ids are bigint: a larger number cannot name one.
 MAX_ID = 2**63 - 1
@@ -38,10 +39,10 @@ NOT_FOUND = {404: {"model": ErrorBody, "description": "No such alert (or not on 
 
 
 @router.get("", response_model=AlertsPublic, summary="List alerts")
-async def list_alerts(conn: ConnDep, token: CurrentToken, query: Annotated[AlertQuery, Query()]) -> AlertsPublic:
+async def list_alerts(conn: ConnDep, token: CurrentToken, query: Annotated[AlertQuery, Query()]) -> Response:
     """Alerts matching every given filter, newest first; a grid monitor sees those of its own points."""
     alerts, count = await alert_service.list_alerts(conn=conn, query=query, token=token)
-    return AlertsPublic(data=alerts, count=count)
+    return json_page(AlertsPublic(data=alerts, count=count))
 
 
 # Declared before /{alert_id}, which would otherwise take "stream" for an id.

@@ -21,6 +21,7 @@ from service.hazard_points.schemas import (
     HazardPointsPublic,
     HazardPointUpdate,
 )
+from service.pagination import json_page
 
 router = APIRouter(prefix="/hazard-points", tags=["hazard points"])
 
@@ -58,7 +59,7 @@ async def list_hazard_points(
             type="FeatureCollection", features=[HazardPointFeature.of(point) for point in points], count=count
         )
         return Response(collection.model_dump_json(), media_type=GEOJSON_MEDIA_TYPE)
-    return HazardPointsPublic(data=points, count=count)
+    return json_page(HazardPointsPublic(data=points, count=count))
 
 
 @router.post(
