@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from alerting.scheduled import GRID_CHAIN, following_deadline, next_step
+from alerting.scheduled import GRID_CHAIN, ChainStep, chain_step, following_deadline, next_step
 from service.settings import Settings
 from sql import queries
 
@@ -156,22 +156,14 @@ async def generate_tasks(conn: asyncpg.Connection, now: datetime, settings: Sett
 # --- overdue tasks -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TaskEscalation:
-    """One overdue task and who was told about it (person fields None: nobody to tell)."""
+@dataclass(frozen=True, kw_only=True)
+class TaskEscalation(ChainStep):
+    """One overdue task."""
 
     task_id: int
     hazard_point: str
     county_code: str
     regime: str
-    kind: str  # escalated (a new step up the chain) | notified (the top told again)
-    step: int
-    role: str | None
-    person_id: int | None
-    person_name: str | None
-    phone: str | None
-    missed_deadline: datetime
-    next_deadline: datetime
 
 
 async def escalate_overdue_tasks(conn: asyncpg.Connection, now: datetime) -> list[TaskEscalation]:
@@ -214,9 +206,8 @@ async def _escalate(conn: asyncpg.Connection, task, chain: dict, now: datetime) 
         note = f"{what} is overdue; {verb} {role.replace('_', ' ')} {person['name']}"
     await conn.execute(W["insert_task_event"], task["id"], now, kind, step, role, told["id"] if told else None,
                        REGIMES_ACTOR, json.dumps(inputs), note)
-    return TaskEscalation(task["id"], task["hazard_point"], task["county_code"], task["regime"], kind, step, role,
-                          *((told["id"], told["name"], told["phone"]) if told else (None, None, None)),
-                          deadline, next_deadline)
+    return TaskEscalation(task_id=task["id"], hazard_point=task["hazard_point"], county_code=task["county_code"],
+                          regime=task["regime"], **chain_step(kind, step, role, told, deadline, next_deadline))
 
 
 # --- the engine's job ----------------------------------------------------------------------------

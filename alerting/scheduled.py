@@ -30,15 +30,10 @@ GRID_CHAIN = ("monitor", "area_lead", "resident_geologist", "county_admin")
 ESCALATION_ACTOR = "escalation"
 
 
-@dataclass(frozen=True)
-class Escalation:
-    """One missed acknowledgement deadline and who was told about it (person fields None: nobody to tell)."""
+@dataclass(frozen=True, kw_only=True)
+class ChainStep:
+    """A missed deadline and who up the point's grid was told of it (person fields None: nobody to tell)."""
 
-    alert_id: int
-    hazard_point: str
-    county_code: str
-    type: str
-    level: str
     kind: str  # escalated (a new step up the chain) | notified (the top told again)
     step: int
     role: str | None
@@ -47,6 +42,25 @@ class Escalation:
     phone: str | None
     missed_deadline: datetime
     next_deadline: datetime
+
+
+def chain_step(kind: str, step: int, role: str | None, told: dict | None, missed: datetime,
+               following: datetime) -> dict:
+    """The ChainStep fields, from the person told (as recorded in the event's inputs) or None."""
+    return {"kind": kind, "step": step, "role": role, "person_id": told["id"] if told else None,
+            "person_name": told["name"] if told else None, "phone": told["phone"] if told else None,
+            "missed_deadline": missed, "next_deadline": following}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Escalation(ChainStep):
+    """One missed acknowledgement deadline of an alert."""
+
+    alert_id: int
+    hazard_point: str
+    county_code: str
+    type: str
+    level: str
 
 
 async def restart_ack_deadline(conn: asyncpg.Connection, alert_id: int, level: str, now: datetime) -> None:
@@ -106,6 +120,6 @@ async def _escalate(conn, alert, chain: dict, now: datetime) -> Escalation:
         note = f"not acknowledged by {deadline.isoformat()}; {verb} {role.replace('_', ' ')} {person['name']}"
     await conn.execute(L["insert_event"], alert["id"], now, kind, None, None, ESCALATION_ACTOR, json.dumps(inputs),
                        json.dumps({"ack_deadline_s": period.total_seconds()}), None, note)
-    return Escalation(alert["id"], alert["hazard_point"], alert["county_code"], alert["type"], alert["level"], kind,
-                      step, role, *((told["id"], told["name"], told["phone"]) if told else (None, None, None)),
-                      deadline, next_deadline)
+    return Escalation(alert_id=alert["id"], hazard_point=alert["hazard_point"], county_code=alert["county_code"],
+                      type=alert["type"], level=alert["level"],
+                      **chain_step(kind, step, role, told, deadline, next_deadline))
