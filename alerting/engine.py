@@ -161,6 +161,8 @@ class Engine:
                 conn = await asyncpg.connect(self.settings.database_url)
                 conn.add_termination_listener(lambda _: broken.set())
                 await conn.add_listener(READINGS_CHANNEL, self._on_readings)
+                # Notices sent while nobody listened are lost: the windows are read afresh.
+                self._store.invalidate()
                 self.listening.set()
                 try:
                     await broken.wait()

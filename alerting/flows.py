@@ -111,12 +111,12 @@ async def raise_alert(conn: asyncpg.Connection, a: Assessment, now: datetime) ->
 
 async def change_level(conn: asyncpg.Connection, alert, a: Assessment, now: datetime, kind: str) -> Change | None:
     """Raise or lower the level of an open alert, with the evidence for the new level. None, and no
-    event, when an officer closed it since the evaluation read it or already set this level."""
+    event, when it was closed or its level changed since the evaluation read it."""
     level = LEVEL_NAMES[a.level]
     a.explained()
     async with conn.transaction():
         from_level = await conn.fetchval(Q["set_alert_level"], alert["id"], level, json.dumps(a.reasons),
-                                         json.dumps(a.evidence), RULE_VERSION, now)
+                                         json.dumps(a.evidence), RULE_VERSION, now, alert["level"])
         if from_level is None or from_level == level:
             return None
         await _event(conn, alert["id"], now, kind, from_level, level, a)
@@ -130,7 +130,7 @@ async def resolve_alert(conn: asyncpg.Connection, alert, a: Assessment, now: dat
     """Close an alert whose inputs have been back to normal for the hold time; None if it was closed meanwhile."""
     a.explained()
     async with conn.transaction():
-        if await conn.fetchval(Q["resolve_alert"], alert["id"], now, actor) is None:
+        if await conn.fetchval(Q["resolve_alert"], alert["id"], now, actor, alert["level"]) is None:
             return None
         await _event(conn, alert["id"], now, "resolved", alert["level"], None, a, actor=actor)
     return Change(alert["id"], a.hazard_point, a.county_code, a.type, "resolved", alert["level"], None)
@@ -344,7 +344,7 @@ async def _lower(conn, alert, actor: str, now: datetime, note: str | None) -> Ch
 
 
 async def _resolve(conn, alert, actor: str, now: datetime, note: str | None) -> Change:
-    await conn.execute(Q["resolve_alert"], alert["id"], now, actor)
+    await conn.execute(Q["resolve_alert"], alert["id"], now, actor, alert["level"])
     held = _held(alert, now) if alert["pending_level"] is not None else {}
     await _officer_event(conn, alert, now, "resolved", actor, held, note)
     return _change(alert, "resolved", None)

@@ -35,6 +35,7 @@ class _Series:
     horizon_s: float  # how far back the sensor's family looks
     cursor: datetime  # the next fetch starts here (inclusive): the last reading fetched, of any quality
     cursor_good: bool  # that reading is in t_s/value (so an unchanged re-read changes nothing)
+    late: datetime | None = None  # ingest stored a reading of the device this old since the last fetch
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,12 @@ class WindowStore:
     def __init__(self, resync_s: float = 3600.0):
         self.resync_s = resync_s
         self._series: dict[tuple[str, str], _Series] = {}
-        self._late: dict[str, datetime] = {}  # device -> earliest reading ingest reported since the last fetch
+        self._of_device: dict[str, list[_Series]] = {}
+        # Devices whose windows are being read whole, and the notices that came for them meanwhile (the read
+        # may not have seen those readings); applied to their windows when the read is done.
+        self._loading: set[str] = set()
+        self._late_while_loading: dict[str, datetime] = {}
+        self._invalid = False
         self._built = time.monotonic()
         self.loaded = 0  # sensors read whole from the database, for the log and the tests
         self.fetched = 0  # readings fetched by cursor
@@ -65,12 +71,27 @@ class WindowStore:
         return len(self._series)
 
     def note_stored(self, earliest: dict[str, datetime | None]) -> None:
-        """Ingest stored readings of these devices, the oldest at the given time (None: not told)."""
-        late = self._late
+        """Ingest stored readings of these devices, the oldest at the given time (None: not told). The next
+        fetch of each of the device's windows starts there if that is before its cursor."""
         for device_id, ts in earliest.items():
-            known = late.get(device_id)
-            if ts is not None and (known is None or ts < known):
-                late[device_id] = ts
+            if ts is None:
+                continue
+            parts = self._of_device.get(device_id, ())
+            self._note_late(parts, [ts] * len(parts))
+            if device_id in self._loading:
+                known = self._late_while_loading.get(device_id)
+                if known is None or ts < known:
+                    self._late_while_loading[device_id] = ts
+
+    @staticmethod
+    def _note_late(parts: list[_Series], times: list[datetime | None]) -> None:
+        for part, ts in zip(parts, times):
+            if ts is not None and (part.late is None or ts < part.late):
+                part.late = ts
+
+    def invalidate(self) -> None:
+        """Notices may have been missed (the engine was not listening): rebuild every window at the next refresh."""
+        self._invalid = True
 
     def resync_due(self) -> bool:
         return time.monotonic() - self._built >= self.resync_s
@@ -78,11 +99,14 @@ class WindowStore:
     def clear(self) -> None:
         """Forget every window: the next evaluation of each sensor reads it whole from the database."""
         self._series.clear()
-        self._late.clear()
+        self._of_device.clear()
+        self._invalid = False
         self._built = time.monotonic()
 
     async def refresh(self, conn: asyncpg.Connection, sensors: list[SensorWindow], now: datetime) -> None:
         """Bring the windows of these sensors up to `now`: read new ones whole, the others from their cursors."""
+        if self._invalid:
+            self.clear()
         series = self._series
         cold = [s for s in sensors if s.key not in series]
         warm = [s for s in sensors if s.key in series]
@@ -90,9 +114,6 @@ class WindowStore:
             await self._load(conn, cold, now)
         if warm:
             await self._fetch(conn, warm, now)
-        touched = {s.device_id for s in sensors}
-        for device_id in touched & self._late.keys():
-            del self._late[device_id]
 
     def sensor_set(self, sensors: list[SensorWindow], now: datetime, n_bins: int, bin_s: int):
         """(idx, t_s, value) of the good readings in (now - n_bins bins, now], as load_family reads them."""
@@ -111,7 +132,14 @@ class WindowStore:
     async def _load(self, conn: asyncpg.Connection, sensors: list[SensorWindow], now: datetime) -> None:
         # A window is (now - horizon, now]; timestamps have microseconds, so it starts 1 us after that.
         frm = [now - timedelta(seconds=s.horizon_s) for s in sensors]
-        idx, t_s, value, good, bounds = await _readings_since(conn, sensors, [t + _MICROSECOND for t in frm], now)
+        loading = {s.device_id for s in sensors}
+        self._loading |= loading
+        try:
+            idx, t_s, value, good, bounds = await _readings_since(conn, sensors, [t + _MICROSECOND for t in frm],
+                                                                  now)
+        finally:
+            self._loading -= loading
+        late = {d: self._late_while_loading.pop(d) for d in loading if d in self._late_while_loading}
         for j, s in enumerate(sensors):
             lo, hi = bounds[j], bounds[j + 1]
             mask = good[lo:hi]
@@ -119,17 +147,23 @@ class WindowStore:
                 cursor, cursor_good = _utc(t_s[hi - 1]), bool(good[hi - 1])
             else:
                 cursor, cursor_good = frm[j], False
-            self._series[s.key] = _Series(t_s[lo:hi][mask], value[lo:hi][mask], s.horizon_s, cursor, cursor_good)
+            part = _Series(t_s[lo:hi][mask], value[lo:hi][mask], s.horizon_s, cursor, cursor_good, late.get(s.device_id))
+            self._series[s.key] = part
+            self._of_device.setdefault(s.device_id, []).append(part)
         self.loaded += len(sensors)
 
     async def _fetch(self, conn: asyncpg.Connection, sensors: list[SensorWindow], now: datetime) -> None:
-        late = self._late
         parts = [self._series[s.key] for s in sensors]
-        since = []
-        for s, part in zip(sensors, parts):
-            earliest = late.get(s.device_id)
-            since.append(part.cursor if earliest is None or earliest >= part.cursor else earliest)
-        idx, t_s, value, good, bounds = await _readings_since(conn, sensors, since, now)
+        taken = [part.late for part in parts]
+        since = [part.cursor if late is None or late >= part.cursor else late for part, late in zip(parts, taken)]
+        # Taken before the query: a notice that comes while it runs (its reading may be missed) sets it again.
+        for part in parts:
+            part.late = None
+        try:
+            idx, t_s, value, good, bounds = await _readings_since(conn, sensors, since, now)
+        except BaseException:
+            self._note_late(parts, taken)  # nothing was fetched: keep what was noted
+            raise
         self.fetched += len(idx)
         # Most sensors have nothing new: the one reading fetched is the cursor's, unchanged. Find the others
         # with array operations, and update only those.

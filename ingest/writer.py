@@ -237,6 +237,8 @@ def parse_stored_notice(payload: str) -> dict[str, datetime | None]:
     try:
         earliest = json.loads(payload)
     except ValueError:
+        earliest = None
+    if not isinstance(earliest, dict):  # the old list; one numeric id alone also parses as JSON
         return dict.fromkeys(filter(None, payload.split(",")))
     return {device_id: datetime.fromtimestamp(ts, tz=timezone.utc) for device_id, ts in earliest.items()}
 

@@ -82,9 +82,10 @@ ON CONFLICT (hazard_point, type) WHERE state <> 'resolved' DO NOTHING
 RETURNING id
 
 -- name: set_alert_level
--- The level it had, read under the row lock (an officer may have lowered it since the evaluation read
--- it); nothing when an officer closed it meanwhile: a closed alert stays closed.
-WITH old AS (SELECT id, level FROM alert WHERE id = $1 AND state <> 'resolved' FOR UPDATE)
+-- Only while it is still open at the level the evaluation read ($7): an officer may have closed or
+-- lowered it, or a dangerous patrol report raised it, since; then nothing, and the next evaluation
+-- acts on what it is now.
+WITH old AS (SELECT id, level FROM alert WHERE id = $1 AND state <> 'resolved' AND level = $7 FOR UPDATE)
 UPDATE alert a
 SET level = $2, reasons = $3, evidence = $4, rule_version = $5, updated_at = $6,
     pending_level = NULL, pending_since = NULL
@@ -95,11 +96,11 @@ RETURNING old.level AS from_level
 UPDATE alert SET pending_level = $2, pending_since = $3 WHERE id = $1
 
 -- name: resolve_alert
--- Nothing when it was closed meanwhile.
+-- Nothing when it was closed, or its level changed ($4: the level the caller read), meanwhile.
 UPDATE alert
 SET state = 'resolved', resolved_at = $2, resolved_by = $3, updated_at = $2,
     pending_level = NULL, pending_since = NULL
-WHERE id = $1 AND state <> 'resolved'
+WHERE id = $1 AND state <> 'resolved' AND level = $4
 RETURNING id
 
 -- name: insert_event

@@ -250,6 +250,12 @@ def test_an_evaluation_racing_an_officer_or_a_patrol_report_records_nothing_fals
             [stale] = await conn.fetch("SELECT * FROM alert WHERE id = $1", raised.alert_id)
             # Someone else opened it first: no second alert, no event.
             assert await flows.raise_alert(conn, orange, NOW) is None
+            # A patrol report raised it to red while the engine, holding it at orange, lowers it: no lowering.
+            await conn.execute("UPDATE alert SET level = 'red' WHERE id = $1", stale["id"])
+            yellow = flows.Assessment(point, "500113", "deformation", 2, ["test"], {}, {})
+            assert await flows.change_level(conn, stale, yellow, NOW, "level_lowered") is None
+            assert await flows.resolve_alert(conn, stale, yellow, NOW, actor="engine") is None
+            await conn.execute("UPDATE alert SET level = 'orange' WHERE id = $1", stale["id"])
             # An officer closes it while the engine, holding the stale row, raises it to red.
             await conn.execute("UPDATE alert SET state = 'resolved', resolved_at = $2 WHERE id = $1", stale["id"], NOW)
             red = flows.Assessment(point, "500113", "deformation", 4, ["test"], {}, {})

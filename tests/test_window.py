@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 
-from alerting.evaluate import assess, load_family, load_window
+from alerting.evaluate import _windows, assess, load_family, load_window
 from alerting.rules import RAIN_WINDOW_BINS, WINDOW_BINS
 from alerting.window import WindowStore
 from ingest.writer import parse_stored_notice, stored_notices
@@ -177,4 +177,57 @@ def test_ingest_notices_give_each_device_its_earliest_reading_and_fit_a_notify()
     assert earliest["GW-0000-" + "x" * 40] == NOW - timedelta(minutes=6)
     # An ingest from before this format sends comma-separated ids: the devices are still named.
     assert parse_stored_notice("GW-1,GW-2") == {"GW-1": None, "GW-2": None}
+    assert parse_stored_notice("12345678") == {"12345678": None}
 
+
+
+class CommitDuringQuery:
+    """A connection whose next query is followed, before the engine sees its answer, by `then()`: a commit
+    and its notice landing while the engine's fetch runs (the fetch's snapshot did not see them)."""
+
+    def __init__(self, conn, then):
+        self.conn, self.then = conn, then
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+    async def fetchrow(self, *args):
+        row = await self.conn.fetchrow(*args)
+        if self.then is not None:
+            then, self.then = self.then, None
+            await then()
+        return row
+
+
+def test_a_late_reading_noticed_during_a_fetch_or_for_another_sensor_of_the_device_is_not_lost(database_url):
+    register(database_url, sensors=(("CR-01", "crack", {}), ("RG-01", "rain", {})))
+
+    async def scenario(conn):
+        store = WindowStore()
+        for minutes in (60, 30):
+            await conn.execute(INSERT, GW, "CR-01", NOW - timedelta(minutes=minutes), "crack", 30.0, [])
+        await compare(conn, store, NOW)
+
+        async def backfill(minutes):
+            ts = NOW - timedelta(minutes=minutes)
+            await conn.execute(INSERT, GW, "CR-01", ts, "crack", 29.0, [])
+            store.note_stored({GW: ts})
+
+        # The notice comes while a fetch runs whose snapshot missed the reading.
+        slow = CommitDuringQuery(conn, lambda: backfill(50))
+        await load_window(slow, NOW, None, store)
+        await compare(conn, store, NOW)
+        # A notice for the device, then an evaluation that refreshes only its rain gauge (a neighbour's),
+        # then one of its own point: the crack gauge's fetch still starts from the late reading.
+        await backfill(40)
+        rain_only = [w for w in _windows(await conn.fetch("SELECT device_id, code FROM sensor WHERE kind = 'rain'"),
+                                         RAIN_WINDOW_BINS)]
+        await store.refresh(conn, rain_only, NOW)
+        await compare(conn, store, NOW)
+        # Notices missed while the engine was not listening: every window is read again.
+        loaded = store.loaded
+        store.invalidate()
+        await compare(conn, store, NOW)
+        assert store.loaded == loaded + 2
+
+    run(database_url, scenario)
