@@ -6,7 +6,7 @@ SELECT s.device_id, s.code, s.kind, s.hazard_point, s.v0_mm_per_day, s.threshold
        s.reporting_interval_s, p.lon, p.lat
 FROM sensor s
 JOIN hazard_point p ON p.code = s.hazard_point
-WHERE p.status = 'active' AND s.kind = ANY($1::text[])
+WHERE p.status IN ('active', 'under_treatment') AND s.kind = ANY($1::text[])
   AND ($2::text[] IS NULL OR s.hazard_point = ANY($2::text[]))
 ORDER BY s.hazard_point, s.device_id, s.code
 
@@ -17,7 +17,7 @@ SELECT s.device_id, s.code, s.kind, s.hazard_point, s.v0_mm_per_day, s.threshold
        s.reporting_interval_s, p.lon, p.lat
 FROM sensor s
 JOIN hazard_point p ON p.code = s.hazard_point
-WHERE p.status = 'active' AND s.kind = 'rain'
+WHERE p.status IN ('active', 'under_treatment') AND s.kind = 'rain'
   AND ($1::text[] IS NULL OR EXISTS (
       SELECT 1 FROM hazard_point q
       WHERE q.code = ANY($1::text[]) AND abs(q.lat - p.lat) <= 0.1
@@ -33,7 +33,7 @@ WITH touched AS (
     WHERE s.device_id = ANY($1::text[])
 )
 SELECT q.code FROM hazard_point q
-WHERE q.status = 'active'
+WHERE q.status IN ('active', 'under_treatment')
   AND (q.code IN (SELECT hazard_point FROM touched)
        OR EXISTS (SELECT 1 FROM touched t
                   WHERE t.kind = 'rain' AND abs(q.lat - t.lat) <= 0.1
@@ -63,9 +63,11 @@ JOIN reading r ON r.device_id = s.device_id AND r.sensor_code = s.code
 WHERE r.ts >= s.since AND r.ts <= $4
 
 -- name: active_points
+-- The points the engine evaluates: in service, including those under engineering treatment (the slope is
+-- still moving while the works go on); treated, relocated and cancelled points are not watched.
 SELECT code, county_code, lon, lat, thresholds, monitoring_plan
 FROM hazard_point
-WHERE status = 'active' AND ($1::text[] IS NULL OR code = ANY($1::text[]))
+WHERE status IN ('active', 'under_treatment') AND ($1::text[] IS NULL OR code = ANY($1::text[]))
 ORDER BY code
 
 -- name: open_alerts

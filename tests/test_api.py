@@ -589,14 +589,17 @@ def test_viewer_cannot_patch_a_point(client, admin, viewer, db):
     assert fetch_one(db, "SELECT name, updated_by FROM hazard_point") == ("Huangjueya landslide", "test admin")
 
 
-def test_patching_the_status_to_cancelled_is_refused_while_an_alert_is_open(client, admin, db):
+@pytest.mark.parametrize("status", ["cancelled", "treated", "relocated"])
+def test_taking_a_point_out_of_monitoring_is_refused_while_an_alert_is_open(client, admin, db, status):
     post_point(client, admin)
     alert_id = insert_alert(db, "500113-HP-0042", level="orange")
-    response = patch_point(client, admin, {"status": "cancelled", "name": "x"})
+    response = patch_point(client, admin, {"status": status, "name": "x"})
     assert response.status_code == 409
     assert response.json() == {"detail": f"Hazard point 500113-HP-0042 has open alerts (deformation alert {alert_id});"
-                                         " resolve them before cancelling the point"}
+                                         f" resolve them before marking the point {status}"}
     assert fetch_one(db, "SELECT name, status FROM hazard_point") == ("Huangjueya landslide", "active")
+    # Under treatment the point is still watched by the engine: its alerts go on as before.
+    assert patch_point(client, admin, {"status": "under_treatment"}).status_code == 200
 
 
 # --- hazard points: cancel (DELETE) --------------------------------------------------------------
@@ -614,7 +617,7 @@ def test_deleting_a_point_with_open_alerts_is_409_naming_them(client, admin, db)
     response = delete_point(client, admin)
     assert response.status_code == 409
     assert response.json() == {"detail": f"Hazard point 500113-HP-0042 has open alerts (rainfall alert {rain}, "
-                                         f"deformation alert {deformation}); resolve them before cancelling the point"}
+                                         f"deformation alert {deformation}); resolve them before marking the point cancelled"}
     assert fetch_one(db, "SELECT status FROM hazard_point") == ("active",)
 
 

@@ -211,3 +211,13 @@ def test_monitor_cannot_write_the_registry_even_for_its_own_point(client, db, mo
     assert fetch(db.info.dsn, "SELECT code, name, status FROM hazard_point ORDER BY code") == before
     assert fetch(db.info.dsn, "SELECT count(*) FROM device") == [(2,)]
     assert fetch(db.info.dsn, "SELECT count(*) FROM person") == [(2,)]
+
+
+def test_monitor_sees_the_people_of_its_own_points_grids_not_every_phone(client, monitor, viewer, villages, admin,  # noqa: F811
+                                                                         db):
+    lead = person(db, "Chen Lead")
+    assert client.put(f"/api/v1/hazard-points/{OWN}/grid", json={"monitor": villages["li_wei"], "area_lead": lead},
+                      headers=admin).status_code == 200
+    names = [p["name"] for p in get(client, "/people", monitor).json()["data"]]
+    assert names == ["Chen Lead", "Li Wei"]
+    assert "Wang Fang" in [p["name"] for p in get(client, "/people", viewer).json()["data"]]

@@ -220,9 +220,9 @@ def test_replay_reproduces_the_live_engines_events_without_touching_live_alerts(
 
 
 def test_replay_on_the_command_line_lists_the_events(database_url):
+    import os
     import subprocess
     import sys
-    import os
 
     register(database_url, sensors=(("RG-01", "rain", {}),))
     rain(database_url, NOW - timedelta(hours=6), NOW, 20.0)
@@ -284,3 +284,16 @@ def test_a_displacement_past_red_right_after_a_gap_is_red_not_no_data(database_u
     [evidence] = fetch(database_url, "SELECT evidence FROM alert WHERE type = 'deformation'")[0]
     [sensor] = evidence["sensors"]
     assert sensor["level"] == "red" and sensor["velocity_mm_per_day"] is None
+
+
+def test_a_point_under_treatment_is_still_watched_and_a_relocated_one_is_not(database_url):
+    thresholds = {"displacement_mm": {"blue": 50, "yellow": 100, "orange": 200, "red": 400}}
+    register(database_url, sensors=(("CR-01", "crack", thresholds),))
+    insert_series(database_url, "CR-01", "crack", [(t, 150.0) for t in every_10_min(NOW - timedelta(hours=72), NOW)])
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE hazard_point SET status = 'under_treatment'")
+        evaluate(database_url, NOW)
+        assert open_alerts(database_url) == [("500113-HP-0042", "deformation", "yellow", "open")]
+        conn.execute("UPDATE alert SET state = 'resolved'")
+        conn.execute("UPDATE hazard_point SET status = 'relocated'")
+    assert evaluate(database_url, NOW + timedelta(minutes=10)) == []

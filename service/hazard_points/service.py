@@ -168,8 +168,8 @@ async def update_hazard_point(
             raise RequestValidationError(
                 [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
             ) from None
-        if merged.status == "cancelled" and current["status"] != "cancelled":
-            await _refuse_cancelling_with_open_alerts(conn, code)
+        if merged.status in UNWATCHED and current["status"] not in UNWATCHED:
+            await _refuse_cancelling_with_open_alerts(conn, code, merged.status)
         await conn.execute(
             _SQL["update_hazard_point"], code, *_registry_values(merged), *point_update.documents(), author.actor
         )
@@ -181,14 +181,20 @@ async def cancel_hazard_point(*, conn: asyncpg.Connection, code: str, author: Ap
     async with conn.transaction():
         if await conn.fetchrow(_SQL["hazard_point_for_update"], code) is None:
             raise _not_found(code)
-        await _refuse_cancelling_with_open_alerts(conn, code)
+        await _refuse_cancelling_with_open_alerts(conn, code, "cancelled")
         await conn.execute(_SQL["cancel_hazard_point"], code, author.actor)
         return await _detail(conn, code)
 
 
-async def _refuse_cancelling_with_open_alerts(conn: asyncpg.Connection, code: str) -> None:
-    """Conflict naming the point's open alerts: a cancelled point is no longer evaluated, so they would never close."""
+# Statuses the engine no longer evaluates (sql/engine.sql active_points): open alerts there would never close.
+UNWATCHED = frozenset({"treated", "relocated", "cancelled"})
+
+
+async def _refuse_cancelling_with_open_alerts(conn: asyncpg.Connection, code: str, status: str) -> None:
+    """Conflict naming the point's open alerts: a point taken out of monitoring is no longer evaluated, so
+    they would never close."""
     open_alerts = await conn.fetch(_SQL["open_alerts_of_point"], code)
     if open_alerts:
         held_by = ", ".join(f"{row['type']} alert {row['id']}" for row in open_alerts)
-        raise Conflict(f"Hazard point {code} has open alerts ({held_by}); resolve them before cancelling the point")
+        raise Conflict(f"Hazard point {code} has open alerts ({held_by}); resolve them before marking the point "
+                       f"{status}")

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from service.deps import AdminToken, ConnDep
+from service.deps import AdminToken, ConnDep, CurrentToken
 from service.errors import ErrorBody
 from service.people import service as person_service
 from service.people.schemas import PeoplePublic, PersonCreate, PersonPublic, PersonQuery
@@ -13,9 +13,9 @@ router = APIRouter(prefix="/people", tags=["people"])
 
 
 @router.get("", response_model=PeoplePublic, summary="List people")
-async def list_people(conn: ConnDep, query: Annotated[PersonQuery, Query()]) -> PeoplePublic:
-    """People matching every given filter, in name order."""
-    people, count = await person_service.list_people(conn=conn, query=query)
+async def list_people(conn: ConnDep, token: CurrentToken, query: Annotated[PersonQuery, Query()]) -> PeoplePublic:
+    """People matching every given filter, in name order; a grid monitor sees the people of its own points' grids."""
+    people, count = await person_service.list_people(conn=conn, query=query, token=token)
     return PeoplePublic(data=people, count=count)
 
 

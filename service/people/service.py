@@ -4,15 +4,19 @@ import asyncpg
 
 import sql
 from service.auth.schemas import ApiToken
+from service.auth.scope import scoped_person
 from service.pagination import split_page
 from service.people.schemas import PersonCreate, PersonPublic, PersonQuery
 
 _SQL = sql.queries("api")
 
 
-async def list_people(*, conn: asyncpg.Connection, query: PersonQuery) -> tuple[list[PersonPublic], int]:
-    """One page of the matching people in name order, and how many match in all."""
-    rows = await conn.fetch(_SQL["people"], query.county_code, query.role, query.limit, query.offset)
+async def list_people(*, conn: asyncpg.Connection, query: PersonQuery,
+                      token: ApiToken | None = None) -> tuple[list[PersonPublic], int]:
+    """One page of the matching people in name order, and how many match in all; a grid monitor sees
+    only the people of its own points' grids."""
+    person = scoped_person(token) if token is not None else None
+    rows = await conn.fetch(_SQL["people"], query.county_code, query.role, query.limit, query.offset, person)
     rows, count = split_page(rows, "id")
     return [PersonPublic.model_validate(dict(row)) for row in rows], count
 

@@ -7,10 +7,12 @@ recorded, so a device or a broker that cannot be reached never fails the warning
 
 import asyncio
 import json
+import logging
 import math
 from datetime import datetime, timedelta
 
 import asyncpg
+import psycopg
 
 import sql
 from alerting import patrols
@@ -26,6 +28,8 @@ from service.weather.schemas import (
     WeatherWarningPublic,
     WeatherWarningQuery,
 )
+
+log = logging.getLogger(__name__)
 
 _SQL = sql.queries("weather")
 BROADCAST_COMMAND = "meteorologicalearlywarning"
@@ -122,12 +126,18 @@ async def _broadcast(conn: asyncpg.Connection, send_command: SendCommand, warnin
         async with gate:
             try:
                 command_id = await send_command(device_id, BROADCAST_COMMAND, params)
-            except COMMAND_FAILURES as exc:
+            except (*COMMAND_FAILURES, psycopg.Error) as exc:
                 return BroadcastPublic(device_id=device_id, command_id=None, error=f"{type(exc).__name__}: {exc}")
         return BroadcastPublic(device_id=device_id, command_id=command_id, error=None)
 
     outcomes = await asyncio.gather(*(tell(device) for device in devices))
-    async with conn.transaction():
-        await conn.executemany(_SQL["insert_warning_command"],
-                               [(warning_id, o.device_id, o.command_id, o.error, now) for o in outcomes])
+    try:
+        async with conn.transaction():
+            await conn.executemany(_SQL["insert_warning_command"],
+                                   [(warning_id, o.device_id, o.command_id, o.error, now) for o in outcomes])
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # The warning is committed and the commands are out (each is recorded with its device); only this
+        # summary is missing. Answer with it rather than a 500 that invites posting the warning again.
+        log.error("weather warning %d: sent to %d devices, but could not record the summary: %s: %s",
+                  warning_id, len(outcomes), type(exc).__name__, exc)
     return list(outcomes)
