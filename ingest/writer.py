@@ -113,9 +113,9 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
             await conn.execute(Q["clear_spike_flags"], *map(list, zip(*batch.cleared_spikes)))
         if batch.devices_seen:
             await conn.execute(Q["touch_devices"], list(batch.devices_seen), list(batch.devices_seen.values()))
-        if stored:
+        if stored or batch.cleared_spikes:
             # Delivered at commit: the engine re-evaluates these devices' points within a second.
-            for notice in stored_notices(batch.readings):
+            for notice in stored_notices(batch.readings, batch.cleared_spikes):
                 await conn.execute(Q["notify_readings_stored"], notice)
         if dead_letters:
             await conn.executemany(
@@ -211,15 +211,21 @@ def _text(value: str) -> str:
     return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
-def stored_notices(readings: list[tuple[str, Reading]]) -> list[str]:
-    """The NOTIFY payloads for a stored batch: JSON objects of device id -> epoch seconds of the device's
-    earliest reading in the batch (a gateway emptying its buffer sends readings older than the engine has
-    seen), split to fit PostgreSQL's payload limit of 8000 bytes."""
+def stored_notices(readings: list[tuple[str, Reading]],
+                   cleared: list[tuple[str, str, datetime]] = ()) -> list[str]:
+    """The NOTIFY payloads for a stored batch: each device's earliest reading in it, or earliest reading whose
+    spike flag it took back (a gateway emptying its buffer sends readings older than the engine has seen)."""
     earliest: dict[str, datetime] = {}
-    for _, r in readings:
-        known = earliest.get(r.device_id)
-        if known is None or r.ts < known:
-            earliest[r.device_id] = r.ts
+    for device_id, ts in [(r.device_id, r.ts) for _, r in readings] + [(d, ts) for d, _, ts in cleared]:
+        known = earliest.get(device_id)
+        if known is None or ts < known:
+            earliest[device_id] = ts
+    return notices_of(earliest)
+
+
+def notices_of(earliest: dict[str, datetime]) -> list[str]:
+    """JSON objects of device id -> epoch seconds of its earliest new reading, split to fit PostgreSQL's
+    NOTIFY payload limit of 8000 bytes."""
     notices, current, size = [], {}, 2
     for device_id in sorted(earliest):
         entry = len(json.dumps(device_id)) + 24  # the id, a colon, a comma and the number

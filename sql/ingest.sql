@@ -121,6 +121,7 @@ WITH ready AS (
 INSERT INTO reading (device_id, sensor_code, ts, kind, value, fields, quality, server_timed)
 SELECT * FROM ready
 ON CONFLICT (device_id, sensor_code, ts) DO NOTHING
+RETURNING device_id, ts
 
 -- name: recent_good_values
 -- The last $3 unflagged values of each given sensor, oldest first, to judge new readings against.

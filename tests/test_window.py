@@ -8,10 +8,12 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
+import psycopg
 
 from alerting.evaluate import _windows, assess, load_family, load_window
 from alerting.rules import RAIN_WINDOW_BINS, WINDOW_BINS
 from alerting.window import WindowStore
+from ingest import quarantine
 from ingest.writer import parse_stored_notice, stored_notices
 from sensors.readings import Reading
 from tests.support import register
@@ -231,3 +233,21 @@ def test_a_late_reading_noticed_during_a_fetch_or_for_another_sensor_of_the_devi
         assert store.loaded == loaded + 2
 
     run(database_url, scenario)
+
+
+def test_a_spike_taken_back_and_a_quarantine_replay_tell_the_engine_from_when(database_url):
+    # A batch whose only older change is a spike flag taken back still names that reading's time.
+    reading = ("t", Reading(GW, "CR-01", NOW, "crack", 1.0, None, [], False))
+    [notice] = stored_notices([reading], [(GW, "CR-01", NOW - timedelta(hours=2))])
+    assert parse_stored_notice(notice) == {GW: NOW - timedelta(hours=2)}
+    # Readings replayed from quarantine are announced like ingest's, with the device's earliest.
+    register(database_url, sensors=(("CR-01", "crack", {}),))
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for hours in (3, 1):
+            conn.execute("INSERT INTO quarantine (topic, device_id, sensor_code, ts, kind, value, reason) "
+                         "VALUES ('t', %s, 'CR-01', %s, 'crack', 1.0, 'not registered yet')",
+                         (GW, NOW - timedelta(hours=hours)))
+        conn.execute("LISTEN readings_stored")
+        assert quarantine.replay(database_url) == 2
+        [received] = list(conn.notifies(timeout=5, stop_after=1))
+    assert parse_stored_notice(received.payload) == {GW: NOW - timedelta(hours=3)}
