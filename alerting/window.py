@@ -64,8 +64,7 @@ class WindowStore:
         self._late_while_loading: dict[str, datetime] = {}
         self._invalid = False
         self._built = time.monotonic()
-        self.loaded = 0  # sensors read whole from the database, for the log and the tests
-        self.fetched = 0  # readings fetched by cursor
+        self.loaded = 0  # sensors read whole from the database (the tests check a fetch does not reread)
 
     def __len__(self) -> int:
         return len(self._series)
@@ -164,7 +163,6 @@ class WindowStore:
         except BaseException:
             self._note_late(parts, taken)  # nothing was fetched: keep what was noted
             raise
-        self.fetched += len(idx)
         # Most sensors have nothing new: the one reading fetched is the cursor's, unchanged. Find the others
         # with array operations, and update only those.
         counts = np.diff(bounds)

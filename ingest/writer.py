@@ -4,6 +4,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import chain
 from typing import NamedTuple
 
 import asyncpg
@@ -216,7 +217,7 @@ def stored_notices(readings: list[tuple[str, Reading]],
     """The NOTIFY payloads for a stored batch: each device's earliest reading in it, or earliest reading whose
     spike flag it took back (a gateway emptying its buffer sends readings older than the engine has seen)."""
     earliest: dict[str, datetime] = {}
-    for device_id, ts in [(r.device_id, r.ts) for _, r in readings] + [(d, ts) for d, _, ts in cleared]:
+    for device_id, ts in chain(((r.device_id, r.ts) for _, r in readings), ((d, ts) for d, _, ts in cleared)):
         known = earliest.get(device_id)
         if known is None or ts < known:
             earliest[device_id] = ts
