@@ -32,7 +32,6 @@ from sql import queries
 
 Q = queries("engine")
 _LEVEL_KEYS = ("blue", "yellow", "orange", "red")
-EARTH_RADIUS_M = 6_371_000.0
 
 
 @dataclass
@@ -391,7 +390,7 @@ def _pairs_within(p_lon, p_lat, g_lon, g_lat, radius_m: float):
     gauges of its own and the eight neighbouring cells: memory and time grow with the pairs found, not
     with points x gauges.
     """
-    cell_lat = np.degrees(radius_m / EARTH_RADIUS_M) * 1.001
+    cell_lat = np.degrees(radius_m / k.EARTH_RADIUS_M) * 1.001
     widest = max(float(np.abs(p_lat).max()), float(np.abs(g_lat).max())) + cell_lat
     cell_lon = cell_lat / max(np.cos(np.radians(min(widest, 89.9))), 1e-3)
     span = int(np.ceil(360.0 / cell_lon)) + 3  # longitude cells, so that (lat cell, lon cell) is one integer
@@ -416,9 +415,6 @@ def _pairs_within(p_lon, p_lat, g_lon, g_lat, radius_m: float):
             starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
             gauges.append(by_key[starts + np.arange(int(counts.sum()))])
     point, gauge = np.concatenate(points), np.concatenate(gauges)
-    plat, glat = np.radians(p_lat[point]), np.radians(g_lat[gauge])
-    a = (np.sin((glat - plat) / 2) ** 2
-         + np.cos(plat) * np.cos(glat) * np.sin((np.radians(g_lon[gauge]) - np.radians(p_lon[point])) / 2) ** 2)
-    distance_m = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    distance_m = k.haversine_m(p_lon[point], p_lat[point], g_lon[gauge], g_lat[gauge])
     near = distance_m <= radius_m
     return point[near], gauge[near], distance_m[near]

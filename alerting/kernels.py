@@ -275,6 +275,17 @@ def storm_duration_h(rain_mm_per_h, wet_mm_per_h=0.5) -> np.ndarray:
     return np.where(dry_from_end.any(axis=1), dry_from_end.argmax(axis=1), wet.shape[1]).astype(np.float64)
 
 
+EARTH_RADIUS_M = 6_371_000.0
+
+
+def haversine_m(lon1, lat1, lon2, lat2):
+    """Great-circle distance in metres between WGS84 positions (degrees), element-wise for arrays."""
+    phi1, phi2 = np.radians(lat1), np.radians(lat2)
+    h = (np.sin((phi2 - phi1) / 2) ** 2
+         + np.cos(phi1) * np.cos(phi2) * np.sin((np.radians(lon2) - np.radians(lon1)) / 2) ** 2)
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+
+
 FORECAST_HORIZON_DAYS = 365.0
 
 

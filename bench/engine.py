@@ -325,7 +325,7 @@ def levels_from_readings(fleet: Fleet) -> dict[str, np.ndarray]:
 ORIGIN_LON, ORIGIN_LAT = 103.0, 27.0  # the grid's south-west corner, in Sichuan and Chongqing
 GAUGE_SPACING_KM = 3.0
 POINT_OFFSET_KM = (0.3, 1.0)
-KM_PER_DEGREE = 2 * math.pi * evaluate.EARTH_RADIUS_M / 1000 / 360  # on the engine's sphere
+KM_PER_DEGREE = 2 * math.pi * kernels.EARTH_RADIUS_M / 1000 / 360  # on the engine's sphere
 COUNTY_GAUGES = 10  # a county is a square of 10 x 10 gauges, 30 km across
 NOW_S = START_S + HOURS * BIN_S  # the evaluation's `now`: the fleet's 72 h end there
 LEVEL_KEYS = ("blue", "yellow", "orange", "red")

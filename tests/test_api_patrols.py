@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from alerting.kernels import haversine_m as distance_m
 from service.auth import create_token
-from service.patrols.service import distance_m
 from tests.support import Subscriber, fetch, wait_until
 from tests.test_api import admin, bearer, client, insert_alert, post_point, viewer  # noqa: F401 (fixtures)
 

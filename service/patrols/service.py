@@ -1,7 +1,6 @@
 """Patrol tasks and reports for the API: the lists, and filing a report with its photos, task and alert."""
 
 import json
-import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -10,7 +9,7 @@ import asyncpg
 import sql
 from alerting import flows
 from alerting.effects import apply_effects
-from alerting.kernels import LEVEL_NAMES
+from alerting.kernels import LEVEL_NAMES, haversine_m
 from service.auth.schemas import ApiToken
 from service.auth.scope import ensure_point_visible, scoped_person
 from service.broker import Broker
@@ -34,17 +33,6 @@ _SQL = sql.queries("patrols")
 PhotoUrl = Callable[[int, int], str]
 # A person who sees the slope moving saw macroscopic deformation: orange, which only a duty officer lowers.
 DANGEROUS_LEVEL = "orange"
-EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG); haversine is within 0.5 % of the ellipsoid at these distances
-
-
-def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle (haversine) distance in metres between two WGS84 positions."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    half_dphi, half_dlambda = math.radians(lat2 - lat1) / 2, math.radians(lon2 - lon1) / 2
-    h = math.sin(half_dphi) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(half_dlambda) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
-
-
 # --- tasks ---------------------------------------------------------------------------------------
 
 
@@ -197,7 +185,7 @@ async def _file(
             # The patrol happened at the phone's time, but a phone clock running fast cannot date it ahead.
             await conn.execute(_SQL["mark_task_done"], r.task, min(r.reported_at, now))
             task_marked_done = True
-    distance = round(distance_m(r.lon, r.lat, point["lon"], point["lat"]), 1)
+    distance = round(float(haversine_m(r.lon, r.lat, point["lon"], point["lat"])), 1)
     far = distance > settings.patrol_far_from_point_m
     report_id = await conn.fetchval(
         _SQL["insert_report"],

@@ -7,7 +7,8 @@ import random
 import numpy as np
 
 from alerting import kernels
-from alerting.evaluate import EARTH_RADIUS_M, _pairs_within, _threshold_matrix
+from alerting.evaluate import _pairs_within, _threshold_matrix
+from alerting.kernels import EARTH_RADIUS_M
 
 
 def haversine_m(lon1, lat1, lon2, lat2):
