@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 import sql
+from alerting.patrols import DEFAULT_ROUTINE_PATROLS_PER_WEEK
 from service.auth.schemas import ApiToken
 from service.auth.scope import scoped_person
 from service.coverage.schemas import (
@@ -32,8 +33,6 @@ MIN_THREATENED_PEOPLE = 30
 COVERED_STATUSES = ("active", "under_treatment")
 # The device rule is for active points only (SPEC 5); a point under treatment is monitored by the works.
 DEVICE_RULE_STATUSES = ("active",)
-# The routine regime when the monitoring plan says nothing: twice a week (SPEC 5).
-DEFAULT_PATROLS_PER_WEEK = 2.0
 # A device is offline once silent for more than three reporting intervals, as a sensor is (SPEC 3).
 OFFLINE_AFTER_INTERVALS = 3
 # A device without sensors is judged against the sensor table's default interval.
@@ -49,7 +48,7 @@ async def coverage_report(
     now = now or datetime.now(UTC)
     scope = (query.county_code, scoped_person(token), list(COVERED_STATUSES))
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        points = await conn.fetch(_SQL["coverage_points"], *scope, DEFAULT_PATROLS_PER_WEEK)
+        points = await conn.fetch(_SQL["coverage_points"], *scope, DEFAULT_ROUTINE_PATROLS_PER_WEEK)
         devices = await conn.fetch(
             _SQL["coverage_devices"], *scope, now, OFFLINE_AFTER_INTERVALS, DEFAULT_REPORTING_INTERVAL_S
         )
