@@ -95,7 +95,8 @@ async def apply_assessment(conn: asyncpg.Connection, a: Assessment, alert, now: 
     return await change_level(conn, alert, a, now, "level_lowered")
 
 
-async def raise_alert(conn: asyncpg.Connection, a: Assessment, now: datetime) -> Change | None:
+async def raise_alert(conn: asyncpg.Connection, a: Assessment, now: datetime, *,
+                      actor: str = ENGINE_ACTOR) -> Change | None:
     """Open a new alert for the point and type; None when one was opened since the evaluation looked."""
     level = LEVEL_NAMES[a.level]
     a.explained()
@@ -104,12 +105,13 @@ async def raise_alert(conn: asyncpg.Connection, a: Assessment, now: datetime) ->
                                        json.dumps(a.reasons), json.dumps(a.evidence), RULE_VERSION, now)
         if alert_id is None:
             return None
-        await _event(conn, alert_id, now, "raised", None, level, a)
+        await _event(conn, alert_id, now, "raised", None, level, a, actor=actor)
         await restart_ack_deadline(conn, alert_id, level, now)
     return Change(alert_id, a.hazard_point, a.county_code, a.type, "raised", None, level)
 
 
-async def change_level(conn: asyncpg.Connection, alert, a: Assessment, now: datetime, kind: str) -> Change | None:
+async def change_level(conn: asyncpg.Connection, alert, a: Assessment, now: datetime, kind: str, *,
+                       actor: str = ENGINE_ACTOR) -> Change | None:
     """Raise or lower the level of an open alert, with the evidence for the new level. None, and no
     event, when it was closed or its level changed since the evaluation read it."""
     level = LEVEL_NAMES[a.level]
@@ -119,7 +121,7 @@ async def change_level(conn: asyncpg.Connection, alert, a: Assessment, now: date
                                          json.dumps(a.evidence), RULE_VERSION, now, alert["level"])
         if from_level is None or from_level == level:
             return None
-        await _event(conn, alert["id"], now, kind, from_level, level, a)
+        await _event(conn, alert["id"], now, kind, from_level, level, a, actor=actor)
         if kind == "level_raised":  # a higher level has a shorter deadline, counted from now
             await restart_ack_deadline(conn, alert["id"], level, now)
     return Change(alert["id"], a.hazard_point, a.county_code, a.type, kind, from_level, level)
@@ -137,7 +139,7 @@ async def resolve_alert(conn: asyncpg.Connection, alert, a: Assessment, now: dat
 
 
 async def _event(conn, alert_id, now, kind, from_level, to_level, a: Assessment, actor=ENGINE_ACTOR):
-    await conn.execute(Q["insert_event"], alert_id, now, kind, from_level, to_level, actor,
+    await conn.execute(L["insert_event"], alert_id, now, kind, from_level, to_level, actor,
                        json.dumps(a.evidence), json.dumps(a.thresholds), RULE_VERSION, None)
 
 
@@ -388,35 +390,23 @@ async def raise_from_patrol_report(conn: asyncpg.Connection, a: Assessment, now:
     A report cannot fall back by itself the way readings do, so it only ever raises; orange and red then
     wait for a duty officer to lower them (SPEC 4.3). An alert already at or above the level keeps its level
     and gets a `patrol_reported` event with the report as evidence (the Change says so, and no effect follows
-    from it). Runs inside the caller's transaction, so the report and its alert commit together. JSON goes in
-    as text because the API's connections encode json themselves and the engine's do not.
+    from it). Runs inside the caller's transaction, so the report and its alert commit together.
     """
     patrol_sql = queries("patrols")
-    level = LEVEL_NAMES[a.level]
-    reasons, evidence, thresholds = json.dumps(a.reasons), json.dumps(a.evidence), json.dumps(a.thresholds)
     async with conn.transaction():
-        alert = await conn.fetchrow(patrol_sql["open_alert_for_update"], a.hazard_point, a.type)
-        if alert is None:
-            alert_id = await conn.fetchval(patrol_sql["insert_reported_alert"], a.hazard_point, a.type, level,
-                                           reasons, evidence, RULE_VERSION, now)
-            if alert_id is not None:
-                await conn.execute(L["insert_event"], alert_id, now, "raised", None, level, actor, evidence,
-                                   thresholds, RULE_VERSION, None)
-                await restart_ack_deadline(conn, alert_id, level, now)
-                return Change(alert_id, a.hazard_point, a.county_code, a.type, "raised", None, level)
-            # Another writer (the engine, a second report) opened it a moment ago; that one is now committed.
+        for _ in range(2):
             alert = await conn.fetchrow(patrol_sql["open_alert_for_update"], a.hazard_point, a.type)
             if alert is None:
-                raise InvalidTransition(f"The {a.type} alert of {a.hazard_point} changed while the report was "
-                                        "filed; send the report again")
-        if LEVEL_NAMES.index(alert["level"]) < a.level:
-            await conn.execute(patrol_sql["raise_reported_level"], alert["id"], level, reasons, evidence,
-                               RULE_VERSION, now)
-            await conn.execute(L["insert_event"], alert["id"], now, "level_raised", alert["level"], level, actor,
-                               evidence, thresholds, RULE_VERSION, None)
-            await restart_ack_deadline(conn, alert["id"], level, now)
-            return Change(alert["id"], a.hazard_point, a.county_code, a.type, "level_raised", alert["level"], level)
-        await conn.execute(L["insert_event"], alert["id"], now, "patrol_reported", None, None, actor, evidence,
-                           thresholds, RULE_VERSION, "; ".join(a.reasons) or None)
-        return Change(alert["id"], a.hazard_point, a.county_code, a.type, "patrol_reported", alert["level"],
-                      alert["level"])
+                change = await raise_alert(conn, a, now, actor=actor)
+                if change is not None:
+                    return change
+                continue  # another writer (the engine, a second report) opened it a moment ago: raise that one
+            if LEVEL_NAMES.index(alert["level"]) < a.level:
+                return await change_level(conn, alert, a, now, "level_raised", actor=actor)
+            await conn.execute(L["insert_event"], alert["id"], now, "patrol_reported", None, None, actor,
+                               json.dumps(a.evidence), json.dumps(a.thresholds), RULE_VERSION,
+                               "; ".join(a.reasons) or None)
+            return Change(alert["id"], a.hazard_point, a.county_code, a.type, "patrol_reported", alert["level"],
+                          alert["level"])
+    raise InvalidTransition(f"The {a.type} alert of {a.hazard_point} changed while the report was filed; "
+                            "send the report again")

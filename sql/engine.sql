@@ -78,8 +78,9 @@ WHERE state <> 'resolved'
 -- name: insert_alert
 -- Nothing when the point already has an open alert of the type: one was opened since the evaluation
 -- looked (a patrol report judged dangerous); the next evaluation moves that one.
+-- JSON goes in as text: the API's connections encode json themselves and the engine's do not.
 INSERT INTO alert (hazard_point, type, level, reasons, evidence, rule_version, raised_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+VALUES ($1, $2, $3, $4::text::jsonb, $5::text::jsonb, $6, $7, $7)
 ON CONFLICT (hazard_point, type) WHERE state <> 'resolved' DO NOTHING
 RETURNING id
 
@@ -89,7 +90,7 @@ RETURNING id
 -- acts on what it is now.
 WITH old AS (SELECT id, level FROM alert WHERE id = $1 AND state <> 'resolved' AND level = $7 FOR UPDATE)
 UPDATE alert a
-SET level = $2, reasons = $3, evidence = $4, rule_version = $5, updated_at = $6,
+SET level = $2, reasons = $3::text::jsonb, evidence = $4::text::jsonb, rule_version = $5, updated_at = $6,
     pending_level = NULL, pending_since = NULL
 FROM old WHERE a.id = old.id
 RETURNING old.level AS from_level
@@ -104,10 +105,6 @@ SET state = 'resolved', resolved_at = $2, resolved_by = $3, updated_at = $2,
     pending_level = NULL, pending_since = NULL
 WHERE id = $1 AND state <> 'resolved' AND level = $4
 RETURNING id
-
--- name: insert_event
-INSERT INTO alert_event (alert_id, at, kind, from_level, to_level, actor, inputs, thresholds, rule_version, note)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 
 -- name: current_alert_of_point
 -- The alert a point's retained MQTT topic shows: its highest open alert, newest first on ties.

@@ -90,15 +90,3 @@ FROM alert
 WHERE hazard_point = $1 AND type = $2 AND state <> 'resolved'
 FOR UPDATE
 
--- name: insert_reported_alert
--- No row when another writer opened the point's alert of this type a moment ago (one open alert per type).
-INSERT INTO alert (hazard_point, type, level, reasons, evidence, rule_version, raised_at, updated_at)
-VALUES ($1, $2, $3, $4::text::jsonb, $5::text::jsonb, $6, $7, $7)
-ON CONFLICT (hazard_point, type) WHERE state <> 'resolved' DO NOTHING
-RETURNING id
-
--- name: raise_reported_level
-UPDATE alert
-SET level = $2, reasons = $3::text::jsonb, evidence = $4::text::jsonb, rule_version = $5, updated_at = $6,
-    pending_level = NULL, pending_since = NULL
-WHERE id = $1
