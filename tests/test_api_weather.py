@@ -212,7 +212,8 @@ def test_the_warning_is_broadcast_to_the_devices_of_its_points_only(
 
     payload = universal_message.payload.decode()
     assert payload.startswith("$cmd=meteorologicalearlywarning&level=1&effective_time=")
-    assert payload.endswith("&lon_range=106.2,106.52&lat_range=29.2,29.4")
+    # The box of the two points (106.2-106.52, 29.2-29.4), widened by 0.02 degrees on every side.
+    assert payload.endswith("&lon_range=106.18,106.54&lat_range=29.18,29.42")
     recorded = fetch(db.info.dsn, "SELECT device_id, command_id, name, params, sent_by FROM device_command "
                                   "ORDER BY device_id")
     assert [(r[0], r[2], r[3]["level"], r[4]) for r in recorded] == sorted(
@@ -222,6 +223,21 @@ def test_the_warning_is_broadcast_to_the_devices_of_its_points_only(
     assert {r[0]: r[1] for r in recorded} == command_ids
     assert universal_message.topic == f"$creq/{universal}/{command_ids[universal]}"
     assert command_ids[native] in native_message.payload.decode()
+
+
+def test_a_warning_for_a_single_point_is_broadcast_with_an_area_around_it(
+        client, officer, points, db, settings):  # noqa: F811
+    device = unique_device("DEV")
+    db.execute("INSERT INTO device (id, hazard_point, protocol) VALUES (%s, %s, 'universal')", (device, IN_COUNTY[1]))
+    to_device = Subscriber(settings, f"$creq/{device}/+")
+    try:
+        response = warn(client, officer, village_codes=["500113002001"])
+        [message] = wait_until(lambda: to_device.messages, what="the device's command")
+    finally:
+        to_device.close()
+    assert response.status_code == 201, response.text
+    # The village's one point is at 106.52, 29.40: a box of no width would leave out its devices on the slope.
+    assert message.payload.decode().endswith("&lon_range=106.5,106.54&lat_range=29.38,29.42")
 
 
 def test_a_broker_that_cannot_be_reached_does_not_fail_the_warning(settings, db):

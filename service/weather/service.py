@@ -35,6 +35,11 @@ _SQL = sql.queries("weather")
 BROADCAST_COMMAND = "meteorologicalearlywarning"
 # Devices told at once: each send holds a database connection of its own and waits for the broker's PUBACK.
 BROADCAST_CONCURRENCY = 8
+# A warning given by admin codes is broadcast as the box of its points' positions, widened on every side:
+# a point's devices stand around its registered position (a giant landslide spans kilometres), and the
+# box of a single point would otherwise have no width at all, leaving out every device not exactly on it.
+# 0.02 degrees is about 2.2 km of latitude (1.9 km of longitude at 30 degrees N).
+CODES_BOX_MARGIN_DEG = 0.02
 
 
 async def create_warning(*, conn: asyncpg.Connection, send_command: SendCommand, warning_create: WeatherWarningCreate,
@@ -108,13 +113,20 @@ def _broadcast_params(w: WeatherWarningCreate, points: list[asyncpg.Record], now
         min_lon, min_lat, max_lon, max_lat = geometry.bounds(w.polygon.polygons)
     elif points:
         lons, lats = [p["lon"] for p in points], [p["lat"] for p in points]
-        min_lon, min_lat, max_lon, max_lat = min(lons), min(lats), max(lons), max(lats)
+        min_lon, max_lon = _widened(min(lons), max(lons), 180.0)
+        min_lat, max_lat = _widened(min(lats), max(lats), 90.0)
     else:
         return {}  # no points, so no devices to tell
     # Devices take the warning as in force from when it arrives until effective_time has passed: one
     # issued ahead of its start keeps them alert from now, which errs on the side of the people below.
     return {"level": w.level, "effective_time": math.ceil((w.valid_to - now).total_seconds()),
             "lon_range": [min_lon, max_lon], "lat_range": [min_lat, max_lat]}
+
+
+def _widened(low: float, high: float, limit: float) -> tuple[float, float]:
+    """[low, high] widened by CODES_BOX_MARGIN_DEG on each side within [-limit, limit], to 0.0001 degree
+    (about 11 m), so that the command carries no float noise such as 106.17999999999999."""
+    return (round(max(low - CODES_BOX_MARGIN_DEG, -limit), 4), round(min(high + CODES_BOX_MARGIN_DEG, limit), 4))
 
 
 async def _broadcast(conn: asyncpg.Connection, send_command: SendCommand, warning_id: int, devices: list[str],
