@@ -60,8 +60,9 @@ def synthetic_gateways(registry: dict, count: int, sensors_per_gateway: int = 10
     return registry | {"points": points}
 
 
-def seed_registry(database_url: str, registry: dict | None = None) -> None:
-    """Insert the registry's points, devices, sensors, people and grid; existing rows are left alone."""
+def seed_registry(database_url: str, registry: dict | None = None, *, author: str) -> None:
+    """Insert the registry's points, devices, sensors, people and grid, each recording `author` as who wrote it;
+    existing rows are left alone."""
     registry = registry or demo_registry()
     with psycopg.connect(database_url) as conn, conn.transaction():
         person_ids = {}
@@ -69,23 +70,25 @@ def seed_registry(database_url: str, registry: dict | None = None) -> None:
             row = conn.execute("SELECT id FROM person WHERE phone = %s", (person["phone"],)).fetchone()
             if row is None:
                 row = conn.execute(
-                    "INSERT INTO person (name, phone, roles, county_code) VALUES (%s, %s, %s, '500113') RETURNING id",
-                    (person["name"], person["phone"], person["roles"]),
+                    "INSERT INTO person (name, phone, roles, county_code, created_by)"
+                    " VALUES (%s, %s, %s, '500113', %s) RETURNING id",
+                    (person["name"], person["phone"], person["roles"], author),
                 ).fetchone()
             person_ids[person["key"]] = row[0]
         for p in registry["points"]:
             conn.execute(
                 "INSERT INTO hazard_point (code, name, type, scale, lon, lat, county_code, township_code,"
-                " village_code, threatened_households, threatened_people, monitoring_plan)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (code) DO NOTHING",
+                " village_code, threatened_households, threatened_people, monitoring_plan, created_by)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (code) DO NOTHING",
                 (p["code"], p["name"], p["type"], p["scale"], p["lon"], p["lat"], p["county_code"],
                  p["township_code"], p["village_code"], p["threatened_households"], p["threatened_people"],
-                 json.dumps(p.get("monitoring_plan", {}))),
+                 json.dumps(p.get("monitoring_plan", {})), author),
             )
             for d in p["devices"]:
                 conn.execute(
-                    "INSERT INTO device (id, hazard_point, protocol) VALUES (%s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                    (d["id"], p["code"], d["protocol"]),
+                    "INSERT INTO device (id, hazard_point, protocol, created_by) VALUES (%s, %s, %s, %s)"
+                    " ON CONFLICT (id) DO NOTHING",
+                    (d["id"], p["code"], d["protocol"], author),
                 )
                 for s in d["sensors"]:
                     conn.execute(
@@ -96,9 +99,9 @@ def seed_registry(database_url: str, registry: dict | None = None) -> None:
                     )
             for role, key in p.get("grid", {}).items():
                 conn.execute(
-                    "INSERT INTO grid_assignment (hazard_point, role, person_id) VALUES (%s, %s, %s)"
+                    "INSERT INTO grid_assignment (hazard_point, role, person_id, assigned_by) VALUES (%s, %s, %s, %s)"
                     " ON CONFLICT DO NOTHING",
-                    (p["code"], role, person_ids[key]),
+                    (p["code"], role, person_ids[key], author),
                 )
 
 

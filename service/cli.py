@@ -192,7 +192,7 @@ def cmd_simulate(settings: Settings, args) -> None:
     registry = synthetic_gateways(demo_registry(), args.extra_gateways)
     if args.seed_registry:
         check_postgres(settings)
-        seed_registry(settings.database_url, registry)
+        seed_registry(settings.database_url, registry, author="geohazard simulate --seed-registry")
         print("demo registry seeded (existing rows kept)")
     sim = Simulator(mqtt_host=settings.mqtt_host, mqtt_port=settings.mqtt_port, topic_root=settings.topic_root,
                     registry=registry, failure_in_minutes=args.failure_in_minutes, username=settings.mqtt_username,

@@ -105,7 +105,7 @@ def run_demo(settings: Settings, *, port: int, duration_s: float | None, engine_
     for outcome in migrate(settings.database_url):
         print(f"migration {outcome.migration.version:04d}_{outcome.migration.name}: {outcome.status}")
     registry = demo_registry()
-    seed_registry(settings.database_url, registry)
+    seed_registry(settings.database_url, registry, author="geohazard demo")
     _forget_earlier_run(settings, registry)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         token = create_token(conn, name="demo admin", role="admin")

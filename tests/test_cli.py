@@ -92,3 +92,7 @@ def test_the_demo_shows_warnings_within_two_minutes(database_url, topic_root):
     # The universal device's tilt meter is stuck: its readings are flagged, so it has no data.
     assert alerts == {("500113-HP-0002", "deformation"): "orange", ("500113-HP-0003", "rainfall"): "orange",
                       ("500113-HP-0004", "device"): "blue"}
+    # Every write records its author, the seeded registry's too.
+    assert fetch(database_url, "SELECT DISTINCT created_by FROM hazard_point UNION SELECT DISTINCT created_by "
+                               "FROM device UNION SELECT DISTINCT created_by FROM person UNION "
+                               "SELECT DISTINCT assigned_by FROM grid_assignment") == [("geohazard demo",)]
