@@ -26,12 +26,13 @@ async def create_pool(database_url: str) -> asyncpg.Pool:
     )
 
 
-def get_pool(request: Request) -> asyncpg.Pool:
-    """The pool the lifespan stored on the app."""
+async def get_pool(request: Request) -> asyncpg.Pool:
+    """The pool the lifespan stored on the app. Async although it awaits nothing: FastAPI runs a plain `def`
+    dependency in its thread pool, a thread hop on every request (every token check needs the pool)."""
     return request.app.state.pool
 
 
 async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
     """One pooled connection for the length of the request."""
-    async with get_pool(request).acquire() as conn:
+    async with request.app.state.pool.acquire() as conn:
         yield conn

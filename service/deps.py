@@ -11,8 +11,8 @@ from service.broker import Broker
 from service.db import connection, get_pool
 
 
-def get_broker(request: Request) -> Broker:
-    """The MQTT connection the lifespan stored on the app."""
+async def get_broker(request: Request) -> Broker:
+    """The MQTT connection the lifespan stored on the app (async: no thread-pool hop, as service.db.get_pool)."""
     return request.app.state.broker
 
 
