@@ -86,8 +86,8 @@ class UnsupportedMediaType(DomainError):
     status_code = 415
 
 
-def photo_store(request: Request) -> PhotoStore:
-    """The app's photo store, made on first use in the configured directory."""
+async def photo_store(request: Request) -> PhotoStore:
+    """The app's photo store, made on first use in the configured directory (async: no thread-pool hop)."""
     settings: Settings = request.app.state.settings
     store = getattr(request.app.state, "photo_store", None)
     if store is None:
