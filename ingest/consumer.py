@@ -1,7 +1,8 @@
 """The ingest process: MQTT in, batched commits out, acknowledgement only after the commit.
 
-paho's network thread only copies each message into the inbox; decoding and every database call
-happen on the event loop, which decodes the next batch while the previous one is being committed.
+paho runs in a child process (ingest.receiver), so that its packet parsing and this process's decoding run
+on two cores; a thread here puts what it sends into the inbox. Decoding and every database call happen on
+the event loop, which decodes the next batch while the previous one is being committed.
 Messages are acknowledged (PUBACK) after the batch holding them is committed, so a crash at any moment leaves them with the broker, which redelivers them to the same
 persistent session; redelivered readings are skipped by the (device, sensor, time) key. While the
 database is down nothing is acknowledged, so the broker stops sending once its in-flight window is
@@ -10,19 +11,25 @@ full: memory stays bounded and the backlog waits in the broker.
 
 import asyncio
 import collections
+import dataclasses
 import gc
 import logging
+import os
+import pickle
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from multiprocessing.connection import Connection
 
 import asyncpg
-import paho.mqtt.client as mqtt
 from prometheus_client import start_http_server
 
 from ingest import metrics
 from ingest.quality import SeriesQuality
+from ingest.receiver import ReceiverConfig
 from ingest.routing import Limits, add_message, subscriptions
 from ingest.writer import Batch, DeadLetter, Written, prepare, write_batch
 from service.settings import Settings
@@ -33,6 +40,9 @@ Q = queries("ingest")
 
 # Waiting longer than this between retries while the database is down only delays recovery.
 MAX_RETRY_DELAY_S = 30.0
+MQTT_KEEPALIVE_S = 30
+# A receiver told to stop disconnects at once; one that takes longer than this is stuck and is killed.
+RECEIVER_STOP_S = 10.0
 # A batch also ends when no message has come for this long: the broker sends only a limited window
 # of unacknowledged messages (max_inflight_messages), so waiting for more than it sends stalls ingest.
 IDLE_GAP_S = 0.005
@@ -52,6 +62,11 @@ CONNECTION_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.Interface
 # The database refusing what a device sent (a NUL in a code, a key longer than an index takes...):
 # the batch is written message by message and the refused message dead-lettered, never retried forever.
 REFUSED = (asyncpg.DataError, asyncpg.exceptions.ProgramLimitExceededError, UnicodeError, ValueError)
+
+
+class ReceiverLost(RuntimeError):
+    """The MQTT receiver process exited, so ingest stopped: start it again (docker compose's restart policy
+    and `--workers` do). Nothing is lost: the broker redelivers every message not yet acknowledged"""
 
 
 @dataclass(slots=True, frozen=True)
@@ -77,58 +92,82 @@ class Consumer:
         self._inbox: collections.deque[Incoming] = collections.deque()
         self._arrived = asyncio.Event()
         self._wake_pending = False
-        self._session = 0
         self._stopping = False
+        self._receiver_lost = False
         self._accel_unit: dict[str, str] = {}
         self._quality = SeriesQuality()
         # Set once the broker has confirmed the subscriptions: from then on nothing published is missed.
         self.subscribed = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._client = self._make_client()
 
-    def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=self.settings.ingest_client_id,
-            clean_session=False,  # a persistent session: the broker keeps what we have not acknowledged
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
-        )
-        if self.settings.mqtt_username:
-            client.username_pw_set(self.settings.mqtt_username, self.settings.mqtt_password)
-        client.reconnect_delay_set(min_delay=1, max_delay=int(MAX_RETRY_DELAY_S))
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = lambda *_: self.subscribed.set()
-        return client
+    def _start_receiver(self) -> None:
+        """Start the MQTT receiver process (ingest.receiver) and the thread that takes what it sends."""
+        messages_out, messages_in = os.pipe()
+        acks_out, acks_in = os.pipe()
+        self._receiver = subprocess.Popen([sys.executable, "-m", "ingest.receiver", str(messages_in), str(acks_out)],
+                                          pass_fds=(messages_in, acks_out), stdin=subprocess.DEVNULL)
+        os.close(messages_in)
+        os.close(acks_out)
+        self._messages = Connection(messages_out, writable=False)
+        self._acks = Connection(acks_in, readable=False)
+        config = ReceiverConfig(
+            host=self.settings.mqtt_host, port=self.settings.mqtt_port, username=self.settings.mqtt_username,
+            password=self.settings.mqtt_password, client_id=self.settings.ingest_client_id,
+            filters=subscriptions(self.settings.topic_root, self.settings.ingest_share_group,
+                                  dollar_topics=self.settings.ingest_dollar_topics),
+            keepalive_s=MQTT_KEEPALIVE_S, parent_pid=os.getpid())
+        self._send_to_receiver(dataclasses.asdict(config))
+        self._filters = config.filters
+        threading.Thread(target=self._take_from_receiver, name="from-receiver", daemon=True).start()
 
-    # paho callbacks: these run on paho's thread and must not block or touch the database.
-    def _on_connect(self, client, userdata, flags, reason_code, properties):
-        if reason_code.is_failure:
-            log.error("MQTT broker refused the connection: %s", reason_code)
-            return
-        self._session += 1
-        filters = subscriptions(self.settings.topic_root, self.settings.ingest_share_group,
-                                dollar_topics=self.settings.ingest_dollar_topics)
-        client.subscribe([(f, 1) for f in filters])
-        log.info("connected to MQTT %s as %s (session resumed: %s); subscribed to %s", self.settings.mqtt_url,
-                 self.settings.ingest_client_id, flags.session_present, ", ".join(filters))
+    def _stop_receiver(self) -> None:
+        """Tell the receiver to disconnect (what is not acknowledged stays with the broker) and wait for it."""
+        try:
+            self._send_to_receiver(None)
+        except BrokenPipeError:
+            log.info("the MQTT receiver had already exited")
+        try:
+            self._receiver.wait(RECEIVER_STOP_S)
+        except subprocess.TimeoutExpired:
+            log.warning("the MQTT receiver did not stop within %.0fs; killing it", RECEIVER_STOP_S)
+            self._receiver.kill()
+            self._receiver.wait()
+        self._acks.close()
+        log.info("disconnected from MQTT")
 
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
-        if self._stopping:
-            log.info("disconnected from MQTT")
-            return
-        log.warning("disconnected from MQTT (%s); reconnecting, unacknowledged messages will be redelivered",
-                    reason_code)
+    def _send_to_receiver(self, item) -> None:
+        self._acks.send_bytes(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
 
-    def _on_message(self, client, userdata, message):
-        incoming = Incoming(message.mid, message.qos, self._session, message.topic,
-                            bytes(message.payload), datetime.now(timezone.utc))
-        self._inbox.append(incoming)
-        if not self._wake_pending:
-            self._wake_pending = True
-            self._loop.call_soon_threadsafe(self._wake)
+    def _take_from_receiver(self) -> None:
+        """On its own thread: put what the receiver sends into the inbox, waking the event loop once per burst."""
+        while True:
+            try:
+                kind, *event = pickle.loads(self._messages.recv_bytes())
+            except (EOFError, OSError):
+                break
+            if kind == "messages":
+                utc = timezone.utc
+                self._inbox.extend(Incoming(mid, qos, session, topic, payload, datetime.fromtimestamp(at, utc))
+                                   for session, mid, qos, topic, payload, at in event[0])
+                if not self._wake_pending and not self._stopping:
+                    self._wake_pending = True
+                    self._loop.call_soon_threadsafe(self._wake)
+            elif kind == "connected":
+                session, session_present = event
+                log.info("connected to MQTT %s as %s (session resumed: %s); subscribed to %s",
+                         self.settings.mqtt_url, self.settings.ingest_client_id, session_present,
+                         ", ".join(self._filters))
+            elif kind == "subscribed":
+                self.subscribed.set()
+            elif kind == "refused":
+                log.error("MQTT broker refused the connection: %s", event[0])
+            elif kind == "disconnected" and not self._stopping:
+                log.warning("disconnected from MQTT (%s); reconnecting, unacknowledged messages will be "
+                            "redelivered", event[0])
+        self._messages.close()
+        if not self._stopping:
+            self._receiver_lost = True
+            self._loop.call_soon_threadsafe(self._arrived.set)
 
     def _wake(self) -> None:
         # On the event loop. Cleared before the waiter looks at the inbox, so a message appended after
@@ -146,8 +185,7 @@ class Consumer:
         if self.settings.ingest_metrics_port:
             start_http_server(self.settings.ingest_metrics_port)
             log.info("metrics at http://0.0.0.0:%d/metrics", self.settings.ingest_metrics_port)
-        self._client.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30)
-        self._client.loop_start()
+        self._start_receiver()
         conn = None
         self._last_summary, self._summary_base = time.monotonic(), self.totals
         next_housekeeping = 0.0
@@ -156,6 +194,8 @@ class Consumer:
         pending: asyncio.Task | None = None
         try:
             while not stop.is_set():
+                if self._receiver_lost:
+                    raise ReceiverLost(f"{' '.join(ReceiverLost.__doc__.split())} (its exit code: {self._receiver.wait()})")
                 if time.monotonic() >= next_housekeeping:
                     if pending is not None:
                         pending, (conn, written) = None, await pending
@@ -178,8 +218,7 @@ class Consumer:
             if pending is not None:  # leaving on an error: its messages stay unacknowledged with the broker
                 pending.cancel()
             self._stopping = True
-            self._client.disconnect()
-            self._client.loop_stop()
+            self._stop_receiver()
             if conn is not None:
                 await conn.close()
             gc.set_threshold(*gc_thresholds)
@@ -320,11 +359,15 @@ class Consumer:
         return conn
 
     def _acknowledge(self, messages: list[Incoming]) -> None:
-        for m in messages:
-            # A message delivered on an earlier connection is redelivered on the new one; its old
-            # packet id means nothing there, so it is acknowledged when it comes back.
-            if m.qos > 0 and m.session == self._session:
-                self._client.ack(m.mid, m.qos)
+        """Have the receiver acknowledge them (it skips those delivered on an earlier connection)."""
+        acks = [(m.session, m.mid, m.qos) for m in messages if m.qos > 0]
+        if not acks:
+            return
+        try:
+            self._send_to_receiver(acks)
+        except OSError as exc:  # the receiver died: its connection went with it, so the broker redelivers these
+            log.error("could not pass acknowledgements to the MQTT receiver: %s", exc)
+            self._receiver_lost = True
 
     def _count(self, messages: list[Incoming], written: Written, commit_s: float) -> None:
         self.totals = self.totals.plus(written)

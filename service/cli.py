@@ -96,15 +96,18 @@ def cmd_serve(settings: Settings, args) -> None:
 
 
 def cmd_ingest(settings: Settings, args) -> None:
-    from ingest.consumer import Consumer
+    from ingest.consumer import Consumer, ReceiverLost
     from ingest.workers import run_workers
 
     check_postgres(settings)
     check_mqtt(settings)
     if args.workers > 1:
         run_workers(settings, args.workers)
-    else:
+        return
+    try:
         run_until_signalled(Consumer(settings).run)
+    except ReceiverLost as exc:
+        raise NotReady(str(exc)) from None
 
 
 def cmd_quarantine(settings: Settings, args) -> None:

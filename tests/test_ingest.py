@@ -55,6 +55,14 @@ def test_a_redelivered_message_does_not_duplicate_readings(settings, ingest):
     assert count(settings.database_url, "reading") == 3
 
 
+def test_more_messages_than_the_brokers_in_flight_window_are_all_stored(settings, ingest):
+    # The shared broker sends a client at most 20 unacknowledged QoS 1 messages (Mosquitto's default):
+    # the rest arrive only as ingest acknowledges what it has committed.
+    for minute in range(100):
+        ingest.readings("GW-500113-0001", [crack(minutes_ago=minute)])
+    wait_until(lambda: count(settings.database_url, "reading") == 100, what="100 stored readings")
+
+
 def test_a_malformed_message_is_dead_lettered_and_the_next_good_one_is_stored(settings, ingest):
     topic = f"{settings.topic_root}/gateways/GW-500113-0001/readings"
     ingest.raw(topic, b"\x02\x00\x05{not json")

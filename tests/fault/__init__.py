@@ -64,6 +64,18 @@ class IngestProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def receiver_pid(self) -> int:
+        """The pid of its MQTT receiver (ingest.receiver), waiting for it to be started."""
+
+        def child():
+            for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+                for pid in (task / "children").read_text().split():
+                    if "ingest.receiver" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                        return int(pid)
+            return None
+
+        return wait_for(child, what="the MQTT receiver process", timeout_s=COMMAND_TIMEOUT_S, ingest=self)
+
     def kill(self) -> None:
         """kill -9: no chance to finish a batch or to disconnect."""
         if self.alive:
@@ -158,6 +170,14 @@ def wait_for(predicate, *, what: str, timeout_s: float, ingest: IngestProcess, e
         assert time.monotonic() < deadline, f"no {what} after {timeout_s:.0f}s (last value {value!r})\n{details}"
         time.sleep(poll_s)
     return value
+
+
+def process_gone(pid: int) -> bool:
+    """Whether process `pid` has exited (a zombie nobody has reaped yet counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
 
 
 def crack_reading(sensor: str, ts: datetime, value: float) -> dict:

@@ -4,6 +4,8 @@
 Everything runs on private servers (tests/servers.py) on loopback: the faults stop and start them.
 """
 
+import os
+import signal
 import threading
 import time
 import uuid
@@ -12,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from tests.fault import IngestProcess, SessionPublisher, crack_reading, migrate, native_message, wait_for
+from tests.fault import (IngestProcess, SessionPublisher, crack_reading, migrate, native_message, process_gone,
+                         wait_for)
 from tests.servers import TempMosquitto, TempPostgres, log_tail
 from tests.support import register
 
@@ -202,6 +205,30 @@ def test_killing_ingest_mid_stream_loses_and_duplicates_no_reading(stream):
         stream.ingest.start()
 
     stream.strike_mid_stream(kill_and_restart)
+    stream.assert_exactly_the_stream_is_stored()
+
+
+def test_killing_ingest_takes_its_mqtt_receiver_with_it(stream):
+    # A receiver left behind would hold ingest's client id and fight the restarted ingest for its session.
+    receiver = stream.ingest.receiver_pid()
+    stream.ingest.kill()
+    deadline = time.monotonic() + 10
+    while not process_gone(receiver):
+        assert time.monotonic() < deadline, f"the MQTT receiver {receiver} outlived the ingest process it served"
+        time.sleep(0.05)
+
+
+def test_ingest_exits_when_its_mqtt_receiver_dies_and_the_restart_loses_and_duplicates_no_reading(stream):
+    stream.start_stream()
+
+    def kill_receiver_and_restart():
+        os.kill(stream.ingest.receiver_pid(), signal.SIGKILL)
+        stream.ingest.process.wait(10)
+        assert stream.ingest.process.returncode != 0, "ingest carried on without its MQTT receiver"
+        assert "The MQTT receiver process exited" in stream.ingest.log.read_text(), stream.evidence()
+        stream.ingest.start()
+
+    stream.strike_mid_stream(kill_receiver_and_restart)
     stream.assert_exactly_the_stream_is_stored()
 
 
