@@ -246,6 +246,8 @@ class Consumer:
             return conn, None  # stopping while the database was down: the broker keeps the messages
         self._acknowledge(messages)
         self._count(messages, written, time.monotonic() - started)
+        log.debug("committed %d messages (%d readings stored) in %.0f ms; %d messages waiting", len(messages),
+                  written.stored, 1000 * (time.monotonic() - started), len(self._inbox))
         if time.monotonic() - self._last_summary >= SUMMARY_EVERY_S:
             log.info("last %.0fs: %d readings stored, %d quarantined, %d dead letters",
                      time.monotonic() - self._last_summary, *self.totals.minus(self._summary_base))
