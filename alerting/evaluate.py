@@ -32,6 +32,9 @@ from sql import queries
 
 Q = queries("engine")
 _LEVEL_KEYS = ("blue", "yellow", "orange", "red")
+# Cells of the nearest-gauge search per search radius: smaller cells mean fewer gauges compared for a point
+# with a gauge nearby, more rings of cells for one without.
+NEAREST_CELLS_PER_RADIUS = 4
 
 
 @dataclass
@@ -188,10 +191,18 @@ def assess(w: Window) -> list[Assessment]:
 
 def _device_assessment(point, silent: list[str]) -> Assessment:
     """A device alert (blue) while any of the point's own sensors is silent; it never lowers the others."""
-    level = k.BLUE if silent else k.NONE
+    if not silent:  # nearly every point: its reasons and evidence are built only if they are recorded
+        return Assessment(point["code"], point["county_code"], "device", k.NONE, explain=_all_reporting)
     reasons = [f"{name}: no data for more than three reporting intervals" for name in silent]
-    return Assessment(point["code"], point["county_code"], "device", level, reasons,
-                      {"silent_sensors": silent}, {"silent_after": "3 reporting intervals, at least 1 h"})
+    return Assessment(point["code"], point["county_code"], "device", k.BLUE, reasons,
+                      {"silent_sensors": silent}, {"silent_after": _SILENT_AFTER})
+
+
+_SILENT_AFTER = "3 reporting intervals, at least 1 h"
+
+
+def _all_reporting() -> tuple[list[str], dict, dict]:
+    return [], {"silent_sensors": []}, {"silent_after": _SILENT_AFTER}
 
 
 def _silent_sensors(s: "SensorSet", now: datetime) -> list[str]:
@@ -306,20 +317,12 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int):
     if n == 0 or n_points == 0:
         return level_by_point, no_data
     hourly = k.resample_sum(s.idx, s.t_s, s.value, n, s.start_s, BIN_S, s.n_bins)
-    total_1h = np.nan_to_num(hourly[:, -1])
-    total_3h = k.rolling_sum(hourly, 3)[:, -1]
     total_24h = k.rolling_sum(hourly, 24)[:, -1]
     total_72h = k.rolling_sum(hourly, 72)[:, -1]
     # Days end at now: today is the last 24 h. R_eff weighs the ten days before it by 0.8^i.
     days = s.n_bins // 24
     daily = np.nansum(hourly[:, -days * 24:].reshape(n, days, 24), axis=2)
     r_eff = k.effective_antecedent_rain_mm(daily)
-    swi = k.soil_water_index_mm(hourly)[:, -1]
-    duration_h = k.storm_duration_h(hourly)
-    storm_total = np.array([np.nansum(hourly[j, hourly.shape[1] - int(d):]) if d else 0.0
-                            for j, d in enumerate(duration_h)])
-    intensity = np.divide(storm_total, duration_h, out=np.zeros(n), where=duration_h > 0)
-    caine = k.caine_intensity_mm_per_h(np.maximum(duration_h, 1.0))
     # A gauge is working if it reported within three of its reporting intervals (at least an hour).
     last_t = np.full(n, -np.inf)
     np.maximum.at(last_t, s.idx, s.t_s)
@@ -340,13 +343,21 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int):
         if not has_gauge[i]:
             return ev
         j = g[i]
+        # The figures that only inform, for this gauge alone: the kernels work row by row, so they are the
+        # same as computed for every gauge at once.
+        one = hourly[j:j + 1]
+        duration_h = k.storm_duration_h(one)[0]
+        storm_total = np.nansum(one[0, one.shape[1] - int(duration_h):]) if duration_h else 0.0
+        intensity = storm_total / duration_h if duration_h > 0 else 0.0
+        caine = k.caine_intensity_mm_per_h(np.maximum(duration_h, 1.0))
         ev.update(state="ok", gauge=s.names[j], gauge_point=s.rows[j]["hazard_point"],
-                  rain_1h_mm=_round(total_1h[j]), rain_3h_mm=_round(total_3h[j]),
+                  rain_1h_mm=_round(np.nan_to_num(one[0, -1])), rain_3h_mm=_round(k.rolling_sum(one, 3)[0, -1]),
                   rain_24h_mm=_round(total_24h[j]), rain_72h_mm=_round(total_72h[j]),
-                  effective_antecedent_rain_mm=_round(r_eff[j]), soil_water_index_mm=_round(swi[j]),
-                  rain_event_duration_h=int(duration_h[j]), rain_event_intensity_mm_per_h=_round(intensity[j]),
-                  caine_threshold_mm_per_h=_round(caine[j]),
-                  above_caine_threshold=bool(duration_h[j] > 0 and intensity[j] >= caine[j]))
+                  effective_antecedent_rain_mm=_round(r_eff[j]),
+                  soil_water_index_mm=_round(k.soil_water_index_mm(one)[0, -1]),
+                  rain_event_duration_h=int(duration_h), rain_event_intensity_mm_per_h=_round(intensity),
+                  caine_threshold_mm_per_h=_round(caine),
+                  above_caine_threshold=bool(duration_h > 0 and intensity >= caine))
         ev["reasons"] = []
         if levels[i] > 0:
             ev["reasons"].append(f"{s.names[j]} {k.LEVEL_NAMES[levels[i]]}: 24 h {total_24h[j]:.1f} mm, "
@@ -372,49 +383,73 @@ def _gauge_for_points(w: Window, s: SensorSet, working, point_pos, n_points) -> 
         p_lat = np.fromiter((p["lat"] for p in w.points), dtype=float, count=n_points)
         g_lon = np.fromiter((r["lon"] for r in s.rows), dtype=float, count=n)
         g_lat = np.fromiter((r["lat"] for r in s.rows), dtype=float, count=n)
-        point, candidate, distance_m = _pairs_within(p_lon[need], p_lat[need], g_lon[usable], g_lat[usable],
-                                                     GAUGE_SEARCH_RADIUS_M)
-        # The nearest candidate of each point (the first gauge on a tie): sort by (point, distance, gauge),
-        # keep each point's first.
-        order = np.lexsort((candidate, distance_m, point))
-        point, candidate = point[order], candidate[order]
-        first = np.flatnonzero(np.r_[True, point[1:] != point[:-1]]) if point.size else point
-        gauge[need[point[first]]] = usable[candidate[first]]
+        nearest = _nearest_within(p_lon[need], p_lat[need], g_lon[usable], g_lat[usable], GAUGE_SEARCH_RADIUS_M)
+        found = nearest >= 0
+        gauge[need[found]] = usable[nearest[found]]
     return gauge
 
 
-def _pairs_within(p_lon, p_lat, g_lon, g_lat, radius_m: float):
-    """(point index, gauge index, distance in m) of every point-gauge pair within radius_m (haversine).
+def _nearest_within(p_lon, p_lat, g_lon, g_lat, radius_m: float) -> np.ndarray:
+    """For each point, the index of the nearest gauge within radius_m (haversine; the lowest index on a
+    tie), or -1.
 
-    Gauges are bucketed in cells at least radius_m on a side, so each point is compared only with the
-    gauges of its own and the eight neighbouring cells: memory and time grow with the pairs found, not
-    with points x gauges.
+    Gauges are bucketed in cells at least radius_m / NEAREST_CELLS_PER_RADIUS on a side, and each point
+    looks at rings of cells around its own, nearest first, until no further ring can hold a closer gauge:
+    a point with a gauge nearby compares itself with a handful of gauges, not with every gauge within the
+    radius.
     """
-    cell_lat = np.degrees(radius_m / k.EARTH_RADIUS_M) * 1.001
+    n = len(p_lat)
+    best = np.full(n, -1, dtype=np.int64)
+    if n == 0 or len(g_lat) == 0:
+        return best
+    best_m = np.full(n, np.inf)
+    cell_m = radius_m / NEAREST_CELLS_PER_RADIUS
+    cell_lat = np.degrees(cell_m / k.EARTH_RADIUS_M) * 1.001
+    # Cells are at least cell_m wide at the widest latitude, so everywhere: a degree of longitude only
+    # shortens towards the poles.
     widest = max(float(np.abs(p_lat).max()), float(np.abs(g_lat).max())) + cell_lat
     cell_lon = cell_lat / max(np.cos(np.radians(min(widest, 89.9))), 1e-3)
-    span = int(np.ceil(360.0 / cell_lon)) + 3  # longitude cells, so that (lat cell, lon cell) is one integer
+    span = int(np.ceil(360.0 / cell_lon)) + 2 * NEAREST_CELLS_PER_RADIUS + 5  # (lat cell, lon cell) as one integer
 
     def key(lat_cell, lon_cell):
         return lat_cell * span + lon_cell
 
-    g_key = key(np.floor(g_lat / cell_lat).astype(np.int64), np.floor((g_lon + 180.0) / cell_lon).astype(np.int64) + 1)
+    offset = NEAREST_CELLS_PER_RADIUS + 2  # keeps lon cells of the rings positive
+    g_key = key(np.floor(g_lat / cell_lat).astype(np.int64),
+                np.floor((g_lon + 180.0) / cell_lon).astype(np.int64) + offset)
     by_key = np.argsort(g_key, kind="stable")
     sorted_keys = g_key[by_key]
     p_lat_cell = np.floor(p_lat / cell_lat).astype(np.int64)
-    p_lon_cell = np.floor((p_lon + 180.0) / cell_lon).astype(np.int64) + 1
-    points, gauges = [], []
-    for d_lat in (-1, 0, 1):
-        for d_lon in (-1, 0, 1):
-            k_ = key(p_lat_cell + d_lat, p_lon_cell + d_lon)
-            lo = np.searchsorted(sorted_keys, k_, side="left")
-            hi = np.searchsorted(sorted_keys, k_, side="right")
-            counts = hi - lo
-            points.append(np.repeat(np.arange(len(p_lat)), counts))
-            # Each point's run lo..hi-1 of sorted gauges, laid end to end.
-            starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
-            gauges.append(by_key[starts + np.arange(int(counts.sum()))])
-    point, gauge = np.concatenate(points), np.concatenate(gauges)
-    distance_m = k.haversine_m(p_lon[point], p_lat[point], g_lon[gauge], g_lat[gauge])
-    near = distance_m <= radius_m
-    return point[near], gauge[near], distance_m[near]
+    p_lon_cell = np.floor((p_lon + 180.0) / cell_lon).astype(np.int64) + offset
+    active = np.arange(n)
+    # A gauge within the radius is at most NEAREST_CELLS_PER_RADIUS + 1 cells away in either direction.
+    for ring in range(NEAREST_CELLS_PER_RADIUS + 2):
+        points, gauges = [], []
+        for d_lat in range(-ring, ring + 1):
+            for d_lon in range(-ring, ring + 1):
+                if max(abs(d_lat), abs(d_lon)) != ring:
+                    continue
+                k_ = key(p_lat_cell[active] + d_lat, p_lon_cell[active] + d_lon)
+                lo = np.searchsorted(sorted_keys, k_, side="left")
+                counts = np.searchsorted(sorted_keys, k_, side="right") - lo
+                points.append(np.repeat(active, counts))
+                # Each point's run lo..hi-1 of sorted gauges, laid end to end.
+                starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+                gauges.append(by_key[starts + np.arange(int(counts.sum()))])
+        point, gauge = np.concatenate(points), np.concatenate(gauges)
+        if point.size:
+            distance_m = k.haversine_m(p_lon[point], p_lat[point], g_lon[gauge], g_lat[gauge])
+            # The ring's nearest for each point (the lowest gauge on a tie), against the nearest so far.
+            order = np.lexsort((gauge, distance_m, point))
+            point, gauge, distance_m = point[order], gauge[order], distance_m[order]
+            first = np.flatnonzero(np.r_[True, point[1:] != point[:-1]])
+            point, gauge, distance_m = point[first], gauge[first], distance_m[first]
+            closer = (distance_m <= radius_m) & ((distance_m < best_m[point])
+                                                  | ((distance_m == best_m[point]) & (gauge < best[point])))
+            best[point[closer]] = gauge[closer]
+            best_m[point[closer]] = distance_m[closer]
+        # Every gauge of the next rings is more than ring * cell_m away: a point nearer than that is done.
+        active = active[~(best_m[active] < ring * cell_m)]
+        if not active.size:
+            break
+    return best

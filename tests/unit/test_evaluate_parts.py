@@ -7,7 +7,7 @@ import random
 import numpy as np
 
 from alerting import kernels
-from alerting.evaluate import _pairs_within, _threshold_matrix
+from alerting.evaluate import _nearest_within, _threshold_matrix
 from alerting.kernels import EARTH_RADIUS_M
 
 
@@ -17,19 +17,24 @@ def haversine_m(lon1, lat1, lon2, lat2):
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
-def test_the_gauge_search_finds_exactly_the_pairs_within_the_radius():
+def test_the_gauge_search_finds_each_points_nearest_gauge_within_the_radius_and_the_first_on_a_tie():
     rng = random.Random(7)
     for lat0 in (29.4, 59.5):  # Chongqing, and far north where a degree of longitude is short
-        points = [(106 + rng.uniform(0, 1.5), lat0 + rng.uniform(0, 0.6)) for _ in range(300)]
+        points = [(106 + rng.uniform(0, 1.5), lat0 + rng.uniform(0, 0.6)) for _ in range(400)]
         gauges = [(106 + rng.uniform(0, 1.5), lat0 + rng.uniform(0, 0.6)) for _ in range(120)]
+        gauges += [gauges[5], gauges[40]]  # two gauges at the same place as earlier ones: ties
+        points += [(109.0, lat0 + 0.3), (107.6, lat0 + 0.3)]  # far from every gauge, and just off the area
+        points += [gauges[5], (gauges[40][0] + 0.01, gauges[40][1])]
         p_lon, p_lat = map(np.array, zip(*points))
         g_lon, g_lat = map(np.array, zip(*gauges))
-        point, gauge, distance_m = _pairs_within(p_lon, p_lat, g_lon, g_lat, 10_000.0)
-        found = {(int(p), int(g)): d for p, g, d in zip(point, gauge, distance_m)}
-        expected = {(p, g) for p in range(len(points)) for g in range(len(gauges))
-                    if haversine_m(*points[p], *gauges[g]) <= 10_000.0}
-        assert set(found) == expected and expected
-        assert all(abs(found[k] - haversine_m(*points[k[0]], *gauges[k[1]])) < 1e-6 for k in expected)
+        found = _nearest_within(p_lon, p_lat, g_lon, g_lat, 10_000.0).tolist()
+        expected = []
+        for p in points:
+            distance, gauge = min((haversine_m(*p, *g), j) for j, g in enumerate(gauges))
+            expected.append(gauge if distance <= 10_000.0 else -1)
+        assert found == expected
+        assert -1 in expected and len(set(expected)) > 50  # some points have no gauge near, most have their own
+        assert found[-2:] == [5, 40]  # the first of two gauges at the same distance
 
 
 def test_a_points_own_table_leaves_out_levels_and_others_take_the_defaults():
