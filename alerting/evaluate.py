@@ -139,14 +139,16 @@ def assess(w: Window) -> list[Assessment]:
     point_pos = {p["code"]: i for i, p in enumerate(w.points)}
     n_points = len(w.points)
     deformation, has_displacement, def_evidence = _assess_deformation(w, point_pos, n_points)
-    rain, rain_evidence = _assess_rain(w, point_pos, n_points)
-    silent: list[list[str]] = [[] for _ in range(n_points)]
-    for family in (w.displacement, w.rain):
-        silent_names = set(_silent_sensors(family, w.now)) if family.rows else set()
-        for row, name in zip(family.rows, family.names):
+    rain_silent = _silent(w.rain, w.now)
+    rain, rain_evidence = _assess_rain(w, point_pos, n_points, ~rain_silent)
+    # The silent sensors of each point that has any: few points, so a dict of them.
+    silent: dict[int, list[str]] = {}
+    for family, family_silent in ((w.displacement, _silent(w.displacement, w.now)), (w.rain, rain_silent)):
+        for j in np.flatnonzero(family_silent).tolist():
+            row = family.rows[j]
             i = point_pos.get(row["hazard_point"])
-            if i is not None and name in silent_names:
-                silent[i].append(name)
+            if i is not None:
+                silent.setdefault(i, []).append(f"{row['device_id']}/{row['code']}")
 
     may_exceed = np.array([bool(_json(p["monitoring_plan"]).get("rainfall_may_exceed_orange")) for p in w.points],
                           dtype=bool)
@@ -173,29 +175,30 @@ def assess(w: Window) -> list[Assessment]:
         return reasons, evidence, thresholds
 
     # Levels for every point; reasons and evidence only for the alerts that change (Assessment.explain).
-    deformation_levels = np.where(def_known, deformation_alert, -1).tolist()
-    rain_levels = np.where(rain_known, capped_rain, -1).tolist()
+    deformation_levels = [None if level < 0 else level for level in np.where(def_known, deformation_alert, -1).tolist()]
+    rain_levels = [None if level < 0 else level for level in np.where(rain_known, capped_rain, -1).tolist()]
     monitored = has_displacement.tolist()
     out = []
+    append = out.append  # three assessments for each of up to 100,000 points: the loop itself counts
     for i, p in enumerate(w.points):
         code, county = p["code"], p["county_code"]
         if monitored[i]:
-            level = deformation_levels[i]
-            out.append(Assessment(code, county, "deformation", None if level < 0 else level,
-                                  explain=partial(explain_deformation, i)))
-        level = rain_levels[i]
-        out.append(Assessment(code, county, "rainfall", None if level < 0 else level, explain=partial(explain_rain, i)))
-        out.append(_device_assessment(p, silent[i]))
+            append(Assessment(code, county, "deformation", deformation_levels[i], None, None, None,
+                              partial(explain_deformation, i)))
+        append(Assessment(code, county, "rainfall", rain_levels[i], None, None, None, partial(explain_rain, i)))
+        silent_names = silent.get(i)
+        if silent_names:
+            append(_device_assessment(code, county, silent_names))
+        else:  # nearly every point: its reasons and evidence are built only if they are recorded
+            append(Assessment(code, county, "device", k.NONE, None, None, None, _all_reporting))
     return out
 
 
-def _device_assessment(point, silent: list[str]) -> Assessment:
+def _device_assessment(code: str, county: str, silent: list[str]) -> Assessment:
     """A device alert (blue) while any of the point's own sensors is silent; it never lowers the others."""
-    if not silent:  # nearly every point: its reasons and evidence are built only if they are recorded
-        return Assessment(point["code"], point["county_code"], "device", k.NONE, explain=_all_reporting)
     reasons = [f"{name}: no data for more than three reporting intervals" for name in silent]
-    return Assessment(point["code"], point["county_code"], "device", k.BLUE, reasons,
-                      {"silent_sensors": silent}, {"silent_after": _SILENT_AFTER})
+    return Assessment(code, county, "device", k.BLUE, reasons, {"silent_sensors": silent},
+                      {"silent_after": _SILENT_AFTER})
 
 
 _SILENT_AFTER = "3 reporting intervals, at least 1 h"
@@ -205,12 +208,13 @@ def _all_reporting() -> tuple[list[str], dict, dict]:
     return [], {"silent_sensors": []}, {"silent_after": _SILENT_AFTER}
 
 
-def _silent_sensors(s: "SensorSet", now: datetime) -> list[str]:
-    """Names of the sensors of the set with no good reading within three reporting intervals (>= 1 h)."""
-    last_t = np.full(len(s.rows), -np.inf)
+def _silent(s: "SensorSet", now: datetime) -> np.ndarray:
+    """Which sensors of the set have no good reading within three reporting intervals (at least an hour)."""
+    n = len(s.rows)
+    last_t = np.full(n, -np.inf)
     np.maximum.at(last_t, s.idx, s.t_s)
-    limit_s = np.array([max(3 * r["reporting_interval_s"], 3600) for r in s.rows], float)
-    return [name for name, silent in zip(s.names, now.timestamp() - last_t > limit_s) if silent]
+    interval_s = np.fromiter((r["reporting_interval_s"] for r in s.rows), dtype=float, count=n)
+    return now.timestamp() - last_t > np.maximum(3 * interval_s, 3600.0)
 
 
 def _assess_deformation(w: Window, point_pos: dict, n_points: int):
@@ -298,8 +302,8 @@ def _deformation_reason(name, levels, j, alpha, v, v0, s) -> str:
     return f"{name} {k.LEVEL_NAMES[levels.level[j]]}: " + ", ".join(parts) + f"; v0 {v0:.2f} mm/d"
 
 
-def _assess_rain(w: Window, point_pos: dict, n_points: int):
-    """Per point: the rainfall level from its own working gauge, else the nearest within 10 km."""
+def _assess_rain(w: Window, point_pos: dict, n_points: int, working: np.ndarray):
+    """Per point: the rainfall level from its own working gauge (one not silent), else the nearest within 10 km."""
     s = w.rain
     n = len(s.rows)
     level_by_point = np.full(n_points, -1, dtype=np.int8)
@@ -317,19 +321,11 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int):
     if n == 0 or n_points == 0:
         return level_by_point, no_data
     hourly = k.resample_sum(s.idx, s.t_s, s.value, n, s.start_s, BIN_S, s.n_bins)
-    total_24h = k.rolling_sum(hourly, 24)[:, -1]
-    total_72h = k.rolling_sum(hourly, 72)[:, -1]
+    total_24h, total_72h = k.trailing_totals(hourly, 24, 72)
     # Days end at now: today is the last 24 h. R_eff weighs the ten days before it by 0.8^i.
     days = s.n_bins // 24
     daily = np.nansum(hourly[:, -days * 24:].reshape(n, days, 24), axis=2)
     r_eff = k.effective_antecedent_rain_mm(daily)
-    # A gauge is working if it reported within three of its reporting intervals (at least an hour).
-    last_t = np.full(n, -np.inf)
-    np.maximum.at(last_t, s.idx, s.t_s)
-    silent_s = w.now.timestamp() - last_t
-    interval_s = np.array([max(3 * r["reporting_interval_s"], 3600) for r in s.rows], float)
-    working = silent_s <= interval_s
-
     gauge = _gauge_for_points(w, s, working, point_pos, n_points)
     has_gauge = gauge >= 0
     g = np.where(has_gauge, gauge, 0)

@@ -31,7 +31,7 @@ VERDICTS = ("confirmed", "false_alarm")
 UNRESOLVED_STATES = ("open", "acknowledged", "verified")
 
 
-@dataclass
+@dataclass(slots=True)  # an evaluation makes three per hazard point
 class Assessment:
     """What one evaluation concluded for one hazard point and alert type."""
 
@@ -39,11 +39,12 @@ class Assessment:
     county_code: str
     type: str  # deformation | rainfall | device
     level: int | None  # None: no data, which never lowers a level
-    reasons: list[str] = field(default_factory=list)
-    evidence: dict = field(default_factory=dict)
-    thresholds: dict = field(default_factory=dict)
-    # Builds (reasons, evidence, thresholds) when they are needed: an evaluation assesses every point but
-    # records evidence only for the alerts that change, so `assess` leaves the building to this.
+    # Given, or left to `explain`, which builds (reasons, evidence, thresholds) when they are needed: an
+    # evaluation assesses every point but records evidence only for the alerts that change, so `assess`
+    # leaves the building to it. Read them from explained().
+    reasons: list[str] | None = None
+    evidence: dict | None = None
+    thresholds: dict | None = None
     explain: Callable[[], tuple[list[str], dict, dict]] | None = field(default=None, repr=False, compare=False)
 
     def explained(self) -> "Assessment":

@@ -229,6 +229,20 @@ def rolling_sum(rain_mm, window_bins) -> np.ndarray:
     return np.round(totals, ROLLING_SUM_DECIMALS, out=totals)
 
 
+def trailing_totals(rain_mm, *window_bins) -> list[np.ndarray]:
+    """The last column of rolling_sum(rain_mm, w) for each w, bit for bit, from one cumulative sum: what an
+    evaluation needs without the [n, T] array of every bin's total."""
+    cumulative = np.cumsum(_nan_as_zero(rain_mm), axis=1)
+    last = cumulative[:, -1]
+    out = []
+    for w in window_bins:
+        if w < 1:
+            raise ValueError("window_bins must be at least 1")
+        total = last - cumulative[:, -1 - w] if w < cumulative.shape[1] else last.copy()
+        out.append(np.round(total, ROLLING_SUM_DECIMALS, out=total))
+    return out
+
+
 def effective_antecedent_rain_mm(daily_rain_mm, k=0.8, n_days=10) -> np.ndarray:
     """R_eff = r_0 + sum_{i=1..n_days} k^i r_i per sensor, the last column being today; NaN days count as 0."""
     daily_rain_mm = np.asarray(daily_rain_mm, dtype=np.float64)

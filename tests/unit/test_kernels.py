@@ -306,6 +306,15 @@ def test_rolling_sum_is_trailing_total():
     np.testing.assert_allclose(kernels.rolling_sum(rain_mm, 2), [[1.0, 3.0, 5.0, 7.0]])
 
 
+def test_trailing_totals_are_the_last_rolling_sums_bit_for_bit():
+    rng = np.random.default_rng(3)
+    rain_mm = np.round(rng.exponential(2.0, (200, 264)), 1)
+    rain_mm[rng.random(rain_mm.shape) < 0.1] = np.nan
+    windows = (1, 3, 24, 72, 264, 300)
+    for window, total in zip(windows, kernels.trailing_totals(rain_mm, *windows)):
+        assert np.array_equal(total, kernels.rolling_sum(rain_mm, window)[:, -1])
+
+
 def test_rolling_sum_keeps_rain_that_fell_before_gauge_stopped():
     rain_mm = np.array([[5.0, 5.0, np.nan, np.nan]])
     np.testing.assert_allclose(kernels.rolling_sum(rain_mm, 3), [[5.0, 10.0, 10.0, 5.0]])
