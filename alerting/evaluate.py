@@ -240,11 +240,15 @@ def _assess_deformation(w: Window, point_pos: dict, n_points: int):
     has_sensor = np.zeros(n_points, dtype=bool)
     if n == 0:
         return level_by_point, has_sensor, None
-    series = k.fill_gaps(k.resample_last(s.idx, s.t_s, s.value, n, s.start_s, BIN_S, s.n_bins), MAX_GAP_BINS)
-    velocity = k.velocity_mm_per_day(series, BIN_S, SMOOTH_BINS)
     configured = np.array([r["v0_mm_per_day"] if r["v0_mm_per_day"] is not None else np.nan for r in s.rows], float)
-    v0 = k.reference_creep_rate(velocity, configured, V0_FLOOR_MM_PER_DAY)
-    alpha = k.tangent_angle_deg(velocity, v0)
+
+    def chain(idx, t_s, value, first, stop):
+        series = k.fill_gaps(k.resample_last(idx, t_s, value, stop - first, s.start_s, BIN_S, s.n_bins), MAX_GAP_BINS)
+        velocity = k.velocity_mm_per_day(series, BIN_S, SMOOTH_BINS)
+        v0 = k.reference_creep_rate(velocity, configured[first:stop], V0_FLOOR_MM_PER_DAY)
+        return series, velocity, v0, k.tangent_angle_deg(velocity, v0)
+
+    series, velocity, v0, alpha = k.in_sensor_blocks(chain, s.idx, s.t_s, s.value, n)
     thresholds = [_json(r["thresholds"]) for r in s.rows]
     v_thr = _threshold_matrix(thresholds, "velocity_mm_per_day")
     d_thr = _threshold_matrix(thresholds, "displacement_mm")
@@ -334,12 +338,15 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int, working: np.ndarray)
 
     if n == 0 or n_points == 0:
         return level_by_point, no_data
-    hourly = k.resample_sum(s.idx, s.t_s, s.value, n, s.start_s, BIN_S, s.n_bins)
-    total_24h, total_72h = k.trailing_totals(hourly, 24, 72)
-    # Days end at now: today is the last 24 h. R_eff weighs the ten days before it by 0.8^i.
-    days = s.n_bins // 24
-    daily = np.nansum(hourly[:, -days * 24:].reshape(n, days, 24), axis=2)
-    r_eff = k.effective_antecedent_rain_mm(daily)
+    def chain(idx, t_s, value, first, stop):
+        hourly = k.resample_sum(idx, t_s, value, stop - first, s.start_s, BIN_S, s.n_bins)
+        total_24h, total_72h = k.trailing_totals(hourly, 24, 72)
+        # Days end at now: today is the last 24 h. R_eff weighs the ten days before it by 0.8^i.
+        days = s.n_bins // 24
+        daily = np.nansum(hourly[:, -days * 24:].reshape(stop - first, days, 24), axis=2)
+        return hourly, total_24h, total_72h, k.effective_antecedent_rain_mm(daily)
+
+    hourly, total_24h, total_72h, r_eff = k.in_sensor_blocks(chain, s.idx, s.t_s, s.value, n)
     gauge = _gauge_for_points(w, s, working, point_pos, n_points)
     has_gauge = gauge >= 0
     g = np.where(has_gauge, gauge, 0)
@@ -409,9 +416,10 @@ def _nearest_within(p_lon, p_lat, g_lon, g_lat, radius_m: float) -> np.ndarray:
     radius.
     """
     n = len(p_lat)
-    best = np.full(n, -1, dtype=np.int64)
     if n == 0 or len(g_lat) == 0:
-        return best
+        return np.full(n, -1, dtype=np.int64)
+    none = len(g_lat)  # above every gauge index, so that the lowest index wins a tie
+    best = np.full(n, none, dtype=np.int64)
     best_m = np.full(n, np.inf)
     cell_m = radius_m / NEAREST_CELLS_PER_RADIUS
     cell_lat = np.degrees(cell_m / k.EARTH_RADIUS_M) * 1.001
@@ -449,17 +457,16 @@ def _nearest_within(p_lon, p_lat, g_lon, g_lat, radius_m: float) -> np.ndarray:
         point, gauge = np.concatenate(points), np.concatenate(gauges)
         if point.size:
             distance_m = k.haversine_m(p_lon[point], p_lat[point], g_lon[gauge], g_lat[gauge])
-            # The ring's nearest for each point (the lowest gauge on a tie), against the nearest so far.
-            order = np.lexsort((gauge, distance_m, point))
-            point, gauge, distance_m = point[order], gauge[order], distance_m[order]
-            first = np.flatnonzero(np.r_[True, point[1:] != point[:-1]])
-            point, gauge, distance_m = point[first], gauge[first], distance_m[first]
-            closer = (distance_m <= radius_m) & ((distance_m < best_m[point])
-                                                  | ((distance_m == best_m[point]) & (gauge < best[point])))
-            best[point[closer]] = gauge[closer]
-            best_m[point[closer]] = distance_m[closer]
+            near = distance_m <= radius_m
+            point, gauge, distance_m = point[near], gauge[near], distance_m[near]
+            was_m = best_m[point]
+            np.minimum.at(best_m, point, distance_m)
+            best[point[distance_m < was_m]] = none  # a nearer gauge in this ring: the earlier one is out
+            # Of the gauges at a point's nearest distance (this ring's and an earlier one), the lowest index.
+            at_best = distance_m == best_m[point]
+            np.minimum.at(best, point[at_best], gauge[at_best])
         # Every gauge of the next rings is more than ring * cell_m away: a point nearer than that is done.
         active = active[~(best_m[active] < ring * cell_m)]
         if not active.size:
             break
-    return best
+    return np.where(best < none, best, -1)

@@ -284,36 +284,55 @@ def resample(fleet: Fleet) -> tuple[np.ndarray, np.ndarray]:
     return series_mm, hourly_rain_mm
 
 
-def deformation_levels(fleet: Fleet, series_mm: np.ndarray) -> kernels.DeformationLevels:
+def deformation_levels(fleet: Fleet, series_mm: np.ndarray, rows: slice = slice(None)) -> kernels.DeformationLevels:
+    """The levels of the displacement sensors `rows` from their resampled series."""
     series_mm = kernels.fill_gaps(series_mm, MAX_GAP_BINS)
     velocity = kernels.velocity_mm_per_day(series_mm, BIN_S, SMOOTH_BINS)
-    v0 = kernels.reference_creep_rate(velocity, fleet.configured_v0, V0_FLOOR_MM_PER_DAY)
+    v0 = kernels.reference_creep_rate(velocity, fleet.configured_v0[rows], V0_FLOOR_MM_PER_DAY)
     alpha = kernels.tangent_angle_deg(velocity, v0)
-    return kernels.deformation_levels(alpha, velocity, series_mm, fleet.velocity_thresholds,
-                                      fleet.displacement_thresholds)
+    return kernels.deformation_levels(alpha, velocity, series_mm, fleet.velocity_thresholds[rows],
+                                      fleet.displacement_thresholds[rows])
 
 
-def rainfall_levels(fleet: Fleet, hourly_rain_mm: np.ndarray) -> np.ndarray:
+def rainfall_levels(fleet: Fleet, total_24h_mm: np.ndarray, total_72h_mm: np.ndarray) -> np.ndarray:
     """Each point's rainfall level from its gauge's totals and its own thresholds."""
-    total_24h_mm = kernels.rolling_sum(hourly_rain_mm, 24)[:, -1]
-    total_72h_mm = kernels.rolling_sum(hourly_rain_mm, 72)[:, -1]
     return kernels.rainfall_levels(total_24h_mm[fleet.point_gauge], total_72h_mm[fleet.point_gauge],
                                    fleet.rain_24h_thresholds, fleet.rain_72h_thresholds)
 
 
-def levels_from_bins(fleet: Fleet, series_mm, hourly_rain_mm) -> dict[str, np.ndarray]:
-    """Every sensor's and point's level from the resampled arrays."""
-    deformation = deformation_levels(fleet, series_mm)
-    rainfall = rainfall_levels(fleet, hourly_rain_mm)
-    point = kernels.point_levels(deformation.level, rainfall, fleet.rainfall_may_exceed_orange)
-    return {"deformation": deformation.level, "angle": deformation.angle_level,
-            "velocity": deformation.velocity_level, "displacement": deformation.displacement_level,
+def _levels(fleet: Fleet, deformation: tuple, total_24h_mm, total_72h_mm) -> dict[str, np.ndarray]:
+    level, angle, velocity, displacement = deformation
+    rainfall = rainfall_levels(fleet, total_24h_mm, total_72h_mm)
+    point = kernels.point_levels(level, rainfall, fleet.rainfall_may_exceed_orange)
+    return {"deformation": level, "angle": angle, "velocity": velocity, "displacement": displacement,
             "rainfall": rainfall, "point": point}
 
 
+def _fields(d: kernels.DeformationLevels) -> tuple:
+    return d.level, d.angle_level, d.velocity_level, d.displacement_level
+
+
+def levels_from_bins(fleet: Fleet, series_mm, hourly_rain_mm) -> dict[str, np.ndarray]:
+    """Every sensor's and point's level from the resampled arrays, all sensors at once."""
+    return _levels(fleet, _fields(deformation_levels(fleet, series_mm)), *kernels.trailing_totals(hourly_rain_mm, 24, 72))
+
+
 def levels_from_readings(fleet: Fleet) -> dict[str, np.ndarray]:
-    """Every sensor's and point's level from the flat reading arrays, resampling included."""
-    return levels_from_bins(fleet, *resample(fleet))
+    """Every sensor's and point's level from the flat reading arrays, resampling included, run as the engine
+    runs it: in blocks of kernels.SENSOR_BLOCK sensors (kernels.in_sensor_blocks)."""
+
+    def deformation(idx, t_s, value, first, stop):
+        series_mm = kernels.resample_last(idx, t_s, value, stop - first, START_S, BIN_S, WINDOW_BINS)
+        return _fields(deformation_levels(fleet, series_mm, slice(first, stop)))
+
+    def rain(idx, t_s, value, first, stop):
+        hourly = kernels.resample_sum(idx, t_s, value, stop - first, START_S, BIN_S, WINDOW_BINS)
+        return kernels.trailing_totals(hourly, 24, 72)
+
+    levels = kernels.in_sensor_blocks(deformation, fleet.displacement_idx, fleet.displacement_t_s,
+                                      fleet.displacement_mm, fleet.n_displacement)
+    totals = kernels.in_sensor_blocks(rain, fleet.rain_idx, fleet.rain_t_s, fleet.rain_mm, fleet.n_rain)
+    return _levels(fleet, levels, *totals)
 
 
 # --- the engine's whole evaluation: alerting.evaluate.assess on a Window of the same fleet ---------------------

@@ -381,3 +381,21 @@ def test_rainfall_below_yellow_does_not_raise_deformation():
 def test_level_names_are_indexed_by_level():
     names = {level: kernels.LEVEL_NAMES[level] for level in (NONE, BLUE, YELLOW, ORANGE, RED)}
     assert names == {NONE: "none", BLUE: "blue", YELLOW: "yellow", ORANGE: "orange", RED: "red"}
+
+
+def test_a_chain_run_in_sensor_blocks_gives_what_it_gives_on_all_sensors_at_once():
+    rng = np.random.default_rng(5)
+    n_sensors, n_bins = 50, 12
+    idx = rng.integers(-2, n_sensors + 2, 3000)  # shuffled, and some readings of sensors outside the set
+    t_s = rng.uniform(0, n_bins * 3600.0, idx.size)
+    value = np.round(rng.normal(10, 3, idx.size), 2)
+
+    def chain(idx, t_s, value, first, stop):
+        series = kernels.fill_gaps(kernels.resample_last(idx, t_s, value, stop - first, 0.0, 3600, n_bins), 3)
+        hourly = kernels.resample_sum(idx, t_s, value, stop - first, 0.0, 3600, n_bins)
+        return series, kernels.velocity_mm_per_day(series, 3600, 6), kernels.trailing_totals(hourly, 6)[0]
+
+    whole = chain(idx, t_s, value, 0, n_sensors)
+    for block in (7, 16, 50, 64):
+        for joined, expected in zip(kernels.in_sensor_blocks(chain, idx, t_s, value, n_sensors, block), whole):
+            assert np.array_equal(joined, expected, equal_nan=True)
