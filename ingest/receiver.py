@@ -13,6 +13,11 @@ The receiver acknowledges (PUBACK) nothing on its own, and only on the connectio
 message. It exits when the writer goes away (its pipe closes, or the kernel's parent-death signal),
 leaving every unacknowledged message with the broker for the next run.
 
+It also keeps at most `max_outstanding` messages received and not yet acknowledged: at that many, paho's
+thread waits in the message callback, so nothing more is read from the socket and the backlog stays in
+the broker. The broker's own window (max_inflight_messages) cannot be relied on for this: Mosquitto 2.0.11
+sends a client its whole queue once the client acknowledges anything.
+
     python -m ingest.receiver MESSAGES_FD ACKS_FD   (started by ingest.consumer, not by hand)
 """
 
@@ -34,6 +39,8 @@ MAX_RECONNECT_DELAY_S = 30
 # After the first message of a burst, wait this long for more before passing them on: one pipe write
 # carries tens of messages instead of one (the writer batches for far longer anyway).
 COALESCE_S = 0.001
+# How long paho's thread waits at a time for room (see max_outstanding) before it looks again.
+ROOM_WAIT_S = 1.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -49,6 +56,7 @@ class ReceiverConfig:
     filters: list[str]
     keepalive_s: int
     parent_pid: int
+    max_outstanding: int  # messages received and not yet acknowledged, at most
 
 
 class Receiver:
@@ -63,6 +71,8 @@ class Receiver:
         self._ready = threading.Event()
         self._session = 0
         self._stopping = False
+        self._outstanding = 0  # of this connection's messages, received and not acknowledged
+        self._room = threading.Condition()
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=config.client_id,
@@ -89,7 +99,9 @@ class Receiver:
         if reason_code.is_failure:
             self._send(("refused", str(reason_code)))
             return
-        self._session += 1
+        with self._room:
+            self._session += 1
+            self._outstanding = 0  # the broker redelivers the earlier connection's; their acks are dropped
         client.subscribe([(f, 1) for f in self.config.filters])
         self._send(("connected", self._session, bool(flags.session_present)))
 
@@ -98,6 +110,11 @@ class Receiver:
             self._send(("disconnected", str(reason_code)))
 
     def _on_message(self, client, userdata, message):
+        if message.qos > 0:
+            with self._room:
+                while self._outstanding >= self.config.max_outstanding and not self._stopping:
+                    self._room.wait(ROOM_WAIT_S)
+                self._outstanding += 1
         item = (self._session, message.mid, message.qos, message.topic, message.payload, time.time())
         with self._buffer_lock:
             self._buffer.append(item)
@@ -117,11 +134,14 @@ class Receiver:
                 self._send(("messages", batch))
 
     def acknowledge(self, acks: list[tuple[int, int, int]]) -> None:
-        for session, mid, qos in acks:
+        with self._room:
             # A message from an earlier connection is redelivered on the current one, under a new packet id;
             # the old id means nothing here, so it is acknowledged when it comes back.
-            if session == self._session:
-                self.client.ack(mid, qos)
+            current = [(mid, qos) for session, mid, qos in acks if session == self._session]
+            self._outstanding -= len(current)
+            self._room.notify()
+        for mid, qos in current:
+            self.client.ack(mid, qos)
 
     def run(self, acks: Connection) -> None:
         """Receive until the writer says stop or goes away."""
@@ -138,7 +158,9 @@ class Receiver:
                     return
                 self.acknowledge(command)
         finally:
-            self._stopping = True
+            with self._room:
+                self._stopping = True
+                self._room.notify()
             self.client.disconnect()
             self.client.loop_stop()
 
