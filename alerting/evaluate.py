@@ -33,6 +33,7 @@ from sql import queries
 
 Q = queries("engine")
 _LEVEL_KEYS = ("blue", "yellow", "orange", "red")
+_SILENT_AFTER = "3 reporting intervals, at least 1 h"
 # Cells of the nearest-gauge search per search radius: smaller cells mean fewer gauges compared for a point
 # with a gauge nearby, more rings of cells for one without.
 NEAREST_CELLS_PER_RADIUS = 4
@@ -51,7 +52,12 @@ class SensorSet:
 
     @cached_property
     def names(self) -> list[str]:
-        return [f"{r['device_id']}/{r['code']}" for r in self.rows]
+        return [sensor_name(r) for r in self.rows]
+
+
+def sensor_name(row) -> str:
+    """A sensor as evidence and reasons name it: device/code."""
+    return f"{row['device_id']}/{row['code']}"
 
 
 @dataclass
@@ -162,7 +168,7 @@ def _assess(w: Window) -> list[Assessment]:
             row = family.rows[j]
             i = point_pos.get(row["hazard_point"])
             if i is not None:
-                silent.setdefault(i, []).append(f"{row['device_id']}/{row['code']}")
+                silent.setdefault(i, []).append(sensor_name(row))
 
     may_exceed = np.array([bool(_json(p["monitoring_plan"]).get("rainfall_may_exceed_orange")) for p in w.points],
                           dtype=bool)
@@ -197,14 +203,14 @@ def _assess(w: Window) -> list[Assessment]:
     for i, p in enumerate(w.points):
         code, county = p["code"], p["county_code"]
         if monitored[i]:
-            append(Assessment(code, county, "deformation", deformation_levels[i], None, None, None,
-                              partial(explain_deformation, i)))
-        append(Assessment(code, county, "rainfall", rain_levels[i], None, None, None, partial(explain_rain, i)))
+            append(Assessment(code, county, "deformation", deformation_levels[i],
+                              explain=partial(explain_deformation, i)))
+        append(Assessment(code, county, "rainfall", rain_levels[i], explain=partial(explain_rain, i)))
         silent_names = silent.get(i)
         if silent_names:
             append(_device_assessment(code, county, silent_names))
         else:  # nearly every point: its reasons and evidence are built only if they are recorded
-            append(Assessment(code, county, "device", k.NONE, None, None, None, _all_reporting))
+            append(Assessment(code, county, "device", k.NONE, explain=_all_reporting))
     return out
 
 
@@ -214,8 +220,6 @@ def _device_assessment(code: str, county: str, silent: list[str]) -> Assessment:
     return Assessment(code, county, "device", k.BLUE, reasons, {"silent_sensors": silent},
                       {"silent_after": _SILENT_AFTER})
 
-
-_SILENT_AFTER = "3 reporting intervals, at least 1 h"
 
 
 def _all_reporting() -> tuple[list[str], dict, dict]:
@@ -338,6 +342,7 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int, working: np.ndarray)
 
     if n == 0 or n_points == 0:
         return level_by_point, no_data
+
     def chain(idx, t_s, value, first, stop):
         hourly = k.resample_sum(idx, t_s, value, stop - first, s.start_s, BIN_S, s.n_bins)
         total_24h, total_72h = k.trailing_totals(hourly, 24, 72)
@@ -414,6 +419,9 @@ def _nearest_within(p_lon, p_lat, g_lon, g_lat, radius_m: float) -> np.ndarray:
     looks at rings of cells around its own, nearest first, until no further ring can hold a closer gauge:
     a point with a gauge nearby compares itself with a handful of gauges, not with every gauge within the
     radius.
+
+    Longitude does not wrap at 180 degrees and cells narrow above 89.9 degrees of latitude: near the
+    antimeridian or the poles a nearer gauge may be missed (no hazard point of ours is there).
     """
     n = len(p_lat)
     if n == 0 or len(g_lat) == 0:

@@ -280,7 +280,12 @@ def effective_antecedent_rain_mm(daily_rain_mm, k=0.8, n_days=10) -> np.ndarray:
     """R_eff = r_0 + sum_{i=1..n_days} k^i r_i per sensor, the last column being today; NaN days count as 0."""
     daily_rain_mm = np.asarray(daily_rain_mm, dtype=np.float64)
     newest_first = _nan_as_zero(daily_rain_mm[:, ::-1][:, : n_days + 1])
-    return newest_first @ (k ** np.arange(newest_first.shape[1], dtype=np.float64))
+    # Term by term, in one order: a sensor's R_eff is then the same whichever other sensors are evaluated
+    # with it (a matrix product's summation order depends on how many rows it is given).
+    total = np.zeros(newest_first.shape[0])
+    for i in range(newest_first.shape[1]):
+        total += newest_first[:, i] * k**i
+    return total
 
 
 def _outflow_mm(storage_mm, outlet_mm, coefficient) -> np.ndarray:

@@ -12,24 +12,21 @@ and the backlog waits in the broker.
 
 import asyncio
 import collections
-import dataclasses
 import gc
 import logging
 import os
-import pickle
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from multiprocessing.connection import Connection
 
 import asyncpg
 from prometheus_client import start_http_server
 
 from ingest import metrics
 from ingest.quality import SeriesQuality
+from ingest import receiver
 from ingest.receiver import ReceiverConfig
 from ingest.routing import Limits, add_message, subscriptions
 from ingest.writer import Batch, DeadLetter, Written, prepare, write_batch
@@ -44,8 +41,8 @@ MAX_RETRY_DELAY_S = 30.0
 MQTT_KEEPALIVE_S = 30
 # A receiver told to stop disconnects at once; one that takes longer than this is stuck and is killed.
 RECEIVER_STOP_S = 10.0
-# A batch also ends when no message has come for this long: the broker sends only a limited window
-# of unacknowledged messages (max_inflight_messages), so waiting for more than it sends stalls ingest.
+# A batch also ends when no message has come for this long: the receiver holds only a limited number of
+# messages not yet acknowledged (and the broker sends only so many), so waiting for more stalls ingest.
 IDLE_GAP_S = 0.005
 # Allocations between runs of Python's cycle collector while ingest runs (its default is 700).
 GC_THRESHOLD = 50_000
@@ -67,7 +64,10 @@ REFUSED = (asyncpg.DataError, asyncpg.exceptions.ProgramLimitExceededError, Unic
 
 class ReceiverLost(RuntimeError):
     """The MQTT receiver process exited, so ingest stopped: start it again (docker compose's restart policy
-    and `--workers` do). Nothing is lost: the broker redelivers every message not yet acknowledged"""
+    and `--workers` do). Nothing is lost: the broker redelivers every message not yet acknowledged."""
+
+    def __init__(self, exit_code: int | None):
+        super().__init__(f"{' '.join(self.__doc__.split())} (the receiver's exit code: {exit_code})")
 
 
 @dataclass(slots=True, frozen=True)
@@ -103,14 +103,6 @@ class Consumer:
 
     def _start_receiver(self) -> None:
         """Start the MQTT receiver process (ingest.receiver) and the thread that takes what it sends."""
-        messages_out, messages_in = os.pipe()
-        acks_out, acks_in = os.pipe()
-        self._receiver = subprocess.Popen([sys.executable, "-m", "ingest.receiver", str(messages_in), str(acks_out)],
-                                          pass_fds=(messages_in, acks_out), stdin=subprocess.DEVNULL)
-        os.close(messages_in)
-        os.close(acks_out)
-        self._messages = Connection(messages_out, writable=False)
-        self._acks = Connection(acks_in, readable=False)
         config = ReceiverConfig(
             host=self.settings.mqtt_host, port=self.settings.mqtt_port, username=self.settings.mqtt_username,
             password=self.settings.mqtt_password, client_id=self.settings.ingest_client_id,
@@ -120,14 +112,14 @@ class Consumer:
             # A batch committing, the next one gathered, and as many again arriving meanwhile, so that paho
             # keeps parsing while the writer commits (at twice the batch, one-reading messages went 30% slower).
             max_outstanding=4 * self.settings.ingest_batch_messages)
-        self._send_to_receiver(dataclasses.asdict(config))
+        self._receiver, self._messages, self._acks = receiver.spawn(config)
         self._filters = config.filters
         threading.Thread(target=self._take_from_receiver, name="from-receiver", daemon=True).start()
 
     def _stop_receiver(self) -> None:
         """Tell the receiver to disconnect (what is not acknowledged stays with the broker) and wait for it."""
         try:
-            self._send_to_receiver(None)
+            receiver.send(self._acks, None)
         except BrokenPipeError:
             log.info("the MQTT receiver had already exited")
         try:
@@ -139,16 +131,15 @@ class Consumer:
         self._acks.close()
         log.info("disconnected from MQTT")
 
-    def _send_to_receiver(self, item) -> None:
-        self._acks.send_bytes(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+    def _receiver_exit_code(self) -> int | None:
+        try:
+            return self._receiver.wait(RECEIVER_STOP_S)  # its pipe closed as it exited: a moment at most
+        except subprocess.TimeoutExpired:
+            return None
 
     def _take_from_receiver(self) -> None:
         """On its own thread: put what the receiver sends into the inbox, waking the event loop once per burst."""
-        while True:
-            try:
-                kind, *event = pickle.loads(self._messages.recv_bytes())
-            except (EOFError, OSError):
-                break
+        for kind, *event in receiver.received(self._messages):
             if kind == "messages":
                 utc = timezone.utc
                 self._inbox.extend(Incoming(mid, qos, session, topic, payload, datetime.fromtimestamp(at, utc))
@@ -168,6 +159,9 @@ class Consumer:
             elif kind == "disconnected" and not self._stopping:
                 log.warning("disconnected from MQTT (%s); reconnecting, unacknowledged messages will be "
                             "redelivered", event[0])
+            elif kind == "waiting":
+                log.warning("holding %d messages not yet committed: reading no more from the broker until a "
+                            "commit makes room (the backlog waits in the broker)", event[0])
         self._messages.close()
         if not self._stopping:
             self._receiver_lost = True
@@ -199,7 +193,7 @@ class Consumer:
         try:
             while not stop.is_set():
                 if self._receiver_lost:
-                    raise ReceiverLost(f"{' '.join(ReceiverLost.__doc__.split())} (its exit code: {self._receiver.wait()})")
+                    raise ReceiverLost(self._receiver_exit_code())
                 if time.monotonic() >= next_housekeeping:
                     if pending is not None:
                         pending, (conn, written) = None, await pending
@@ -365,12 +359,9 @@ class Consumer:
         return conn
 
     def _acknowledge(self, messages: list[Incoming]) -> None:
-        """Have the receiver acknowledge them (it skips those delivered on an earlier connection)."""
-        acks = [(m.session, m.mid, m.qos) for m in messages if m.qos > 0]
-        if not acks:
-            return
-        try:
-            self._send_to_receiver(acks)
+        """Tell the receiver these are done: it acknowledges them (not those delivered on an earlier connection)."""
+        try:  # all of them, QoS 0 too: the receiver counts what it holds
+            receiver.send(self._acks, [(m.session, m.mid, m.qos) for m in messages])
         except OSError as exc:  # the receiver died: its connection went with it, so the broker redelivers these
             log.error("could not pass acknowledgements to the MQTT receiver: %s", exc)
             self._receiver_lost = True

@@ -5,30 +5,38 @@ one process both would share one interpreter lock, so the receiver runs paho in 
 writer (ingest.consumer) does everything else. The two talk over two pipes:
 
 - messages: the receiver sends pickled lists of (session, mid, qos, topic, payload, received_at) tuples,
-  and events ("connected", "subscribed", ...) the writer logs;
-- acks: the writer first sends the ReceiverConfig as a dict (on the pipe, not the command line, which anyone can read
-  with ps), then lists of (session, mid, qos) once their batch is committed, and None to stop.
+  and events ("connected", "subscribed", "waiting", ...) the writer logs;
+- acks: the writer first sends the ReceiverConfig as a dict (on the pipe, not the command line, which
+  anyone can read with ps), then lists of (session, mid, qos) of the messages it is done with, their batch
+  committed, and None to stop.
 
 The receiver acknowledges (PUBACK) nothing on its own, and only on the connection that delivered the
-message. It exits when the writer goes away (its pipe closes, or the kernel's parent-death signal),
-leaving every unacknowledged message with the broker for the next run.
+message. It exits when the writer goes away (its pipe closes, or the kernel's parent-death signal), and
+when one of its threads fails, leaving every unacknowledged message with the broker for the next run.
 
-It also keeps at most `max_outstanding` messages received and not yet acknowledged: at that many, paho's
-thread waits in the message callback, so nothing more is read from the socket and the backlog stays in
-the broker. The broker's own window (max_inflight_messages) cannot be relied on for this: Mosquitto 2.0.11
-sends a client its whole queue once the client acknowledges anything.
+It also holds at most `max_outstanding` messages the writer is not done with: at that many, paho's thread
+waits in the message callback, so nothing more is read from the socket and the backlog stays in the
+broker. The broker's own window (max_inflight_messages) cannot be relied on for this: Mosquitto 2.0.11
+sends a client its whole queue once the client acknowledges anything. While it waits, paho sends nothing
+either, keepalive pings included: if the writer is done with nothing for 1.5 keepalive intervals (a
+database outage with the window full), the broker drops the connection, paho reconnects once there is
+room, and the broker redelivers what was not acknowledged.
 
-    python -m ingest.receiver MESSAGES_FD ACKS_FD   (started by ingest.consumer, not by hand)
+    python -m ingest.receiver MESSAGES_FD ACKS_FD   (started by spawn(), not by hand)
 """
 
 import ctypes
 import ctypes.util
+import dataclasses
 import os
 import pickle
 import signal
+import subprocess
 import sys
 import threading
 import time
+import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
@@ -56,7 +64,34 @@ class ReceiverConfig:
     filters: list[str]
     keepalive_s: int
     parent_pid: int
-    max_outstanding: int  # messages received and not yet acknowledged, at most
+    max_outstanding: int  # messages received that the writer is not done with, at most
+
+
+def spawn(config: ReceiverConfig) -> tuple[subprocess.Popen, Connection, Connection]:
+    """Start a receiver process for `config`: (the process, the pipe it sends on, the pipe it reads acks from)."""
+    messages_out, messages_in = os.pipe()
+    acks_out, acks_in = os.pipe()
+    process = subprocess.Popen([sys.executable, "-m", "ingest.receiver", str(messages_in), str(acks_out)],
+                               pass_fds=(messages_in, acks_out), stdin=subprocess.DEVNULL)
+    os.close(messages_in)
+    os.close(acks_out)
+    messages, acks = Connection(messages_out, writable=False), Connection(acks_in, readable=False)
+    send(acks, dataclasses.asdict(config))
+    return process, messages, acks
+
+
+def send(conn: Connection, item) -> None:
+    """Send one item on a pipe (one write: a message is never interleaved with another)."""
+    conn.send_bytes(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def received(conn: Connection) -> Iterator:
+    """What arrives on a pipe, item by item, until the other end is closed."""
+    while True:
+        try:
+            yield pickle.loads(conn.recv_bytes())
+        except (EOFError, OSError):
+            return
 
 
 class Receiver:
@@ -90,9 +125,8 @@ class Receiver:
         self.client = client
 
     def _send(self, item) -> None:
-        data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
         with self._send_lock:
-            self._messages.send_bytes(data)
+            send(self._messages, item)
 
     # paho callbacks, on paho's thread.
     def _on_connect(self, client, userdata, flags, reason_code, properties):
@@ -101,7 +135,7 @@ class Receiver:
             return
         with self._room:
             self._session += 1
-            self._outstanding = 0  # the broker redelivers the earlier connection's; their acks are dropped
+            self._outstanding = 0  # the broker redelivers the earlier connection's messages; their acks are dropped
         client.subscribe([(f, 1) for f in self.config.filters])
         self._send(("connected", self._session, bool(flags.session_present)))
 
@@ -110,11 +144,14 @@ class Receiver:
             self._send(("disconnected", str(reason_code)))
 
     def _on_message(self, client, userdata, message):
-        if message.qos > 0:
-            with self._room:
-                while self._outstanding >= self.config.max_outstanding and not self._stopping:
-                    self._room.wait(ROOM_WAIT_S)
-                self._outstanding += 1
+        with self._room:
+            full = self._outstanding >= self.config.max_outstanding and not self._stopping
+        if full:
+            self._send(("waiting", self.config.max_outstanding))
+        with self._room:
+            while self._outstanding >= self.config.max_outstanding and not self._stopping:
+                self._room.wait(ROOM_WAIT_S)
+            self._outstanding += 1
         item = (self._session, message.mid, message.qos, message.topic, message.payload, time.time())
         with self._buffer_lock:
             self._buffer.append(item)
@@ -133,15 +170,17 @@ class Receiver:
             if batch:
                 self._send(("messages", batch))
 
-    def acknowledge(self, acks: list[tuple[int, int, int]]) -> None:
+    def acknowledge(self, done: list[tuple[int, int, int]]) -> None:
+        """Acknowledge the QoS 1 and 2 messages of `done` (the writer is done with all of them)."""
         with self._room:
-            # A message from an earlier connection is redelivered on the current one, under a new packet id;
-            # the old id means nothing here, so it is acknowledged when it comes back.
-            current = [(mid, qos) for session, mid, qos in acks if session == self._session]
+            # A message from an earlier connection is redelivered on this one: it is acknowledged when the
+            # writer is done with it again (its readings are already stored, so nothing is doubled).
+            current = [(mid, qos) for session, mid, qos in done if session == self._session]
             self._outstanding -= len(current)
             self._room.notify()
         for mid, qos in current:
-            self.client.ack(mid, qos)
+            if qos > 0:
+                self.client.ack(mid, qos)
 
     def run(self, acks: Connection) -> None:
         """Receive until the writer says stop or goes away."""
@@ -149,14 +188,11 @@ class Receiver:
         self.client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive_s)
         self.client.loop_start()
         try:
-            while True:
-                try:
-                    command = pickle.loads(acks.recv_bytes())
-                except (EOFError, OSError):
-                    return  # the writer is gone: leave everything unacknowledged with the broker
-                if command is None:
+            # Until the writer says stop, or is gone (the pipe closed): what is not acknowledged stays with the broker.
+            for done in received(acks):
+                if done is None:
                     return
-                self.acknowledge(command)
+                self.acknowledge(done)
         finally:
             with self._room:
                 self._stopping = True
@@ -178,10 +214,20 @@ def _die_with_parent(parent_pid: int) -> None:
         sys.exit(1)
 
 
+def _fail(args: threading.ExceptHookArgs) -> None:
+    """A thread failed (paho's re-raises what a callback raised): exit, so the writer sees the pipe close
+    and stops too, rather than wait for messages that will never come."""
+    traceback.print_exception(args.exc_type, args.exc_value, args.exc_traceback, file=sys.stderr)
+    print(f"ingest receiver: thread {args.thread.name if args.thread else '?'} failed; exiting", file=sys.stderr,
+          flush=True)
+    os._exit(1)
+
+
 def main(argv: list[str]) -> None:
     # Ctrl-C reaches the whole process group; the writer decides when to stop, after its last commit.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.excepthook = _fail
     messages = Connection(int(argv[0]), readable=False)
     acks = Connection(int(argv[1]), writable=False)
     try:

@@ -393,7 +393,9 @@ def test_a_chain_run_in_sensor_blocks_gives_what_it_gives_on_all_sensors_at_once
     def chain(idx, t_s, value, first, stop):
         series = kernels.fill_gaps(kernels.resample_last(idx, t_s, value, stop - first, 0.0, 3600, n_bins), 3)
         hourly = kernels.resample_sum(idx, t_s, value, stop - first, 0.0, 3600, n_bins)
-        return series, kernels.velocity_mm_per_day(series, 3600, 6), kernels.trailing_totals(hourly, 6)[0]
+        # The hourly totals stand in for daily ones in R_eff: what matters is that no row depends on the others.
+        return (series, kernels.velocity_mm_per_day(series, 3600, 6), kernels.trailing_totals(hourly, 6)[0],
+                kernels.effective_antecedent_rain_mm(hourly))
 
     whole = chain(idx, t_s, value, 0, n_sensors)
     for block in (7, 16, 50, 64):
