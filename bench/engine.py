@@ -314,7 +314,8 @@ def _fields(d: kernels.DeformationLevels) -> tuple:
 
 def levels_from_bins(fleet: Fleet, series_mm, hourly_rain_mm) -> dict[str, np.ndarray]:
     """Every sensor's and point's level from the resampled arrays, all sensors at once."""
-    return _levels(fleet, _fields(deformation_levels(fleet, series_mm)), *kernels.trailing_totals(hourly_rain_mm, 24, 72))
+    deformation = _fields(deformation_levels(fleet, series_mm))
+    return _levels(fleet, deformation, *kernels.trailing_totals(hourly_rain_mm, 24, 72))
 
 
 def levels_from_readings(fleet: Fleet) -> dict[str, np.ndarray]:

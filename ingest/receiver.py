@@ -95,12 +95,15 @@ def received(conn: Connection) -> Iterator:
 
 
 class Receiver:
-    """paho's client; its callbacks only append to a buffer that a second thread sends down the pipe."""
+    """paho's client; its callbacks only append to a buffer that a second thread sends down the pipe.
+
+    The buffer holds messages, as (session, mid, qos, topic, payload, received_at), and events, as
+    (kind, *details), in the order they happened.
+    """
 
     def __init__(self, config: ReceiverConfig, messages: Connection):
         self.config = config
         self._messages = messages
-        self._send_lock = threading.Lock()  # both threads send events; a message on the pipe is one write
         self._buffer: list[tuple] = []
         self._buffer_lock = threading.Lock()
         self._ready = threading.Event()
@@ -121,42 +124,40 @@ class Receiver:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.on_subscribe = lambda *_: self._send(("subscribed",))
+        client.on_subscribe = lambda *_: self._put(("subscribed",))
         self.client = client
 
-    def _send(self, item) -> None:
-        with self._send_lock:
-            send(self._messages, item)
+    def _put(self, item: tuple) -> None:
+        with self._buffer_lock:
+            self._buffer.append(item)
+        if not self._ready.is_set():
+            self._ready.set()
 
     # paho callbacks, on paho's thread.
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
-            self._send(("refused", str(reason_code)))
+            self._put(("refused", str(reason_code)))
             return
         with self._room:
             self._session += 1
             self._outstanding = 0  # the broker redelivers the earlier connection's messages; their acks are dropped
         client.subscribe([(f, 1) for f in self.config.filters])
-        self._send(("connected", self._session, bool(flags.session_present)))
+        self._put(("connected", self._session, bool(flags.session_present)))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         if not self._stopping:
-            self._send(("disconnected", str(reason_code)))
+            self._put(("disconnected", str(reason_code)))
 
     def _on_message(self, client, userdata, message):
         with self._room:
             full = self._outstanding >= self.config.max_outstanding and not self._stopping
         if full:
-            self._send(("waiting", self.config.max_outstanding))
+            self._put(("waiting", self.config.max_outstanding))
         with self._room:
             while self._outstanding >= self.config.max_outstanding and not self._stopping:
                 self._room.wait(ROOM_WAIT_S)
             self._outstanding += 1
-        item = (self._session, message.mid, message.qos, message.topic, message.payload, time.time())
-        with self._buffer_lock:
-            self._buffer.append(item)
-        if not self._ready.is_set():
-            self._ready.set()
+        self._put((self._session, message.mid, message.qos, message.topic, message.payload, time.time()))
 
     def _forward(self) -> None:
         """On its own thread: send what has arrived, a burst at a time."""
@@ -166,9 +167,18 @@ class Receiver:
             # Cleared before taking the buffer: a message appended after this either is taken now or sets it again.
             self._ready.clear()
             with self._buffer_lock:
-                batch, self._buffer = self._buffer, []
-            if batch:
-                self._send(("messages", batch))
+                items, self._buffer = self._buffer, []
+            messages = []
+            for item in items:  # runs of messages as one ("messages", [...]), events between them as they are
+                if type(item[0]) is int:
+                    messages.append(item)
+                    continue
+                if messages:
+                    send(self._messages, ("messages", messages))
+                    messages = []
+                send(self._messages, item)
+            if messages:
+                send(self._messages, ("messages", messages))
 
     def acknowledge(self, done: list[tuple[int, int, int]]) -> None:
         """Acknowledge the QoS 1 and 2 messages of `done` (the writer is done with all of them)."""
