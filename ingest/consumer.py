@@ -95,6 +95,7 @@ class Consumer:
         self._wake_pending = False
         self._stopping = False
         self._receiver_lost = False
+        self._unjudged = 0  # batches whose readings' quality their commit is still to judge
         self._accel_unit: dict[str, str] = {}
         self._quality = SeriesQuality()
         # Set once the broker has confirmed the subscriptions: from then on nothing published is missed.
@@ -205,11 +206,19 @@ class Consumer:
                 if not messages:
                     continue
                 parts = await self._decode(messages)
+                # Judge the readings' quality now, while the previous batch commits, unless a sensor's history
+                # must be read from the database first or an earlier batch is still to be judged (readings are
+                # judged in order): then its commit does it.
+                cleared = None
+                if not self._unjudged:
+                    cleared = self._quality.flag_known([r for part in parts for _, r in part.readings])
+                if cleared is None:
+                    self._unjudged += 1
                 if pending is not None:
                     pending, (conn, written) = None, await pending
                     if written is None:
                         break
-                pending = asyncio.ensure_future(self._commit_and_acknowledge(conn, messages, parts, stop))
+                pending = asyncio.ensure_future(self._commit_and_acknowledge(conn, messages, parts, cleared, stop))
             if pending is not None:
                 pending, (conn, _) = None, await pending
         finally:
@@ -236,10 +245,11 @@ class Consumer:
                 await asyncio.sleep(0)
         return parts
 
-    async def _commit_and_acknowledge(self, conn, messages: list[Incoming], parts: list[Batch], stop: asyncio.Event):
-        """Commit the batch, then (and only then) acknowledge its messages; (connection, written or None)."""
+    async def _commit_and_acknowledge(self, conn, messages: list[Incoming], parts: list[Batch], cleared, stop):
+        """Commit the batch, then (and only then) acknowledge its messages; (connection, written or None).
+        `cleared`: the spike flags its readings take back, or None if they are still to be judged."""
         started = time.monotonic()
-        conn, written = await self._commit(conn, messages, parts, stop)
+        conn, written = await self._commit(conn, messages, parts, cleared, stop)
         if written is None:
             return conn, None  # stopping while the database was down: the broker keeps the messages
         self._acknowledge(messages)
@@ -291,36 +301,46 @@ class Consumer:
             await prepare(conn)
         return conn
 
-    async def _commit(self, conn, messages: list[Incoming], parts: list[Batch], stop: asyncio.Event):
-        """Write the messages' parts, reconnecting and retrying while the database is unreachable."""
+    async def _commit(self, conn, messages: list[Incoming], parts: list[Batch], cleared, stop: asyncio.Event):
+        """Write the messages' parts, reconnecting and retrying while the database is unreachable.
+        `cleared` is None if the readings are still to be judged (see run)."""
         batch = Batch()
         for part in parts:
             batch.extend(part)
+        unjudged = cleared is None
         delay = 1.0
-        while True:
-            try:
-                conn = await self._connect(conn)
+        try:
+            while True:
                 try:
-                    batch.cleared_spikes = await self._quality.flag(conn, [r for _, r in batch.readings])
-                    written = await write_batch(conn, batch)
-                except REFUSED as exc:
-                    log.error("the database refused a batch of %d messages (%s: %s); writing them one by one "
-                              "to dead-letter the one it refuses", len(messages), type(exc).__name__, exc)
-                    written = await self._write_one_by_one(conn, messages, parts, batch.cleared_spikes)
-                metrics.DATABASE_UP.set(1)
-                return conn, written
-            except CONNECTION_ERRORS as exc:
-                metrics.DATABASE_UP.set(0)
-                log.error("cannot write to PostgreSQL (%s: %s); holding %d readings unacknowledged, "
-                          "retrying in %.0fs. Check that the database at %s is up.",
-                          type(exc).__name__, exc, len(batch.readings), delay, self.settings.database_url)
-                if conn is not None:
-                    conn.terminate()
-                    conn = None
-            if stop.is_set():
-                return conn, None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_RETRY_DELAY_S)
+                    conn = await self._connect(conn)
+                    try:
+                        if unjudged:  # judged once, here: judged again, the readings would clear nothing
+                            cleared = await self._quality.flag(conn, [r for _, r in batch.readings])
+                            unjudged = False
+                            self._unjudged -= 1  # the batches decoded meanwhile may be judged before their commit
+                        batch.cleared_spikes = cleared
+                        written = await write_batch(conn, batch)
+                    except REFUSED as exc:
+                        log.error("the database refused a batch of %d messages (%s: %s); writing them one by one "
+                                  "to dead-letter the one it refuses", len(messages), type(exc).__name__, exc)
+                        written = await self._write_one_by_one(conn, messages, parts, batch.cleared_spikes)
+                    metrics.DATABASE_UP.set(1)
+                    return conn, written
+                except CONNECTION_ERRORS as exc:
+                    metrics.DATABASE_UP.set(0)
+                    log.error("cannot write to PostgreSQL (%s: %s); holding %d readings unacknowledged, "
+                              "retrying in %.0fs. Check that the database at %s is up.",
+                              type(exc).__name__, exc, len(batch.readings), delay, self.settings.database_url)
+                    if conn is not None:
+                        conn.terminate()
+                        conn = None
+                if stop.is_set():
+                    return conn, None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_DELAY_S)
+        finally:
+            if unjudged:  # left without judging them (refused, stopping, an error): hold no later batch back
+                self._unjudged -= 1
 
     async def _write_one_by_one(self, conn, messages: list[Incoming], parts: list[Batch], cleared) -> Written:
         """Each message in its own transaction; one the database refuses becomes a dead letter with the reason."""

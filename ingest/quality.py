@@ -61,21 +61,43 @@ class SeriesQuality:
         self._series: dict[tuple[str, str], _Series] = {}
 
     async def flag(self, conn: asyncpg.Connection, readings: list[Reading]) -> list[tuple[str, str, datetime]]:
-        """Flag the readings in place; returns earlier readings whose spike flag must be taken back."""
-        candidates = [r for r in readings if r.kind in MIN_SCALE or r.kind in STUCK_KINDS]
-        if not candidates:
-            return []
+        """Flag the readings in place; returns earlier readings whose spike flag must be taken back.
+
+        Each reading is judged once: flagging the same readings again finds them judged and returns nothing.
+        """
+        groups = self._groups(readings)
+        if groups:
+            await self._load(conn, set(groups))
+        return self._check_groups(groups)
+
+    def flag_known(self, readings: list[Reading]) -> list[tuple[str, str, datetime]] | None:
+        """flag() without the database: None, and nothing flagged, if some sensor's history must be read first."""
+        groups = self._groups(readings)
+        if self._stale(groups):
+            return None
+        return self._check_groups(groups)
+
+    def _stale(self, keys) -> list[tuple[str, str]]:
+        """The sensors whose history this process does not have, or had too long ago."""
+        now = time.monotonic()
+        return [k for k in keys if k not in self._series or now - self._series[k].refreshed > HISTORY_TTL_S]
+
+    @staticmethod
+    def _groups(readings: list[Reading]) -> dict[tuple[str, str], list[Reading]]:
+        groups: dict[tuple[str, str], list[Reading]] = {}
+        for r in readings:
+            if r.kind in MIN_SCALE or r.kind in STUCK_KINDS:
+                key = (r.device_id, r.sensor_code)
+                group = groups.get(key)
+                if group is None:
+                    groups[key] = [r]
+                else:
+                    group.append(r)
+        return groups
+
+    def _check_groups(self, groups: dict[tuple[str, str], list[Reading]]) -> list[tuple[str, str, datetime]]:
         # Each sensor's readings in time order (stable: equal times keep their arrival order), the sensors
         # in (device, sensor) order: the same order as sorting all of them by (device, sensor, time).
-        groups: dict[tuple[str, str], list[Reading]] = {}
-        for r in candidates:
-            key = (r.device_id, r.sensor_code)
-            group = groups.get(key)
-            if group is None:
-                groups[key] = [r]
-            else:
-                group.append(r)
-        await self._load(conn, set(groups))
         cleared = []
         by_ts = _BY_TS
         for key in sorted(groups):
@@ -87,8 +109,7 @@ class SeriesQuality:
         return cleared
 
     async def _load(self, conn: asyncpg.Connection, keys: set[tuple[str, str]]) -> None:
-        now = time.monotonic()
-        stale = [k for k in keys if k not in self._series or now - self._series[k].refreshed > HISTORY_TTL_S]
+        stale = self._stale(keys)
         if not stale:
             return
         rows = await conn.fetch(Q["recent_good_values"], [k[0] for k in stale], [k[1] for k in stale], HISTORY)
