@@ -82,3 +82,20 @@ def test_the_receiver_holds_no_more_unacknowledged_messages_than_allowed_while_t
     finally:
         running.stop()
         publisher.close()
+
+
+def test_a_receiver_whose_mqtt_thread_fails_exits_instead_of_stalling_ingest(mosquitto):
+    # paho refuses this filter inside the connect callback, on its own thread: that thread dies, and so
+    # must the process, or the writer would wait for messages forever.
+    config = ReceiverConfig(host="127.0.0.1", port=mosquitto.port, username=None, password=None,
+                            client_id=f"receiver-{uuid.uuid4().hex[:8]}", filters=["test/#/bad"], keepalive_s=30,
+                            parent_pid=os.getpid(), max_outstanding=MAX_OUTSTANDING)
+    process, messages, acks = receiver.spawn(config)
+    try:
+        assert process.wait(20) == 1
+        assert list(receiver.received(messages)) == []  # the pipe is closed: the writer sees it go
+    finally:
+        if process.poll() is None:
+            process.kill()
+        acks.close()
+        messages.close()
