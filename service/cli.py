@@ -269,8 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Subscribe to the gateways' readings topics with a persistent session and "
                                    "store every reading; malformed messages go to the dead-letter store, "
                                    "readings of unregistered sensors to quarantine. Messages are acknowledged "
-                                   "only after they are committed. With --workers N, N processes share the "
-                                   "subscriptions through MQTT shared subscriptions ($share/<group>/...).")
+                                   "only after they are committed. Each ingest runs its MQTT client in a "
+                                   "child process (ingest.receiver); if either dies, both stop, and a restart "
+                                   "loses nothing. With --workers N, N processes share the subscriptions "
+                                   "through MQTT shared subscriptions ($share/<group>/...).")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes sharing the load (default 1; each gets client id <id>-<i>)")
     p.set_defaults(func=cmd_ingest)
