@@ -195,8 +195,8 @@ def _assess(w: Window) -> list[Assessment]:
         return reasons, evidence, thresholds
 
     # Levels for every point; reasons and evidence only for the alerts that change (Assessment.explain).
-    deformation_levels = [None if level < 0 else level for level in np.where(def_known, deformation_alert, -1).tolist()]
-    rain_levels = [None if level < 0 else level for level in np.where(rain_known, capped_rain, -1).tolist()]
+    deformation_levels = _levels_or_none(np.where(def_known, deformation_alert, -1))
+    rain_levels = _levels_or_none(np.where(rain_known, capped_rain, -1))
     monitored = has_displacement.tolist()
     out = []
     append = out.append  # three assessments for each of up to 100,000 points: the loop itself counts
@@ -212,6 +212,11 @@ def _assess(w: Window) -> list[Assessment]:
         else:  # nearly every point: its reasons and evidence are built only if they are recorded
             append(Assessment(code, county, "device", k.NONE, explain=_all_reporting))
     return out
+
+
+def _levels_or_none(levels: np.ndarray) -> list[int | None]:
+    """Levels as Assessment takes them: None for no data (-1)."""
+    return [None if level < 0 else level for level in levels.tolist()]
 
 
 def _device_assessment(code: str, county: str, silent: list[str]) -> Assessment:
@@ -373,7 +378,7 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int, working: np.ndarray)
         intensity = storm_total / duration_h if duration_h > 0 else 0.0
         caine = k.caine_intensity_mm_per_h(np.maximum(duration_h, 1.0))
         ev.update(state="ok", gauge=s.names[j], gauge_point=s.rows[j]["hazard_point"],
-                  rain_1h_mm=_round(np.nan_to_num(one[0, -1])), rain_3h_mm=_round(k.rolling_sum(one, 3)[0, -1]),
+                  rain_1h_mm=_round(np.nan_to_num(one[0, -1])), rain_3h_mm=_round(k.trailing_totals(one, 3)[0][0]),
                   rain_24h_mm=_round(total_24h[j]), rain_72h_mm=_round(total_72h[j]),
                   effective_antecedent_rain_mm=_round(r_eff[j]),
                   soil_water_index_mm=_round(k.soil_water_index_mm(one)[0, -1]),

@@ -24,9 +24,8 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 from prometheus_client import start_http_server
 
-from ingest import metrics
+from ingest import metrics, receiver
 from ingest.quality import SeriesQuality
-from ingest import receiver
 from ingest.receiver import ReceiverConfig
 from ingest.routing import Limits, add_message, subscriptions
 from ingest.writer import Batch, DeadLetter, Written, prepare, write_batch
