@@ -160,8 +160,8 @@ class Consumer:
                 log.warning("disconnected from MQTT (%s); reconnecting, unacknowledged messages will be "
                             "redelivered", event[0])
             elif kind == "waiting":
-                log.warning("holding %d messages not yet committed: reading no more from the broker until a "
-                            "commit makes room (the backlog waits in the broker)", event[0])
+                log.warning("holding %d messages not yet committed and no commit for %.0fs: reading no more from "
+                            "the broker until one makes room (the backlog waits in the broker)", *event)
         self._messages.close()
         if not self._stopping:
             self._receiver_lost = True

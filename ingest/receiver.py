@@ -47,8 +47,11 @@ MAX_RECONNECT_DELAY_S = 30
 # After the first message of a burst, wait this long for more before passing them on: one pipe write
 # carries tens of messages instead of one (the writer batches for far longer anyway).
 COALESCE_S = 0.001
-# How long paho's thread waits at a time for room (see max_outstanding) before it looks again.
+# How long paho's thread waits at a time for room (see max_outstanding) before it looks again, and how
+# long it waits before the writer is told (catching up on a backlog, waits of a fraction of a second are
+# the normal pace; seconds mean the database is slow or down).
 ROOM_WAIT_S = 1.0
+WAIT_REPORT_S = 5.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -150,11 +153,11 @@ class Receiver:
 
     def _on_message(self, client, userdata, message):
         with self._room:
-            full = self._outstanding >= self.config.max_outstanding and not self._stopping
-        if full:
-            self._put(("waiting", self.config.max_outstanding))
-        with self._room:
+            since, reported = time.monotonic(), False
             while self._outstanding >= self.config.max_outstanding and not self._stopping:
+                if not reported and time.monotonic() - since >= WAIT_REPORT_S:
+                    self._put(("waiting", self.config.max_outstanding, WAIT_REPORT_S))
+                    reported = True
                 self._room.wait(ROOM_WAIT_S)
             self._outstanding += 1
         self._put((self._session, message.mid, message.qos, message.topic, message.payload, time.time()))

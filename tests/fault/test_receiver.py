@@ -64,7 +64,7 @@ def test_the_receiver_holds_no_more_unacknowledged_messages_than_allowed_while_t
         publisher.wait_acknowledged(60)
         time.sleep(SETTLE_S)
         assert len(running.received) == MAX_OUTSTANDING
-        assert running.waiting_reported.wait(5), "the receiver did not say that it waits for room"
+        assert running.waiting_reported.wait(receiver.WAIT_REPORT_S + 5), "the receiver did not say it waits for room"
         # Mosquitto sends the rest of its queue at the first acknowledgement; the receiver still takes only
         # as many as were acknowledged.
         running.done_with(running.received[:10])
