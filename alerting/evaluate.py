@@ -206,11 +206,7 @@ def _assess(w: Window) -> list[Assessment]:
             append(Assessment(code, county, "deformation", deformation_levels[i],
                               explain=partial(explain_deformation, i)))
         append(Assessment(code, county, "rainfall", rain_levels[i], explain=partial(explain_rain, i)))
-        silent_names = silent.get(i)
-        if silent_names:
-            append(_device_assessment(code, county, silent_names))
-        else:  # nearly every point: its reasons and evidence are built only if they are recorded
-            append(Assessment(code, county, "device", k.NONE, explain=_all_reporting))
+        append(_device_assessment(code, county, silent.get(i)))
     return out
 
 
@@ -219,16 +215,20 @@ def _levels_or_none(levels: np.ndarray) -> list[int | None]:
     return [None if level < 0 else level for level in levels.tolist()]
 
 
-def _device_assessment(code: str, county: str, silent: list[str]) -> Assessment:
+def _device_assessment(code: str, county: str, silent: list[str] | None) -> Assessment:
     """A device alert (blue) while any of the point's own sensors is silent; it never lowers the others."""
-    reasons = [f"{name}: no data for more than three reporting intervals" for name in silent]
-    return Assessment(code, county, "device", k.BLUE, reasons, {"silent_sensors": silent},
-                      {"silent_after": _SILENT_AFTER})
+    if not silent:  # nearly every point: its reasons and evidence are built only if they are recorded
+        return Assessment(code, county, "device", k.NONE, explain=_all_reporting)
+    return Assessment(code, county, "device", k.BLUE, *_device_explanation(silent))
 
+
+def _device_explanation(silent: list[str]) -> tuple[list[str], dict, dict]:
+    reasons = [f"{name}: no data for more than three reporting intervals" for name in silent]
+    return reasons, {"silent_sensors": silent}, {"silent_after": _SILENT_AFTER}
 
 
 def _all_reporting() -> tuple[list[str], dict, dict]:
-    return [], {"silent_sensors": []}, {"silent_after": _SILENT_AFTER}
+    return _device_explanation([])
 
 
 def _silent(s: "SensorSet", now: datetime) -> np.ndarray:

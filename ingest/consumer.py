@@ -113,7 +113,7 @@ class Consumer:
             # keeps parsing while the writer commits (at twice the batch, one-reading messages went 30% slower).
             max_outstanding=4 * self.settings.ingest_batch_messages)
         self._receiver, self._messages, self._acks = receiver.spawn(config)
-        self._filters = config.filters
+        self._receiver_config = config
         threading.Thread(target=self._take_from_receiver, name="from-receiver", daemon=True).start()
 
     def _stop_receiver(self) -> None:
@@ -151,7 +151,7 @@ class Consumer:
                 session, session_present = event
                 log.info("connected to MQTT %s as %s (session resumed: %s); subscribed to %s",
                          self.settings.mqtt_url, self.settings.ingest_client_id, session_present,
-                         ", ".join(self._filters))
+                         ", ".join(self._receiver_config.filters))
             elif kind == "subscribed":
                 self.subscribed.set()
             elif kind == "refused":
