@@ -97,6 +97,17 @@ _PLANS = {
 _isfinite = math.isfinite
 
 
+def value_only_kinds() -> dict[str, tuple[float, float] | None]:
+    """The kinds whose one field is `value`, under that name, each with the range of its value if it has one:
+    for them, build_reading_within of {"value": finite number} is the number, no fields, and its flags."""
+    kinds = {}
+    for name, plan in _PLANS.items():
+        if plan.only_value and "value" not in plan.aliases:
+            spans = [(low, high) for field_name, low, high in plan.ranges if field_name == "value"]
+            kinds[name] = spans[0] if spans else None
+    return kinds
+
+
 def _field_number(name: str, raw: object) -> float:
     """_number, with the JSON float and int of nearly every reading taken without the general checks."""
     if type(raw) is float:

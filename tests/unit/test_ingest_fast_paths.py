@@ -11,7 +11,7 @@ import pytest
 from ingest.quality import MIN_HISTORY, MIN_SCALE, SPIKE_Z, SeriesQuality, _Series
 from ingest.routing import Limits, add_message
 from ingest.writer import Batch
-from sensors.native import _timestamp, decode_readings
+from sensors.native import MalformedMessage, _decode_general, _decode_plain, _timestamp, decode_readings
 from sensors.readings import BadReading, Reading, build_reading, check_name
 from sensors.timestamps import parse_utc
 
@@ -101,6 +101,59 @@ def test_a_native_message_decodes_the_same_twice_and_keeps_per_reading_reasons()
     assert [r.sensor_code for r in first.readings] == ["CR-01", "CR-05"]
     assert first.readings[1].server_timed and first.readings[1].ts == RECEIVED_AT
     assert [reason.split(":")[0] for reason in first.rejected] == ["readings[1]", "readings[2]", "readings[3]"]
+
+
+def _random_message(rng: random.Random) -> bytes:
+    """A native readings message, mostly of the plain shape, now and then broken in one of the ways devices do."""
+    def pick(good: list, odd: list, odds: float = 0.1):
+        return rng.choice(odd if rng.random() < odds else good)
+
+    def value():
+        return pick([round(rng.uniform(-5, 50), rng.randint(0, 6)), rng.randint(-3, 20), -0.0, 0.1 + 0.2],
+                    [1e300 * 1e300, 10 ** 400, 12_000.5, -1_000.0, 10_000, 600, "2.5", True, None, [1]])
+
+    def ts():
+        at = RECEIVED_AT + timedelta(seconds=rng.randint(-400 * 86400, 600))
+        return pick([at.strftime("%Y-%m-%dT%H:%M:%SZ"), at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), at.isoformat()],
+                    ["2026-07-01T08:00:00", "noon Z", 20260701, None])
+
+    readings = []
+    for _ in range(rng.randint(0, 4)):
+        item = {"sensor": pick(["CR-01", "CR-02", "RG-01"], ["", "x" * 70, "CR\u0001", 7], 0.03),
+                "kind": pick(["crack", "rain", "soil_moisture", "soil_temp", "pore_pressure"],
+                             ["gnss", "other", "warp", None], 0.03),
+                "value": value()}
+        if rng.random() < 0.8:
+            item["ts"] = ts()
+        if rng.random() < 0.02:
+            item["temp"] = 20.0
+        if rng.random() < 0.02:
+            del item[rng.choice(["sensor", "kind", "value"])]
+        readings.append(item)
+    body = {"gateway": pick(["GW-1"], ["GW-2", 3, ""], 0.03), "seq": pick([1, None], [2 ** 70, True, "7", 1.0]),
+            "readings": pick([readings], [{"x": readings}], 0.02)}
+    text = json.dumps(body)  # Infinity and NaN as Python writes them, which json takes and msgspec does not
+    return pick([text], [text.replace("1.0", "1.", 1), "\ufeff" + text, text + ","], 0.05).encode()
+
+
+def test_the_plain_shape_decoder_gives_what_the_general_one_gives():
+    rng = random.Random(11)
+    bounds = RECEIVED_AT + TOLERANCE, RECEIVED_AT - RETENTION
+    plain_taken = 0
+    for _ in range(4000):
+        payload = _random_message(rng)
+        try:
+            expected = _decode_general(payload, "GW-1", RECEIVED_AT, *bounds)
+        except MalformedMessage as refused:
+            expected = str(refused)
+        try:
+            got = decode_readings(payload, topic_gateway="GW-1", received_at=RECEIVED_AT,
+                                  future_tolerance=TOLERANCE, retention=RETENTION)
+        except MalformedMessage as refused:
+            got = str(refused)
+        assert got == expected, payload
+        plain_taken += _decode_plain(payload, "GW-1", RECEIVED_AT, *bounds) is not None
+    assert 500 < plain_taken < 3500  # both ways were exercised
 
 
 def test_a_readings_topic_met_before_still_dead_letters_bad_payloads_and_other_channels_still_route():
