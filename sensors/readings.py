@@ -2,8 +2,9 @@
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sensors.kinds import KINDS, REQUIRED_FIELDS
 
@@ -12,15 +13,17 @@ class BadReading(ValueError):
     """A reading that cannot be stored as sent; its message says why, for the dead-letter store."""
 
 
-@dataclass(slots=True)
-class Reading:
+class Reading(NamedTuple):
+    """One stored reading. Its fields are the `reading` table's columns in order, so that a reading without
+    fields is, as it is, a record for COPY; `quality` is a list that flags are appended to."""
+
     device_id: str
     sensor_code: str
     ts: datetime
     kind: str
     value: float | None
     fields: dict[str, float] | None
-    quality: list[str] = field(default_factory=list)
+    quality: list[str]
     server_timed: bool = False
 
 

@@ -191,7 +191,7 @@ def test_the_spike_test_agrees_with_its_plain_form():
         values = [round(rng.uniform(-1, 1) * noise + i * rng.choice([0, 0.1]), 3) for i in range(n)]
         value = (values[-1] if values else 0.0) + rng.choice([0.0, 0.01, 0.5, 3.0, -40.0]) * rng.random()
         series = _Series(values=deque(values, maxlen=24))
-        reading = Reading("GW-1", "S", RECEIVED_AT, kind, value, None)
+        reading = Reading("GW-1", "S", RECEIVED_AT, kind, value, None, [])
         assert SeriesQuality._is_spike(series, reading) == _reference_is_spike(values, value, kind)
 
 
@@ -209,7 +209,7 @@ def test_readings_of_several_sensors_out_of_order_are_judged_in_time_order_per_s
     readings = []
     for sensor in ("B", "A"):
         for i in reversed(range(30)):  # newest first: must be judged oldest first
-            readings.append(Reading("GW-1", sensor, t[i], "crack", 50.0 if i == 20 else i * 0.1, None))
+            readings.append(Reading("GW-1", sensor, t[i], "crack", 50.0 if i == 20 else i * 0.1, None, []))
     cleared = asyncio.run(_flag(SeriesQuality(), readings))
     assert cleared == []
     flagged = sorted((r.sensor_code, r.ts) for r in readings if r.quality)
