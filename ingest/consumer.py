@@ -210,7 +210,7 @@ class Consumer:
                 # judged in order): then its commit does it.
                 cleared = None
                 if not self._unjudged:
-                    cleared = self._quality.flag_known([r for part in parts for _, r in part.readings])
+                    cleared = await self._quality.flag_known([r for part in parts for _, r in part.readings])
                 if cleared is None:
                     self._unjudged += 1
                 if pending is not None:

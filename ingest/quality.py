@@ -8,6 +8,7 @@ evaluation for one reporting interval at most. A noisy sensor repeating exactly 
 times is flagged `stuck`.
 """
 
+import asyncio
 import time
 from collections import deque
 from itertools import islice, repeat
@@ -33,6 +34,8 @@ STUCK_KINDS = frozenset({"gnss", "tilt", "accel", "soil_moisture", "soil_temp", 
 STUCK_RUN = 24  # identical values in a row
 # A worker's copy of a sensor's history older than this is reloaded: another worker may have moved on.
 HISTORY_TTL_S = 900.0
+# Readings judged between yields to the event loop, so that a commit going on meanwhile is not held up.
+YIELD_EVERY = 500
 
 _BY_TS = attrgetter("ts")
 
@@ -68,14 +71,14 @@ class SeriesQuality:
         groups = self._groups(readings)
         if groups:
             await self._load(conn, set(groups))
-        return self._check_groups(groups)
+        return await self._check_groups(groups)
 
-    def flag_known(self, readings: list[Reading]) -> list[tuple[str, str, datetime]] | None:
+    async def flag_known(self, readings: list[Reading]) -> list[tuple[str, str, datetime]] | None:
         """flag() without the database: None, and nothing flagged, if some sensor's history must be read first."""
         groups = self._groups(readings)
         if self._stale(groups):
             return None
-        return self._check_groups(groups)
+        return await self._check_groups(groups)
 
     def _stale(self, keys) -> list[tuple[str, str]]:
         """The sensors whose history this process does not have, or had too long ago."""
@@ -95,17 +98,22 @@ class SeriesQuality:
                     group.append(r)
         return groups
 
-    def _check_groups(self, groups: dict[tuple[str, str], list[Reading]]) -> list[tuple[str, str, datetime]]:
+    async def _check_groups(self, groups: dict[tuple[str, str], list[Reading]]) -> list[tuple[str, str, datetime]]:
         # Each sensor's readings in time order (stable: equal times keep their arrival order), the sensors
         # in (device, sensor) order: the same order as sorting all of them by (device, sensor, time).
         cleared = []
         by_ts = _BY_TS
+        since_yield = 0
         for key in sorted(groups):
             series, group = self._series[key], groups[key]
             if len(group) > 1:
                 group.sort(key=by_ts)
             for r in group:
                 cleared += self._check(series, r)
+            since_yield += len(group)
+            if since_yield >= YIELD_EVERY:
+                since_yield = 0
+                await asyncio.sleep(0)
         return cleared
 
     async def _load(self, conn: asyncpg.Connection, keys: set[tuple[str, str]]) -> None:
