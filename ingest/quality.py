@@ -101,15 +101,18 @@ class SeriesQuality:
     async def _check_groups(self, groups: dict[tuple[str, str], list[Reading]]) -> list[tuple[str, str, datetime]]:
         # Each sensor's readings in time order (stable: equal times keep their arrival order), the sensors
         # in (device, sensor) order: the same order as sorting all of them by (device, sensor, time).
-        cleared = []
-        by_ts = _BY_TS
+        cleared: list[tuple[str, str, datetime]] = []
+        by_ts, check, now = _BY_TS, self._check, time.monotonic()
         since_yield = 0
         for key in sorted(groups):
             series, group = self._series[key], groups[key]
             if len(group) > 1:
                 group.sort(key=by_ts)
+            grew = False
             for r in group:
-                cleared += self._check(series, r)
+                grew |= check(series, r, cleared)
+            if grew:
+                series.refreshed = now
             since_yield += len(group)
             if since_yield >= YIELD_EVERY:
                 since_yield = 0
@@ -128,10 +131,11 @@ class SeriesQuality:
             series.last_ts = row["ts"]
         self._series.update(fresh)
 
-    def _check(self, s: _Series, r: Reading) -> list[tuple[str, str, datetime]]:
+    def _check(self, s: _Series, r: Reading, cleared: list[tuple[str, str, datetime]]) -> bool:
+        """Judge r after the series s; add the readings whose spike flag r takes back to `cleared`.
+        True if r's value joined the series' history."""
         if r.quality or r.value is None or (s.last_ts is not None and r.ts <= s.last_ts):
-            return []  # already flagged, or late: judged against a history it does not follow
-        cleared = []
+            return False  # already flagged, or late: judged against a history it does not follow
         if s.suspect is not None:
             if not self._is_spike(s, r, reference=s.suspect.value):
                 # The jump held: it was movement, not a broken reading. Restart the trend from it.
@@ -144,15 +148,14 @@ class SeriesQuality:
             r.quality.append("spike")
             s.suspect = r
             s.last_ts = r.ts
-            return cleared
+            return False
         if r.kind in STUCK_KINDS:
             s.repeats = s.repeats + 1 if s.values and r.value == s.values[-1] else 0
             if s.repeats >= STUCK_RUN - 1:
                 r.quality.append("stuck")
         s.values.append(r.value)
         s.last_ts = r.ts
-        s.refreshed = time.monotonic()
-        return cleared
+        return True
 
     @staticmethod
     def _is_spike(s: _Series, r: Reading, reference: float | None = None) -> bool:
