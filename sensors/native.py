@@ -110,7 +110,7 @@ class _PlainReading(msgspec.Struct, forbid_unknown_fields=True):
     ts: str | None = None
 
 
-class _PlainMessage(msgspec.Struct):
+class _PlainMessage(msgspec.Struct, forbid_unknown_fields=True):
     gateway: str
     readings: list[_PlainReading]
     seq: int | None = None
@@ -118,7 +118,8 @@ class _PlainMessage(msgspec.Struct):
 
 # msgspec parses and type-checks the whole message in C, about ten times quicker than json.loads and the
 # checks below it; it is stricter than json (no NaN, no BOM, no lone surrogates, no bool as a number),
-# and whatever it refuses goes the general way, which gives the reasons.
+# and whatever it refuses goes the general way, which gives the reasons. Every member is declared: msgspec
+# skips undeclared ones without checking them as json does (their UTF-8, their integers, their depth).
 _PLAIN = msgspec.json.Decoder(_PlainMessage)
 _VALUE_RANGE = value_only_kinds()  # kind -> (low, high) of its value, or None
 _isfinite = math.isfinite
@@ -131,7 +132,7 @@ def _decode_plain(payload: bytes, topic_gateway: str, received_at: datetime, fut
     It gives what the general code gives (tests/unit/test_ingest_fast_paths.py holds them to it)."""
     try:
         message = _PLAIN.decode(payload)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return None
     gateway = message.gateway
     if gateway != topic_gateway or gateway not in _GOOD_NAMES:
@@ -160,7 +161,7 @@ def _decode_plain(payload: bytes, topic_gateway: str, received_at: datetime, fut
     return decoded
 
 
-_last_timestamp: tuple[str, datetime | None] = ("", None)
+_last_timestamp: tuple[str | None, datetime | None] = (None, None)
 
 
 def _timestamp(raw: object) -> datetime:
