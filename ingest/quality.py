@@ -10,6 +10,7 @@ times is flagged `stuck`.
 
 import asyncio
 import time
+from bisect import bisect_left, insort
 from collections import deque
 from itertools import islice, repeat
 from operator import attrgetter, sub
@@ -50,11 +51,39 @@ def _median(data: list[float]) -> float:
 
 @dataclass
 class _Series:
+    """A sensor's last good values, with their steps (differences) kept sorted for the median."""
+
     values: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
     last_ts: datetime | None = None
     repeats: int = 0
     suspect: Reading | None = None  # a spike that the next reading may confirm as real movement
     refreshed: float = field(default_factory=time.monotonic)
+    # The steps between consecutive values, oldest first, and the same sorted: a new value moves one
+    # step in and (once the history is full) the oldest one out, instead of sorting them all per reading.
+    steps: deque = field(init=False)
+    sorted_steps: list = field(init=False)
+
+    def __post_init__(self):
+        values = self.values
+        self.steps = deque(map(sub, islice(values, 1, None), values), maxlen=HISTORY - 1)
+        self.sorted_steps = sorted(self.steps)
+
+    def push(self, value: float) -> None:
+        values = self.values
+        if values:
+            steps, ordered = self.steps, self.sorted_steps
+            if len(steps) == steps.maxlen:
+                del ordered[bisect_left(ordered, steps[0])]
+            step = value - values[-1]
+            steps.append(step)
+            insort(ordered, step)
+        values.append(value)
+
+    def restart(self, value: float) -> None:
+        self.values.clear()
+        self.steps.clear()
+        self.sorted_steps.clear()
+        self.values.append(value)
 
 
 class SeriesQuality:
@@ -127,7 +156,7 @@ class SeriesQuality:
         fresh = {k: _Series() for k in stale}
         for row in rows:  # oldest first within each sensor
             series = fresh[(row["device_id"], row["sensor_code"])]
-            series.values.append(row["value"])
+            series.push(row["value"])
             series.last_ts = row["ts"]
         self._series.update(fresh)
 
@@ -141,8 +170,7 @@ class SeriesQuality:
                 # The jump held: it was movement, not a broken reading. Restart the trend from it.
                 s.suspect.quality.remove("spike")
                 cleared.append((s.suspect.device_id, s.suspect.sensor_code, s.suspect.ts))
-                s.values.clear()
-                s.values.append(s.suspect.value)
+                s.restart(s.suspect.value)
             s.suspect = None
         if r.kind in MIN_SCALE and self._is_spike(s, r):
             r.quality.append("spike")
@@ -153,7 +181,7 @@ class SeriesQuality:
             s.repeats = s.repeats + 1 if s.values and r.value == s.values[-1] else 0
             if s.repeats >= STUCK_RUN - 1:
                 r.quality.append("stuck")
-        s.values.append(r.value)
+        s.push(r.value)
         s.last_ts = r.ts
         return True
 
@@ -163,10 +191,11 @@ class SeriesQuality:
             return False
         # Plain Python: for two dozen values numpy's per-call overhead costs more than the arithmetic,
         # and this runs for every reading.
-        values = s.values
-        steps = list(map(sub, islice(values, 1, None), values))
-        median_step = _median(steps)
-        expected = (values[-1] if reference is None else reference) + median_step
+        steps = s.sorted_steps
+        n = len(steps)
+        i = n // 2
+        median_step = steps[i] if n % 2 == 1 else (steps[i - 1] + steps[i]) / 2
+        expected = (s.values[-1] if reference is None else reference) + median_step
         off = abs(r.value - expected)
         floor = MIN_SCALE[r.kind]
         if off / floor <= SPIKE_Z:
