@@ -28,7 +28,7 @@ from ingest import metrics, receiver
 from ingest.quality import SeriesQuality
 from ingest.receiver import ReceiverConfig
 from ingest.routing import Limits, add_message, subscriptions
-from ingest.writer import Batch, DeadLetter, Written, prepare, write_batch
+from ingest.writer import Batch, DeadLetter, Rows, Written, prepare, write_batch
 from service.settings import Settings
 from sql import queries
 
@@ -47,6 +47,8 @@ IDLE_GAP_S = 0.005
 GC_THRESHOLD = 50_000
 # Readings decoded between yields to the event loop, letting the previous batch's commit proceed.
 DECODE_YIELD_EVERY = 200
+# Readings laid out for COPY between yields to the event loop.
+LAY_OUT_YIELD_EVERY = 1000
 # How often a summary line is logged while messages flow.
 SUMMARY_EVERY_S = 30.0
 # How often silent sensors are marked offline and the per-device acceleration units are reread.
@@ -59,6 +61,15 @@ CONNECTION_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.Interface
 # The database refusing what a device sent (a NUL in a code, a key longer than an index takes...):
 # the batch is written message by message and the refused message dead-lettered, never retried forever.
 REFUSED = (asyncpg.DataError, asyncpg.exceptions.ProgramLimitExceededError, UnicodeError, ValueError)
+
+
+async def _lay_out(readings: list) -> Rows:
+    """writer.lay_out, yielding to the event loop between slices so that a commit going on is not held up."""
+    rows = Rows()
+    for at in range(0, len(readings), LAY_OUT_YIELD_EVERY):
+        rows.add(readings[at:at + LAY_OUT_YIELD_EVERY])
+        await asyncio.sleep(0)
+    return rows
 
 
 class ReceiverLost(RuntimeError):
@@ -208,16 +219,22 @@ class Consumer:
                 # Judge the readings' quality now, while the previous batch commits, unless a sensor's history
                 # must be read from the database first or an earlier batch is still to be judged (readings are
                 # judged in order): then its commit does it.
+                batch = Batch()
+                for part in parts:
+                    batch.extend(part)
                 cleared = None
                 if not self._unjudged:
-                    cleared = await self._quality.flag_known([r for part in parts for _, r in part.readings])
+                    cleared = await self._quality.flag_known([r for _, r in batch.readings])
                 if cleared is None:
                     self._unjudged += 1
+                else:  # judged: lay its readings out for COPY now too, and its commit only has to send them
+                    batch.rows = await _lay_out(batch.readings)
                 if pending is not None:
                     pending, (conn, written) = None, await pending
                     if written is None:
                         break
-                pending = asyncio.ensure_future(self._commit_and_acknowledge(conn, messages, parts, cleared, stop))
+                pending = asyncio.ensure_future(
+                    self._commit_and_acknowledge(conn, messages, parts, batch, cleared, stop))
             if pending is not None:
                 pending, (conn, _) = None, await pending
         finally:
@@ -244,11 +261,13 @@ class Consumer:
                 await asyncio.sleep(0)
         return parts
 
-    async def _commit_and_acknowledge(self, conn, messages: list[Incoming], parts: list[Batch], cleared, stop):
-        """Commit the batch, then (and only then) acknowledge its messages; (connection, written or None).
-        `cleared`: the spike flags its readings take back, or None if they are still to be judged."""
+    async def _commit_and_acknowledge(self, conn, messages: list[Incoming], parts: list[Batch], batch: Batch,
+                                      cleared, stop):
+        """Commit the batch (the messages' parts together), then (and only then) acknowledge its messages;
+        (connection, written or None). `cleared`: the spike flags its readings take back, or None if they are
+        still to be judged."""
         started = time.monotonic()
-        conn, written = await self._commit(conn, messages, parts, cleared, stop)
+        conn, written = await self._commit(conn, messages, parts, batch, cleared, stop)
         if written is None:
             return conn, None  # stopping while the database was down: the broker keeps the messages
         self._acknowledge(messages)
@@ -300,12 +319,11 @@ class Consumer:
             await prepare(conn)
         return conn
 
-    async def _commit(self, conn, messages: list[Incoming], parts: list[Batch], cleared, stop: asyncio.Event):
-        """Write the messages' parts, reconnecting and retrying while the database is unreachable.
-        `cleared` is None if the readings are still to be judged (see run)."""
-        batch = Batch()
-        for part in parts:
-            batch.extend(part)
+    async def _commit(self, conn, messages: list[Incoming], parts: list[Batch], batch: Batch, cleared,
+                      stop: asyncio.Event):
+        """Write the batch, reconnecting and retrying while the database is unreachable; if the database refuses
+        it, write the messages' parts one by one. `cleared` is None if the readings are still to be judged
+        (see run)."""
         unjudged = cleared is None
         delay = 1.0
         try:
@@ -315,6 +333,7 @@ class Consumer:
                     try:
                         if unjudged:  # judged once, here: judged again, the readings would clear nothing
                             cleared = await self._quality.flag(conn, [r for _, r in batch.readings])
+                            batch.rows = await _lay_out(batch.readings)
                             unjudged = False
                             self._unjudged -= 1  # the batches decoded meanwhile may be judged before their commit
                         batch.cleared_spikes = cleared

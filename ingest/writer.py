@@ -4,7 +4,6 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from itertools import chain
 from typing import NamedTuple
 
 import asyncpg
@@ -69,6 +68,8 @@ class Batch:
     devices_seen: dict[str, datetime] = field(default_factory=dict)
     # Readings stored earlier as spikes that later readings showed to be real movement.
     cleared_spikes: list[tuple[str, str, datetime]] = field(default_factory=list)
+    # The readings laid out for COPY (lay_out), once their quality is judged; None: write_batch lays them out.
+    rows: "Rows | None" = None
 
     def extend(self, other: "Batch") -> None:
         """Add another message's part to this batch."""
@@ -112,15 +113,17 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
             await conn.execute(Q["set_online"], device_id, online)
         dead_letters += await _record_answers(conn, batch.answers)
         stored = quarantined = 0
+        rows = None
         if batch.readings:
-            stored, quarantined = await _store_readings(conn, batch.readings)
+            rows = batch.rows if batch.rows is not None else lay_out(batch.readings)
+            stored, quarantined = await _store_readings(conn, batch.readings, rows)
         if batch.cleared_spikes:
             await conn.execute(Q["clear_spike_flags"], *map(list, zip(*batch.cleared_spikes)))
         if batch.devices_seen:
             await conn.execute(Q["touch_devices"], list(batch.devices_seen), list(batch.devices_seen.values()))
         if stored or batch.cleared_spikes:
             # Delivered at commit: the engine re-evaluates these devices' points within a second.
-            for notice in stored_notices(batch.readings, batch.cleared_spikes):
+            for notice in notices_of(with_cleared(rows.earliest if rows else {}, batch.cleared_spikes)):
                 await conn.execute(Q["notify_readings_stored"], notice)
         if dead_letters:
             await conn.executemany(
@@ -130,39 +133,85 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
     return Written(stored, quarantined, len(dead_letters))
 
 
-async def _store_readings(conn: asyncpg.Connection, readings: list[tuple[str, Reading]]) -> tuple[int, int]:
+@dataclass(slots=True)
+class _SensorRows:
+    """One (device, sensor, kind)'s readings in a batch, ready for COPY whatever the registry says."""
+
+    plain: list = field(default_factory=list)  # the leading columns of readings with no fields, flags or server time
+    full: list = field(default_factory=list)  # records of every column (fields as JSON text) for the others
+    pairs: list = field(default_factory=list)  # (topic, reading) of all of them, for the staging table
+
+
+@dataclass(slots=True)
+class Rows:
+    """A batch's readings laid out for storing: built once their quality is judged, while the previous batch
+    commits, so that its own commit only looks each sensor up in the registry."""
+
+    sensors: dict[tuple[str, str, str], _SensorRows] = field(default_factory=dict)
+    latest: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (device, sensor) -> newest reading
+    earliest: dict[str, datetime] = field(default_factory=dict)  # device -> its earliest reading
+
+    def add(self, readings: list[tuple[str, Reading]]) -> "Rows":
+        """Lay these readings out too; call after their quality has been judged."""
+        sensors, latest, earliest = self.sensors, self.latest, self.earliest
+        plain_count = _PLAIN_COUNT
+        for pair in readings:
+            r = pair[1]
+            device, ts = r.device_id, r.ts
+            key = (device, r.sensor_code)
+            last = latest.get(key)
+            if last is None or ts > last:
+                latest[key] = ts
+            first = earliest.get(device)
+            if first is None or ts < first:
+                earliest[device] = ts
+            group = sensors.get((*key, r.kind))
+            if group is None:
+                group = sensors[(*key, r.kind)] = _SensorRows()
+            group.pairs.append(pair)
+            if r.fields is not None:
+                group.full.append(_record(r, r.quality))
+            elif r.quality or r.server_timed:
+                group.full.append(r)  # a Reading is a record of the reading table's columns, in order
+            else:
+                group.plain.append(r[:plain_count])  # nearly every reading: the rest are the columns' defaults
+        return self
+
+
+def lay_out(readings: list[tuple[str, Reading]]) -> Rows:
+    """The readings by sensor and kind, as COPY records; call after their quality has been judged."""
+    return Rows().add(readings)
+
+
+def _record(r: Reading, quality: list[str]) -> tuple:
+    return (r.device_id, r.sensor_code, r.ts, r.kind, r.value,
+            json.dumps(r.fields) if r.fields is not None else None, quality, r.server_timed)
+
+
+async def _store_readings(conn: asyncpg.Connection, readings: list[tuple[str, Reading]],
+                          rows: Rows) -> tuple[int, int]:
     """Store the readings of registered sensors, quarantine the rest; (stored, quarantined).
 
     The fast path: readings whose sensor is registered with their kind (nearly all of them) are COPYed
     straight into `reading` (those without fields, flags or server time in a COPY of fewer columns),
-    flagged `sensor_state` where the sensor is reported faulty, exactly as store_registered would. A COPY cannot skip duplicates, so it runs under a savepoint: if any of
-    those readings is already stored (a redelivery), the savepoint is rolled back and every reading
-    goes through the staging table, where INSERT ... ON CONFLICT DO NOTHING skips them. The others
-    (unregistered device or sensor, another kind) always go through the staging table.
+    flagged `sensor_state` where the sensor is reported faulty, exactly as store_registered would.
+    A COPY cannot skip duplicates, so it runs under a savepoint: if any of those readings is already
+    stored (a redelivery), the savepoint is rolled back and every reading goes through the staging table,
+    where INSERT ... ON CONFLICT DO NOTHING skips them. The others (unregistered device or sensor,
+    another kind) always go through the staging table.
     """
-    sensors = {(row[0], row[1]): (row[2], row[3])
-               for row in await conn.fetch(Q["registered_sensors"], list({r.device_id for _, r in readings}))}
+    registered = {(row[0], row[1]): (row[2], row[3])
+                  for row in await conn.fetch(Q["registered_sensors"], list(rows.earliest))}
     plain, direct, staged = [], [], []
-    latest: dict[tuple[str, str], datetime] = {}
-    for topic, r in readings:
-        key = (r.device_id, r.sensor_code)
-        ts = r.ts
-        last = latest.get(key)
-        if last is None or ts > last:
-            latest[key] = ts
-        sensor = sensors.get(key)
-        if sensor is not None and sensor[0] == r.kind:
-            if r.fields is None and not sensor[1]:
-                if not r.quality and not r.server_timed:
-                    plain.append(r[:_PLAIN_COUNT])  # nearly every reading: the rest are the columns' defaults
-                else:
-                    direct.append(r)  # a Reading is a record of the reading table's columns, in order
-            else:
-                quality = r.quality if not sensor[1] else [*r.quality, "sensor_state"]
-                direct.append((r.device_id, r.sensor_code, ts, r.kind, r.value,
-                               json.dumps(r.fields) if r.fields is not None else None, quality, r.server_timed))
+    for (device, code, kind), group in rows.sensors.items():
+        sensor = registered.get((device, code))
+        if sensor is None or sensor[0] != kind:
+            staged += group.pairs
+        elif sensor[1]:  # reported faulty: its readings are stored flagged
+            direct += [_record(r, [*r.quality, "sensor_state"]) for _, r in group.pairs]
         else:
-            staged.append((topic, r))
+            plain += group.plain
+            direct += group.full
     stored = quarantined = 0
     if direct or plain:
         try:
@@ -175,17 +224,14 @@ async def _store_readings(conn: asyncpg.Connection, readings: list[tuple[str, Re
         except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
             staged = readings  # some are stored already: let the staging path skip them
     if staged:
-        records = [
-            (r.device_id, r.sensor_code, r.ts, r.kind, r.value,
-             json.dumps(r.fields) if r.fields is not None else None, r.quality, r.server_timed, topic)
-            for topic, r in staged
-        ]
+        records = [(*_record(r, r.quality), topic) for topic, r in staged]
         await conn.copy_records_to_table("reading_stage", records=records, columns=_STAGE_COLUMNS)
         stored += _count(await conn.execute(Q["store_registered"]))
         quarantined = _count(await conn.execute(Q["quarantine_unregistered"]))
     # Every reading touches its sensor, stored or quarantined (a sensor registered as another kind).
-    keys = list(latest)
-    await conn.execute(Q["touch_sensors_latest"], [k[0] for k in keys], [k[1] for k in keys], list(latest.values()))
+    keys = list(rows.latest)
+    await conn.execute(Q["touch_sensors_latest"], [k[0] for k in keys], [k[1] for k in keys],
+                       list(rows.latest.values()))
     return stored, quarantined
 
 
@@ -229,12 +275,19 @@ def stored_notices(readings: list[tuple[str, Reading]],
                    cleared: list[tuple[str, str, datetime]] = ()) -> list[str]:
     """The NOTIFY payloads for a stored batch: each device's earliest reading in it, or earliest reading whose
     spike flag it took back (a gateway emptying its buffer sends readings older than the engine has seen)."""
-    earliest: dict[str, datetime] = {}
-    for device_id, ts in chain(((r.device_id, r.ts) for _, r in readings), ((d, ts) for d, _, ts in cleared)):
+    return notices_of(with_cleared(lay_out(readings).earliest, cleared))
+
+
+def with_cleared(earliest: dict[str, datetime], cleared: list[tuple[str, str, datetime]]) -> dict[str, datetime]:
+    """Each device's earliest reading, counting those whose spike flag was taken back."""
+    if not cleared:
+        return earliest
+    earliest = dict(earliest)
+    for device_id, _, ts in cleared:
         known = earliest.get(device_id)
         if known is None or ts < known:
             earliest[device_id] = ts
-    return notices_of(earliest)
+    return earliest
 
 
 def notices_of(earliest: dict[str, datetime]) -> list[str]:

@@ -100,6 +100,15 @@ def test_readings_of_unregistered_sensors_are_quarantined_not_analysed(settings,
     assert count(settings.database_url, "reading") == 0
 
 
+def test_a_reading_of_another_kind_than_its_sensors_is_quarantined_beside_the_good_ones(settings, ingest):
+    rain_on_crack_gauge = {"sensor": "CR-01", "ts": format_utc(NOW), "kind": "rain", "value": 0.5}
+    ingest.readings("GW-500113-0001", [rain_on_crack_gauge, crack(minutes_ago=5)])
+    wait_until(lambda: count(settings.database_url, "quarantine") == 1, what="the quarantined reading")
+    assert fetch(settings.database_url, "SELECT reason FROM quarantine") == [
+        ("sensor GW-500113-0001/CR-01 is registered as crack but sent a rain reading",)]
+    assert fetch(settings.database_url, "SELECT kind, ts FROM reading") == [("crack", NOW - timedelta(minutes=5))]
+
+
 def test_suspect_readings_are_stored_with_quality_flags(settings, ingest):
     future = {"sensor": "CR-01", "ts": format_utc(NOW + timedelta(hours=2)), "kind": "crack", "value": 1.0}
     out_of_range = {"sensor": "RG-01", "ts": format_utc(NOW), "kind": "rain", "value": 900.0}
