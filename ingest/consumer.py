@@ -333,9 +333,9 @@ class Consumer:
                     try:
                         if unjudged:  # judged once, here: judged again, the readings would clear nothing
                             cleared = await self._quality.flag(conn, [r for _, r in batch.readings])
-                            batch.rows = await _lay_out(batch.readings)
                             unjudged = False
                             self._unjudged -= 1  # the batches decoded meanwhile may be judged before their commit
+                            batch.rows = await _lay_out(batch.readings)
                         batch.cleared_spikes = cleared
                         written = await write_batch(conn, batch)
                     except REFUSED as exc:
