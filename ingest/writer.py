@@ -123,7 +123,7 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
             await conn.execute(Q["touch_devices"], list(batch.devices_seen), list(batch.devices_seen.values()))
         if stored or batch.cleared_spikes:
             # Delivered at commit: the engine re-evaluates these devices' points within a second.
-            for notice in notices_of(with_cleared(rows.earliest if rows else {}, batch.cleared_spikes)):
+            for notice in stored_notices(rows, batch.cleared_spikes):
                 await conn.execute(Q["notify_readings_stored"], notice)
         if dead_letters:
             await conn.executemany(
@@ -271,23 +271,15 @@ def _text(value: str) -> str:
     return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
-def stored_notices(readings: list[tuple[str, Reading]],
-                   cleared: list[tuple[str, str, datetime]] = ()) -> list[str]:
+def stored_notices(rows: Rows | None, cleared: list[tuple[str, str, datetime]] = ()) -> list[str]:
     """The NOTIFY payloads for a stored batch: each device's earliest reading in it, or earliest reading whose
     spike flag it took back (a gateway emptying its buffer sends readings older than the engine has seen)."""
-    return notices_of(with_cleared(lay_out(readings).earliest, cleared))
-
-
-def with_cleared(earliest: dict[str, datetime], cleared: list[tuple[str, str, datetime]]) -> dict[str, datetime]:
-    """Each device's earliest reading, counting those whose spike flag was taken back."""
-    if not cleared:
-        return earliest
-    earliest = dict(earliest)
+    earliest = dict(rows.earliest) if rows is not None else {}
     for device_id, _, ts in cleared:
         known = earliest.get(device_id)
         if known is None or ts < known:
             earliest[device_id] = ts
-    return earliest
+    return notices_of(earliest)
 
 
 def notices_of(earliest: dict[str, datetime]) -> list[str]:

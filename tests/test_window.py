@@ -14,7 +14,7 @@ from alerting.evaluate import _windows, assess, load_family, load_window
 from alerting.rules import RAIN_WINDOW_BINS, WINDOW_BINS
 from alerting.window import WindowStore
 from ingest import quarantine
-from ingest.writer import parse_stored_notice, stored_notices
+from ingest.writer import lay_out, parse_stored_notice, stored_notices
 from sensors.readings import Reading
 from tests.support import register
 
@@ -170,7 +170,7 @@ def test_a_cleared_store_reads_the_windows_again(database_url):
 def test_ingest_notices_give_each_device_its_earliest_reading_and_fit_a_notify():
     readings = [("t", Reading(f"GW-{n % 500:04d}-{'x' * 40}", "CR-01", NOW - timedelta(minutes=n % 7), "crack", 1.0,
                               None, [], False)) for n in range(2000)]
-    notices = stored_notices(readings)
+    notices = stored_notices(lay_out(readings))
     assert len(notices) > 1 and all(len(n.encode()) < 8000 for n in notices)
     earliest = {}
     for notice in notices:
@@ -238,7 +238,7 @@ def test_a_late_reading_noticed_during_a_fetch_or_for_another_sensor_of_the_devi
 def test_a_spike_taken_back_and_a_quarantine_replay_tell_the_engine_from_when(database_url):
     # A batch whose only older change is a spike flag taken back still names that reading's time.
     reading = ("t", Reading(GW, "CR-01", NOW, "crack", 1.0, None, [], False))
-    [notice] = stored_notices([reading], [(GW, "CR-01", NOW - timedelta(hours=2))])
+    [notice] = stored_notices(lay_out([reading]), [(GW, "CR-01", NOW - timedelta(hours=2))])
     assert parse_stored_notice(notice) == {GW: NOW - timedelta(hours=2)}
     # Readings replayed from quarantine are announced like ingest's, with the device's earliest.
     register(database_url, sensors=(("CR-01", "crack", {}),))
