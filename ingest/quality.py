@@ -58,30 +58,24 @@ class _Series:
     repeats: int = 0
     suspect: Reading | None = None  # a spike that the next reading may confirm as real movement
     refreshed: float = field(default_factory=time.monotonic)
-    # The steps between consecutive values, oldest first, and the same sorted: a new value moves one
-    # step in and (once the history is full) the oldest one out, instead of sorting them all per reading.
-    steps: deque = field(init=False)
+    # The steps between consecutive values, sorted: a new value moves one step in and (once the history
+    # is full) the oldest one out, instead of all of them being sorted for every reading.
     sorted_steps: list = field(init=False)
 
     def __post_init__(self):
         values = self.values
-        self.steps = deque(map(sub, islice(values, 1, None), values), maxlen=HISTORY - 1)
-        self.sorted_steps = sorted(self.steps)
+        self.sorted_steps = sorted(map(sub, islice(values, 1, None), values))
 
     def push(self, value: float) -> None:
-        values = self.values
+        values, ordered = self.values, self.sorted_steps
         if values:
-            steps, ordered = self.steps, self.sorted_steps
-            if len(steps) == steps.maxlen:
-                del ordered[bisect_left(ordered, steps[0])]
-            step = value - values[-1]
-            steps.append(step)
-            insort(ordered, step)
+            if len(values) == values.maxlen:  # the oldest value goes, and the step after it
+                del ordered[bisect_left(ordered, values[1] - values[0])]
+            insort(ordered, value - values[-1])
         values.append(value)
 
     def restart(self, value: float) -> None:
         self.values.clear()
-        self.steps.clear()
         self.sorted_steps.clear()
         self.values.append(value)
 
