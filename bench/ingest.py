@@ -30,6 +30,7 @@ import asyncpg  # noqa: E402
 import paho.mqtt.client as mqtt  # noqa: E402
 import psycopg  # noqa: E402
 
+from ingest.writer import PLAIN_COLUMNS  # noqa: E402  (what ingest COPYs for a reading without fields or flags)
 from tests.fault import IngestProcess, SessionPublisher, crack_reading, migrate, native_message  # noqa: E402
 from tests.servers import TempMosquitto, TempPostgres  # noqa: E402
 from tests.support import register  # noqa: E402
@@ -45,8 +46,6 @@ COPY_CHUNK = 25_000
 DRAIN_TIMEOUT_S = 600.0
 POLL_S = 0.005
 T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
-# The columns ingest COPYs for a reading without fields or flags (the table's defaults give the others).
-_COPY_COLUMNS = ["device_id", "sensor_code", "ts", "kind", "value"]
 _LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*connected to MQTT", re.MULTILINE)
 
 
@@ -141,7 +140,7 @@ async def copy_rate(url: str, count: int, table: str) -> float:
         for at in range(0, count, COPY_CHUNK):
             async with conn.transaction():
                 await conn.copy_records_to_table(table, records=records[at:at + COPY_CHUNK],
-                                                 columns=_COPY_COLUMNS)
+                                                 columns=PLAIN_COLUMNS)
         elapsed = time.monotonic() - started
         assert await conn.fetchval(f"SELECT count(*) FROM {table}") == count
         return count / elapsed

@@ -23,8 +23,8 @@ _READING_COLUMNS = list(Reading._fields)  # device_id, sensor_code, ts, kind, va
 # A reading without fields, flags or server time is COPYed without those columns, whose defaults (null,
 # '{}', false) are its values: asyncpg encodes the text[] of flags at half the cost of the whole row.
 _PLAIN_COUNT = 5
-_PLAIN_COLUMNS = _READING_COLUMNS[:_PLAIN_COUNT]
-_STAGE_COLUMNS = ["device_id", "sensor_code", "ts", "kind", "value", "fields", "quality", "server_timed", "topic"]
+PLAIN_COLUMNS = _READING_COLUMNS[:_PLAIN_COUNT]
+_STAGE_COLUMNS = [*_READING_COLUMNS, "topic"]
 
 
 @dataclass(slots=True)
@@ -217,7 +217,7 @@ async def _store_readings(conn: asyncpg.Connection, readings: list[tuple[str, Re
         try:
             async with conn.transaction():  # a savepoint
                 if plain:
-                    await conn.copy_records_to_table("reading", records=plain, columns=_PLAIN_COLUMNS)
+                    await conn.copy_records_to_table("reading", records=plain, columns=PLAIN_COLUMNS)
                 if direct:
                     await conn.copy_records_to_table("reading", records=direct, columns=_READING_COLUMNS)
             stored = len(plain) + len(direct)
