@@ -2,10 +2,26 @@
 
 Each ingest process keeps the last good values of the sensors it has seen, loaded from the database
 the first time (or when its copy is old, as happens when workers share sensors). A reading far off
-the sensor's recent trend is flagged `spike`; if the next reading confirms the new level, the jump was
-real ground movement and the flag is taken back, so a sudden acceleration is excluded from warning
-evaluation for one reporting interval at most. A noisy sensor repeating exactly the same value many
-times is flagged `stuck`.
+the sensor's recent trend is flagged `spike` and kept as the sensor's suspect; the next reading decides
+what it was (SPEC 3):
+
+- an isolated outlier, if the next reading returns towards the earlier trend: it is back at least
+  half-way from where the suspect left that trend. The suspect stays flagged.
+- ground movement otherwise: the next reading stays out at the suspect's level (a held step), or goes
+  on beyond it (a new rate, in either direction). The flag is taken back, the history restarts from
+  the suspect so the new rate becomes the trend, and the next reading is not flagged.
+
+Half-way is the midpoint between the two things an outlier and a movement predict for the next reading
+(the old trend, and at least the suspect's level), so neither is favoured; and since the suspect left
+the trend by more than SPIKE_Z robust scales, the midpoint is more than SPIKE_Z / 2 scales from both,
+far beyond the sensor's noise. So a flag delays a warning by one reading at most and never suppresses
+it.
+
+A reading that carries on the last good step is no spike either: a new rate whose first reading left
+the old trend by a little less than a spike's margin leaves it by as much again at every reading (the
+median step stays the old one for half a history), and noise would flag some of those readings later.
+
+A noisy sensor repeating exactly the same value many times is flagged `stuck`.
 """
 
 import asyncio
@@ -44,6 +60,11 @@ _BY_TS = attrgetter("ts")
 def _median(data: list[float]) -> float:
     """statistics.median, without its generality: the same value for a non-empty list of floats."""
     data.sort()
+    return _sorted_median(data)
+
+
+def _sorted_median(data: list[float]) -> float:
+    """The median of a non-empty list of floats already sorted."""
     n = len(data)
     i = n // 2
     return data[i] if n % 2 == 1 else (data[i - 1] + data[i]) / 2
@@ -152,6 +173,17 @@ class SeriesQuality:
             series = fresh[(row["device_id"], row["sensor_code"])]
             series.push(row["value"])
             series.last_ts = row["ts"]
+        for key, series in fresh.items():
+            # Nothing stored after what this copy last judged: no other worker moved on, and this copy knows
+            # more than the database, which keeps no suspect and no restart of the trend after a movement.
+            # At an hourly interval the copy is always old by the next reading, and reading the database's
+            # history instead would judge every reading of a new rate against the old one again.
+            old = self._series.get(key)
+            if old is None or old.last_ts is None:
+                continue
+            if series.last_ts is None or series.last_ts <= old.last_ts:
+                old.refreshed = series.refreshed
+                fresh[key] = old
         self._series.update(fresh)
 
     def _check(self, s: _Series, r: Reading, cleared: list[tuple[str, str, datetime]]) -> bool:
@@ -159,14 +191,15 @@ class SeriesQuality:
         True if r's value joined the series' history."""
         if r.quality or r.value is None or (s.last_ts is not None and r.ts <= s.last_ts):
             return False  # already flagged, or late: judged against a history it does not follow
-        if s.suspect is not None:
-            if not self._is_spike(s, r, reference=s.suspect.value):
-                # The jump held: it was movement, not a broken reading. Restart the trend from it.
-                s.suspect.quality.remove("spike")
-                cleared.append((s.suspect.device_id, s.suspect.sensor_code, s.suspect.ts))
-                s.restart(s.suspect.value)
+        suspect = s.suspect
+        if suspect is not None:
             s.suspect = None
-        if r.kind in MIN_SCALE and self._is_spike(s, r):
+            if _follows(s, suspect.value, r.value):
+                # Movement, not a broken reading: back into evaluation, and the trend restarts from it.
+                suspect.quality.remove("spike")
+                cleared.append((suspect.device_id, suspect.sensor_code, suspect.ts))
+                s.restart(suspect.value)
+        if r.kind in MIN_SCALE and self._is_spike(s, r) and not _continues(s, r):
             r.quality.append("spike")
             s.suspect = r
             s.last_ts = r.ts
@@ -180,19 +213,42 @@ class SeriesQuality:
         return True
 
     @staticmethod
-    def _is_spike(s: _Series, r: Reading, reference: float | None = None) -> bool:
+    def _is_spike(s: _Series, r: Reading) -> bool:
         if len(s.values) < MIN_HISTORY:
             return False
         # Plain Python: for two dozen values numpy's per-call overhead costs more than the arithmetic,
         # and this runs for every reading.
         steps = s.sorted_steps
-        n = len(steps)
+        n = len(steps)  # _sorted_median, inline: the call would cost every reading a few percent more
         i = n // 2
         median_step = steps[i] if n % 2 == 1 else (steps[i - 1] + steps[i]) / 2
-        expected = (s.values[-1] if reference is None else reference) + median_step
-        off = abs(r.value - expected)
+        off = abs(r.value - (s.values[-1] + median_step))
         floor = MIN_SCALE[r.kind]
         if off / floor <= SPIKE_Z:
             return False  # the scale is never below the floor, so no scale can make this a spike
-        scale = max(1.4826 * _median(list(map(abs, map(sub, steps, repeat(median_step))))), floor)
-        return off / scale > SPIKE_Z
+        return off / _robust_scale(steps, median_step, floor) > SPIKE_Z
+
+
+def _robust_scale(sorted_steps: list[float], median_step: float, floor: float) -> float:
+    """The steps' spread: 1.4826 MAD (their standard deviation if normal, unmoved by outliers), at least `floor`."""
+    return max(1.4826 * _median(list(map(abs, map(sub, sorted_steps, repeat(median_step))))), floor)
+
+
+def _continues(s: _Series, r: Reading) -> bool:
+    """True if r is within SPIKE_Z robust scales of the series' last step carried on."""
+    values, steps = s.values, s.sorted_steps
+    off = abs(r.value - (2 * values[-1] - values[-2]))
+    return off / _robust_scale(steps, _sorted_median(steps), MIN_SCALE[r.kind]) <= SPIKE_Z
+
+
+def _follows(s: _Series, suspect: float, value: float) -> bool:
+    """True if `value`, the reading after the suspect, follows it rather than return towards the trend before it."""
+    # The old trend, extrapolated in steps of readings like the spike test itself: the suspect was
+    # expected one median step after the last good value, the reading after it two.
+    last, step = s.values[-1], _sorted_median(s.sorted_steps)
+    left = suspect - (last + step)  # how far, and which way, the suspect left the trend
+    out = value - (last + 2 * step)  # the same for the reading after it
+    # Still out on the suspect's side by more than half the suspect's departure: a held step (out == left)
+    # and a continuing new rate (out about 2 * left, or more) are well past that. Multiplied, not divided:
+    # should a history read again put the suspect on the trend (left == 0), it stays flagged, no error.
+    return out * left > 0.5 * left * left
