@@ -204,7 +204,9 @@ class SeriesQuality:
             s.suspect = r
             s.last_ts = r.ts
             return False
-        if r.kind in STUCK_KINDS:
+        # A whole number is what a sensor printing whole units (%.0f firmware, whole-millimetre GNSS) sends: on
+        # a quiet slope it repeats for days, and calling that stuck would hide the sensor from the engine.
+        if r.kind in STUCK_KINDS and not r.value.is_integer():
             s.repeats = s.repeats + 1 if s.values and r.value == s.values[-1] else 0
             if s.repeats >= STUCK_RUN - 1:
                 r.quality.append("stuck")

@@ -211,12 +211,20 @@ def test_a_jump_confirmed_by_the_next_reading_is_movement_not_a_spike(settings, 
 
 def test_a_noisy_sensor_repeating_one_value_is_flagged_stuck(settings, ingest):
     readings = [{"sensor": "GN-01", "kind": "gnss", "ts": format_utc(NOW - timedelta(minutes=300 - 10 * i)),
-                 "e": 3.0, "n": 4.0, "u": 1.0} for i in range(26)]
+                 "e": 3.12, "n": 4.05, "u": 1.0} for i in range(26)]
     ingest.readings("GW-500113-0001", readings)
     wait_until(lambda: count(settings.database_url, "reading") == 26, what="26 readings")
     flags = quality_of(settings.database_url, "GN-01")
     assert flags[:23] == [[]] * 23
     assert flags[23:] == [["stuck"]] * 3
+
+
+def test_whole_millimetre_readings_repeating_on_a_quiet_slope_are_not_stuck(settings, ingest):
+    readings = [{"sensor": "GN-01", "kind": "gnss", "ts": format_utc(NOW - timedelta(minutes=300 - 10 * i)),
+                 "e": 3.0, "n": 4.0, "u": 1.0} for i in range(26)]
+    ingest.readings("GW-500113-0001", readings)
+    wait_until(lambda: count(settings.database_url, "reading") == 26, what="26 readings")
+    assert quality_of(settings.database_url, "GN-01") == [[]] * 26
 
 
 def test_a_sensor_silent_for_three_intervals_is_offline_until_it_reports_again(settings):
