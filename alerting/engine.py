@@ -17,6 +17,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from alerting.baseline import refresh_baselines
 from alerting.channels.notifications import alert_document
 from alerting.effects import apply_effects
 from alerting.evaluate import assess, load_window
@@ -36,6 +37,9 @@ Q = queries("engine")
 # New readings arrive in bursts (one commit per ingest batch, several workers); gathering them for
 # this long turns a burst into one evaluation while keeping reading-to-alert well under a second.
 EVENT_DEBOUNCE_S = 0.05
+# Quiet baselines refreshed per full evaluation, the oldest first: at a cycle a minute, 144,000 a day, each
+# reading its sensor's month of readings; enough for a national fleet of 100,000 sensors to be a day old at most.
+BASELINE_SENSORS_PER_CYCLE = 100
 # How long to wait before listening again after the listening connection broke.
 RELISTEN_DELAY_S = 5.0
 
@@ -126,6 +130,8 @@ class Engine:
                 self._store.clear()
             try:
                 async with self._pool.acquire() as conn:
+                    if points is None:
+                        await refresh_baselines(conn, now, limit=BASELINE_SENSORS_PER_CYCLE)
                     changes = await evaluate_once(conn, now, points, self._store)
                     for change in changes:
                         log.info("%s %s alert %s at %s: %s -> %s", change.kind, change.type, change.alert_id,

@@ -20,12 +20,20 @@ from alerting import kernels as k
 from alerting.flows import Assessment
 from alerting.rules import (
     BIN_S,
+    DEFAULT_RESOLUTION_MM,
+    DEFAULT_V0_MM_PER_DAY,
+    FORECAST_LONG_BINS,
+    FORECAST_MIN_BINS,
+    FORECAST_MIN_R2,
+    FORECAST_ORANGE_H,
+    FORECAST_RED_H,
+    FORECAST_SHORT_BINS,
     GAUGE_SEARCH_RADIUS_M,
     MAX_GAP_BINS,
     RAIN_WINDOW_BINS,
     SMOOTH_BINS,
-    V0_FLOOR_MM_PER_DAY,
     WINDOW_BINS,
+    displacement_bin_s,
 )
 from alerting.window import SensorWindow, WindowStore
 from sensors.kinds import DISPLACEMENT_KINDS
@@ -75,37 +83,46 @@ async def load_window(conn: asyncpg.Connection, now: datetime, points: list[str]
     point_rows = await conn.fetch(Q["active_points"], points)
     displacement_rows = await conn.fetch(Q["monitored_sensors"], list(DISPLACEMENT_KINDS), points)
     rain_rows = await conn.fetch(Q["gauges_near"], points)
+    displacement_windows = _windows(displacement_rows, _displacement_horizon_s)
+    rain_windows = _windows(rain_rows, lambda _: float(BIN_S * RAIN_WINDOW_BINS))
     if store is None:
-        displacement = await load_family(conn, displacement_rows, now, WINDOW_BINS)
-        rain = await load_family(conn, rain_rows, now, RAIN_WINDOW_BINS)
+        displacement = await load_family(conn, displacement_rows, now, displacement_windows, WINDOW_BINS)
+        rain = await load_family(conn, rain_rows, now, rain_windows, RAIN_WINDOW_BINS)
     else:
-        displacement_windows = _windows(displacement_rows, WINDOW_BINS)
-        rain_windows = _windows(rain_rows, RAIN_WINDOW_BINS)
         await store.refresh(conn, displacement_windows + rain_windows, now)
-        displacement = _family(displacement_rows, now, WINDOW_BINS,
-                               store.sensor_set(displacement_windows, now, WINDOW_BINS, BIN_S))
-        rain = _family(rain_rows, now, RAIN_WINDOW_BINS, store.sensor_set(rain_windows, now, RAIN_WINDOW_BINS, BIN_S))
+        displacement = _family(displacement_rows, now, WINDOW_BINS, store.sensor_set(displacement_windows, now))
+        rain = _family(rain_rows, now, RAIN_WINDOW_BINS, store.sensor_set(rain_windows, now))
     return Window(now, point_rows, displacement, rain)
 
 
-async def load_family(conn: asyncpg.Connection, rows: list, now: datetime, n_bins: int) -> SensorSet:
-    """The family's good readings in (now - n_bins bins, now], read from the database."""
-    frm = now - timedelta(seconds=BIN_S * n_bins)
+def _displacement_horizon_s(row) -> float:
+    """How far back a displacement sensor's window reaches: WINDOW_BINS of its own bins."""
+    return float(displacement_bin_s(row["reporting_interval_s"]) * WINDOW_BINS)
+
+
+async def load_family(conn: asyncpg.Connection, rows: list, now: datetime, windows: list[SensorWindow],
+                      n_bins: int) -> SensorSet:
+    """The family's good readings, each sensor's in (now - its horizon, now], read from the database."""
+    horizon = np.array([w.horizon_s for w in windows]) if windows else np.zeros(0)
+    frm = now - timedelta(seconds=float(horizon.max()) if len(horizon) else 0.0)
     data = await conn.fetchrow(Q["window_readings"], [r["device_id"] for r in rows], [r["code"] for r in rows],
                                frm, now)
-    return _family(rows, now, n_bins, (np.asarray(data["idx"], dtype=np.int64) - 1,
-                                       np.asarray(data["t_s"], dtype=np.float64),
-                                       np.asarray(data["value"], dtype=np.float64)))
+    idx = np.asarray(data["idx"], dtype=np.int64) - 1
+    t_s = np.asarray(data["t_s"], dtype=np.float64)
+    value = np.asarray(data["value"], dtype=np.float64)
+    keep = t_s > now.timestamp() - horizon[idx] if len(idx) else np.zeros(0, bool)
+    return _family(rows, now, n_bins, (idx[keep], t_s[keep], value[keep]))
 
 
 def _family(rows: list, now: datetime, n_bins: int, readings: tuple[np.ndarray, np.ndarray, np.ndarray]) -> SensorSet:
-    # Bins are (now - n_bins h, now] in 1 h steps, aligned to `now` so that the last bin is a full hour.
+    # Rain bins are (now - n_bins h, now] in 1 h steps, aligned to `now` so that the last bin is a full hour;
+    # displacement sensors lay out bins of their own (deformation()).
     frm = now - timedelta(seconds=BIN_S * n_bins)
     return SensorSet(rows, *readings, frm.timestamp() + 1e-6, n_bins)
 
 
-def _windows(rows: list, n_bins: int) -> list[SensorWindow]:
-    return [SensorWindow(r["device_id"], r["code"], float(BIN_S * n_bins)) for r in rows]
+def _windows(rows: list, horizon_s) -> list[SensorWindow]:
+    return [SensorWindow(r["device_id"], r["code"], horizon_s(r)) for r in rows]
 
 
 def _threshold_matrix(dicts: list[dict], key: str, default=(np.nan,) * 4) -> np.ndarray:
@@ -240,6 +257,117 @@ def _silent(s: "SensorSet", now: datetime) -> np.ndarray:
     return now.timestamp() - last_t > np.maximum(3 * interval_s, 3600.0)
 
 
+@dataclass
+class Deformation:
+    """Per displacement sensor (rows of a SensorSet), what the deformation criteria saw at the last bin."""
+
+    series: np.ndarray  # [n, 2]: displacement at the last two bins
+    velocity: np.ndarray  # [n, 2]: robust velocity (mm/d) at the last two bins
+    window_bins: np.ndarray  # [n]: bins of the last velocity's window
+    changed_rate: np.ndarray  # [n]: the last velocity follows a change of rate
+    bin_s: np.ndarray  # [n]
+    resolution: np.ndarray  # [n]: effective resolution (mm)
+    v0: np.ndarray  # [n]
+    v0_source: np.ndarray  # [n]: index into kernels.V0_SOURCES
+    alpha: np.ndarray  # [n, 2]
+    levels: k.DeformationLevels
+    forecast_hours: np.ndarray  # [n]: hours to the predicted failure, NaN unless counted
+    forecast_r2: np.ndarray  # [n]
+    forecast_bins: np.ndarray  # [n]
+    forecast_tried: np.ndarray  # [n]: the sensor was above steady creep, so its forecast was fitted
+
+
+def sensor_params(rows: list) -> dict[str, np.ndarray]:
+    """Per sensor: its bin, resolution (configured, else the kind's), v0 as configured, from its quiet baseline
+    and the kind's default, and whether its series is a tilt."""
+    def column(name, default=np.nan):
+        return np.array([r.get(name) if r.get(name) is not None else default for r in rows], dtype=float)
+    kinds = [r["kind"] for r in rows]
+    resolution = column("resolution_mm")
+    kind_resolution = np.array([DEFAULT_RESOLUTION_MM.get(kind, 0.1) for kind in kinds], dtype=float)
+    return {
+        "bin_s": np.array([displacement_bin_s(r["reporting_interval_s"]) for r in rows], dtype=np.int64),
+        "resolution": np.where(np.isfinite(resolution), resolution, kind_resolution),
+        "configured_v0": column("v0_mm_per_day"),
+        "baseline_v0": column("baseline_v0_mm_per_day"),
+        "default_v0": np.array([DEFAULT_V0_MM_PER_DAY.get(kind, 1.0) for kind in kinds], dtype=float),
+        "reference": column("baseline_reference"),
+        "tilt": np.array([kind == "tilt" for kind in kinds], dtype=bool),
+    }
+
+
+def by_bin(params: dict, idx: np.ndarray):
+    """For each bin size among the sensors: (bin_s, the sensors' rows, the readings' positions) ."""
+    for bin_s in np.unique(params["bin_s"]).tolist():
+        rows = np.flatnonzero(params["bin_s"] == bin_s)
+        position = np.full(len(params["bin_s"]), -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        readings = np.flatnonzero(position[idx] >= 0) if len(idx) else np.empty(0, np.int64)
+        yield int(bin_s), rows, position, readings
+
+
+def deformation(s: SensorSet, now_s: float, params: dict) -> Deformation:
+    """The deformation criteria of SPEC 4.1 for every sensor of the set, each on its own time scale."""
+    n = len(s.rows)
+    series2 = np.full((n, 2), np.nan)
+    velocity2 = np.full((n, 2), np.nan)
+    window_bins = np.zeros(n, dtype=np.int64)
+    changed = np.zeros(n, dtype=bool)
+    resolution = np.zeros(n)
+    full_series: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for bin_s, rows, position, readings in by_bin(params, s.idx):
+        start_s = now_s - bin_s * WINDOW_BINS + 1e-6
+        tilt = params["tilt"][rows]
+        reference = params["reference"][rows]
+        sens_res = params["resolution"][rows]
+
+        def chain(idx, t_s, value, first, stop):
+            count = stop - first
+            series = k.displacement_series(idx, t_s, value, count, start_s, bin_s, WINDOW_BINS,
+                                           np.flatnonzero(tilt[first:stop]), reference[first:stop], MAX_GAP_BINS)
+            res = k.effective_resolution_mm(series, sens_res[first:stop])
+            v = k.robust_velocity(series, bin_s, res, SMOOTH_BINS, last=2)
+            return series, res, v.mm_per_day, v.window_bins[:, -1], v.changed_rate[:, -1]
+
+        series, res, v, wb, ch = k.in_sensor_blocks(chain, position[s.idx[readings]], s.t_s[readings],
+                                                     s.value[readings], len(rows))
+        full_series[bin_s] = (rows, series)
+        series2[rows], velocity2[rows], window_bins[rows], changed[rows], resolution[rows] = (
+            series[:, -2:], v, wb, ch, res)
+    # v0 is never below one resolution over the velocity window: a single step of whole millimetres is creep.
+    floor = resolution / (SMOOTH_BINS * params["bin_s"] / k.SECONDS_PER_DAY)
+    v0, v0_source = k.reference_creep_rate(params["configured_v0"], params["baseline_v0"], params["default_v0"],
+                                           floor)
+    alpha = k.tangent_angle_deg(velocity2, v0)
+    angle_only = k.deformation_levels(alpha, velocity2, series2, _NO_THRESHOLDS, _NO_THRESHOLDS,
+                                      changed_rate=changed)
+    # The forecast is fitted only where the velocity is above steady creep (it sets no level below that).
+    tried = angle_only.angle_level >= k.YELLOW
+    hours = np.full(n, np.nan)
+    r2 = np.full(n, np.nan)
+    fitted = np.zeros(n, dtype=np.int64)
+    forecast_level = np.zeros(n, dtype=np.int8)
+    for bin_s, (rows, series) in full_series.items():
+        pick = np.flatnonzero(tried[rows])
+        if not pick.size:
+            continue
+        res = resolution[rows[pick]]
+        history = k.robust_velocity(series[pick], bin_s, res, SMOOTH_BINS)
+        f = k.failure_forecast(history.mm_per_day, bin_s, FORECAST_SHORT_BINS, FORECAST_LONG_BINS, FORECAST_MIN_BINS,
+                               FORECAST_MIN_R2, FORECAST_RED_H, FORECAST_ORANGE_H, history.window_bins)
+        target = rows[pick]
+        hours[target], r2[target], fitted[target], forecast_level[target] = f.hours_to_failure, f.r2, f.fitted_bins, f.level
+    thresholds = [_json(r["thresholds"]) for r in s.rows]
+    levels = k.deformation_levels(alpha, velocity2, series2, _threshold_matrix(thresholds, "velocity_mm_per_day"),
+                                  _threshold_matrix(thresholds, "displacement_mm"), changed_rate=changed,
+                                  forecast_level=forecast_level)
+    return Deformation(series2, velocity2, window_bins, changed, params["bin_s"], resolution, v0, v0_source, alpha,
+                       levels, hours, r2, fitted, tried)
+
+
+_NO_THRESHOLDS = np.full((1, 4), np.nan)
+
+
 def _assess_deformation(w: Window, point_pos: dict, n_points: int):
     """Per point: the highest sensor level (-1 when every sensor is without data), whether the point has
     displacement sensors at all, and a function building point i's evidence."""
@@ -249,23 +377,13 @@ def _assess_deformation(w: Window, point_pos: dict, n_points: int):
     has_sensor = np.zeros(n_points, dtype=bool)
     if n == 0:
         return level_by_point, has_sensor, None
-    configured = np.array([r["v0_mm_per_day"] if r["v0_mm_per_day"] is not None else np.nan for r in s.rows], float)
-
-    def chain(idx, t_s, value, first, stop):
-        series = k.fill_gaps(k.resample_last(idx, t_s, value, stop - first, s.start_s, BIN_S, s.n_bins), MAX_GAP_BINS)
-        velocity = k.velocity_mm_per_day(series, BIN_S, SMOOTH_BINS)
-        v0 = k.reference_creep_rate(velocity, configured[first:stop], V0_FLOOR_MM_PER_DAY)
-        return series, velocity, v0, k.tangent_angle_deg(velocity, v0)
-
-    series, velocity, v0, alpha = k.in_sensor_blocks(chain, s.idx, s.t_s, s.value, n)
-    thresholds = [_json(r["thresholds"]) for r in s.rows]
-    v_thr = _threshold_matrix(thresholds, "velocity_mm_per_day")
-    d_thr = _threshold_matrix(thresholds, "displacement_mm")
-    levels = k.deformation_levels(alpha, velocity, series, v_thr, d_thr)
+    params = sensor_params(s.rows)
+    d = deformation(s, w.now.timestamp(), params)
+    levels = d.levels
     # A sensor has data when its velocity is known at the last bin, or, just after a break in its series
     # (velocity not known yet), when its displacement alone reaches a threshold: that raises, and a sensor
     # without a level from it stays "no data", which never lowers a level.
-    has_data = np.isfinite(velocity[:, -1]) | (np.isfinite(series[:, -1]) & (levels.level > 0))
+    has_data = np.isfinite(d.velocity[:, -1]) | (np.isfinite(d.series[:, -1]) & (levels.level > 0))
     point_of_sensor = np.array([point_pos.get(r["hazard_point"], -1) for r in s.rows], dtype=np.int64)
     ours = point_of_sensor >= 0
     has_sensor[point_of_sensor[ours]] = True
@@ -282,51 +400,64 @@ def _assess_deformation(w: Window, point_pos: dict, n_points: int):
             r, name, level = s.rows[j], s.names[j], int(levels.level[j])
             entry = {
                 "sensor": name, "kind": r["kind"], "level": k.LEVEL_NAMES[level] if has_data[j] else "no data",
-                "displacement_mm": _round(series[j, -1]), "velocity_mm_per_day": _round(velocity[j, -1]),
-                "v0_mm_per_day": _round(v0[j], 3),
-                "v0_source": "configured" if np.isfinite(configured[j]) else "window median",
-                "tangent_angle_deg": _round(alpha[j, -1]),
+                "displacement_mm": _round(d.series[j, -1]), "velocity_mm_per_day": _round(d.velocity[j, -1]),
+                "velocity_window_bins": int(d.window_bins[j]), "bin_h": _round(d.bin_s[j] / 3600.0, 3),
+                "changed_rate": bool(d.changed_rate[j]), "resolution_mm": _round(d.resolution[j], 3),
+                "v0_mm_per_day": _round(d.v0[j], 3), "v0_source": k.V0_SOURCES[d.v0_source[j]],
+                "tangent_angle_deg": _round(d.alpha[j, -1]),
+                "failure_forecast": _forecast_evidence(d, j, w.now),
             }
             ev["sensors"].append(entry)
-            ev["thresholds"][name] = {"velocity_mm_per_day": thresholds[j].get("velocity_mm_per_day"),
-                                      "displacement_mm": thresholds[j].get("displacement_mm"),
-                                      "tangent_angle_deg": {"yellow": "> 50", "orange": ">= 80", "red": ">= 85"}}
+            ev["thresholds"][name] = {"velocity_mm_per_day": _json(r["thresholds"]).get("velocity_mm_per_day"),
+                                      "displacement_mm": _json(r["thresholds"]).get("displacement_mm"),
+                                      "tangent_angle_deg": {"yellow": "> 50", "orange": ">= 80", "red": ">= 85"},
+                                      "failure_forecast_h": {"orange": FORECAST_ORANGE_H, "red": FORECAST_RED_H}}
             if not has_data[j]:
-                ev["reasons"].append(f"{name}: no data in the last hours")
+                ev["reasons"].append(f"{name}: no data in the last {_SILENT_BINS} bins")
                 continue
-            if level >= k.ORANGE:
-                entry["failure_forecast"] = _failure_forecast(s, alpha[j], velocity[j])
             if level > 0:
-                ev["reasons"].append(_deformation_reason(name, levels, j, alpha[j, -1], velocity[j, -1], v0[j],
-                                                         series[j, -1]))
+                ev["reasons"].append(_deformation_reason(name, d, j))
         return ev
 
     return level_by_point, has_sensor, evidence
 
 
-def _failure_forecast(s: SensorSet, alpha_deg: np.ndarray, velocity: np.ndarray) -> dict:
-    """Fukuzono's inverse-velocity forecast over the stretch since acceleration began (evidence only)."""
-    calm = np.flatnonzero(~(alpha_deg > 45.0 + 5.0))  # NaN counts as calm: the stretch must be unbroken
-    onset = calm[-1] + 1 if calm.size else 0
-    bin_end_days = (s.start_s + BIN_S * np.arange(1, s.n_bins + 1)) / 86400.0
-    t_fail_days, r2 = k.inverse_velocity_forecast(bin_end_days[onset:], velocity[onset:])
-    if not np.isfinite(t_fail_days):
-        return {"method": "Fukuzono inverse velocity", "predicted_failure_at": None, "r2": None,
-                "note": "1/v is not falling towards zero within a year over the accelerating stretch"}
-    at = datetime.fromtimestamp(t_fail_days * 86400.0, tz=timezone.utc)
-    return {"method": "Fukuzono inverse velocity", "predicted_failure_at": at.isoformat(timespec="minutes"),
-            "r2": _round(r2, 3), "fitted_bins": int(s.n_bins - onset)}
+_SILENT_BINS = SMOOTH_BINS
 
 
-def _deformation_reason(name, levels, j, alpha, v, v0, s) -> str:
-    parts = []
+def _forecast_evidence(d: Deformation, j: int, now: datetime) -> dict:
+    """Sensor j's failure forecast as evidence: a prediction only when it counted (SPEC 4.1)."""
+    method = "Fukuzono inverse velocity from the onset of acceleration"
+    if not d.forecast_tried[j]:
+        return {"method": method, "predicted_failure_at": None,
+                "note": "velocity at or below steady creep: no approach to failure to forecast"}
+    if not np.isfinite(d.forecast_hours[j]):
+        return {"method": method, "predicted_failure_at": None, "r2": _round(d.forecast_r2[j], 3),
+                "fitted_bins": int(d.forecast_bins[j]),
+                "note": f"not counted: needs R^2 >= {FORECAST_MIN_R2} over >= {FORECAST_MIN_BINS} bins since the "
+                        "onset of acceleration, and a failure still ahead"}
+    at = now + timedelta(hours=float(d.forecast_hours[j]))
+    return {"method": method, "predicted_failure_at": at.isoformat(timespec="minutes"),
+            "hours_to_failure": _round(d.forecast_hours[j], 1), "r2": _round(d.forecast_r2[j], 3),
+            "fitted_bins": int(d.forecast_bins[j])}
+
+
+def _deformation_reason(name: str, d: Deformation, j: int) -> str:
+    levels, parts = d.levels, []
     if levels.angle_level[j]:
-        parts.append(f"tangent angle {alpha:.1f} deg ({k.LEVEL_NAMES[levels.angle_level[j]]})")
+        change = " after a change of rate" if d.changed_rate[j] else ""
+        parts.append(f"tangent angle {d.alpha[j, -1]:.1f} deg{change} ({k.LEVEL_NAMES[levels.angle_level[j]]})")
     if levels.velocity_level[j]:
-        parts.append(f"velocity {v:.2f} mm/d ({k.LEVEL_NAMES[levels.velocity_level[j]]})")
+        parts.append(f"velocity {d.velocity[j, -1]:.2f} mm/d ({k.LEVEL_NAMES[levels.velocity_level[j]]})")
     if levels.displacement_level[j]:
-        parts.append(f"displacement {s:.1f} mm ({k.LEVEL_NAMES[levels.displacement_level[j]]})")
-    return f"{name} {k.LEVEL_NAMES[levels.level[j]]}: " + ", ".join(parts) + f"; v0 {v0:.2f} mm/d"
+        parts.append(f"displacement {d.series[j, -1]:.1f} mm ({k.LEVEL_NAMES[levels.displacement_level[j]]})")
+    if np.isfinite(d.forecast_hours[j]) and levels.level[j] > max(levels.angle_level[j], levels.velocity_level[j],
+                                                                 levels.displacement_level[j]):
+        parts.append(f"failure forecast in {d.forecast_hours[j]:.1f} h (R^2 {d.forecast_r2[j]:.2f})")
+    elif np.isfinite(d.forecast_hours[j]):
+        parts.append(f"failure forecast in {d.forecast_hours[j]:.1f} h")
+    return (f"{name} {k.LEVEL_NAMES[levels.level[j]]}: " + ", ".join(parts)
+            + f"; v0 {d.v0[j]:.2f} mm/d ({k.V0_SOURCES[d.v0_source[j]]})")
 
 
 def _assess_rain(w: Window, point_pos: dict, n_points: int, working: np.ndarray):

@@ -148,26 +148,124 @@ def fill_gaps(series, max_gap_bins=3) -> np.ndarray:
     return out
 
 
-def velocity_mm_per_day(series_mm, bin_s, smooth_bins=6) -> np.ndarray:
-    """Trailing mean of the last smooth_bins raw velocities, (S_i - S_{i-w}) / (w * bin_days); NaN where undefined."""
-    if smooth_bins < 1:
-        raise ValueError("smooth_bins must be at least 1")
+# A reading strays by up to about two standard deviations of its noise: a sensor noisier than its stated
+# resolution is judged by that instead (SPEC 4.1's "movement below 2 resolutions counts as none").
+NOISE_SIGMAS = 2.0
+# A shortened window replaces a long one that does not fit a line only if it fits at least this much
+# more tightly: a change of rate needs clearer evidence than steady creep.
+CHANGE_FIT_FRACTION = 0.5
+
+
+def displacement_series(sensor_idx, t_s, value, n_sensors, start_s, bin_s, n_bins, magnitude_rows=None,
+                        reference=None, max_gap_bins=3) -> np.ndarray:
+    """[n, n_bins] displacement per bin: the last reading of each bin, short gaps interpolated. The rows in
+    `magnitude_rows` (tilts) become the magnitude of the change from `reference` (NaN: the row's first value in
+    the window), since a slope may tilt either way."""
+    series = fill_gaps(resample_last(sensor_idx, t_s, value, n_sensors, start_s, bin_s, n_bins), max_gap_bins)
+    if magnitude_rows is not None and len(magnitude_rows):
+        rows = np.asarray(magnitude_rows, dtype=np.int64)
+        part = series[rows]
+        origin = np.full(len(rows), np.nan) if reference is None else np.asarray(reference, dtype=np.float64)[rows]
+        present = np.isfinite(part)
+        first = part[np.arange(len(rows)), np.argmax(present, axis=1)]
+        origin = np.where(np.isfinite(origin), origin, first)
+        series[rows] = np.abs(part - origin[:, None])
+    return series
+
+
+def reading_noise_mm(series_mm) -> np.ndarray:
+    """Per sensor, a robust standard deviation of reading noise: from the median absolute second difference,
+    which a straight trend (and a single change of rate) leaves alone; 0 where it cannot be told."""
     series_mm = np.asarray(series_mm, dtype=np.float64)
-    w = min(smooth_bins, series_mm.shape[1])
-    out = np.empty(series_mm.shape)
-    out[:, :w] = np.nan
-    np.subtract(series_mm[:, w:], series_mm[:, :-w], out=out[:, w:])
-    out[:, w:] /= smooth_bins * bin_s / SECONDS_PER_DAY
-    # A gap that fill_gaps left open breaks the series: no velocity spans it (S_i and S_{i-w} may both
-    # exist with the break between them).
-    missing = np.cumsum(np.isnan(series_mm), axis=1, dtype=np.int32)
-    out[:, w:][missing[:, w - 1:-1] - missing[:, :-w] > 0] = np.nan
+    if series_mm.shape[1] < 3:
+        return np.zeros(series_mm.shape[0])
+    second = np.abs(series_mm[:, 2:] - 2.0 * series_mm[:, 1:-1] + series_mm[:, :-2])
+    return np.nan_to_num(1.4826 * row_nanmedian(second) / np.sqrt(6.0))
+
+
+def effective_resolution_mm(series_mm, resolution_mm) -> np.ndarray:
+    """Per sensor, the smallest displacement it can tell: its resolution, or twice its reading noise if larger."""
+    resolution_mm = np.broadcast_to(np.asarray(resolution_mm, dtype=np.float64), (np.shape(series_mm)[0],))
+    return np.fmax(resolution_mm, NOISE_SIGMAS * reading_noise_mm(series_mm))
+
+
+@dataclass(frozen=True)
+class Velocity:
+    """Robust velocities at the last bins of each sensor's series, with the window each was fitted over."""
+
+    mm_per_day: np.ndarray  # [n, E], NaN where too few readings
+    window_bins: np.ndarray  # [n, E] bins of the fitted window
+    longest_bins: np.ndarray  # [n, E] bins of the longest window the readings allowed (<= window_bins asked)
+
+    @property
+    def changed_rate(self) -> np.ndarray:
+        """[n, E]: the velocity is a change of rate, fitted on a shortened window of at least two bins that
+        the longer window does not fit (so the new rate has held for that many bins)."""
+        return (self.window_bins < self.longest_bins) & (self.window_bins >= 2)
+
+
+def robust_velocity(series_mm, bin_s, resolution_mm, window_bins=6, last=None) -> Velocity:
+    """Least-squares velocity (mm/d) over a trailing window of up to window_bins bins, at each of the last
+    `last` bins (every bin when None), given each sensor's effective resolution (mm).
+
+    The window is the longest the readings allow, unless that window does not fit a straight line (rms
+    residual above the resolution) and a shorter one of at least two bins fits it twice as tightly: a change
+    of rate that the readings continue is then followed at once instead of being averaged with the old rate.
+    A displacement over the window smaller than two resolutions counts as no movement (0).
+    """
+    series = np.asarray(series_mm, dtype=np.float64)
+    n, n_bins = series.shape
+    window_bins = max(int(window_bins), 1)
+    ends = n_bins if last is None else min(int(last), n_bins)
+    resolution = np.broadcast_to(np.asarray(resolution_mm, dtype=np.float64), (n,))[:, None]
+    # Offsets keep the sums small (cumulative GNSS values run to metres), so the residuals keep their digits.
+    finite_rows = np.isfinite(series).any(axis=1)
+    offset = np.zeros(n)
+    offset[finite_rows] = np.nanmin(series[finite_rows], axis=1)
+    padded = np.full((n, n_bins + window_bins), np.nan)
+    padded[:, window_bins:] = series - offset[:, None]
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window_bins + 1, axis=1)[:, n_bins - ends:]
+    present = np.isfinite(windows)
+    values = np.where(present, windows, 0.0)
+    # Points missing from the end backwards: a window of w bins needs its last w + 1 points.
+    missing_run = np.cumsum(~present[..., ::-1], axis=-1)
+    slope = np.full((n, ends, window_bins + 1), np.nan)
+    rms = np.full((n, ends, window_bins + 1), np.nan)
+    for w in range(1, window_bins + 1):
+        y = values[..., window_bins - w:]
+        x = np.arange(w + 1) - w / 2.0
+        sxx = float((x * x).sum())
+        b = y @ x / sxx
+        mean = y.mean(axis=-1)
+        ssr = np.maximum((y * y).sum(axis=-1) - (w + 1) * mean * mean - b * b * sxx, 0.0)
+        ok = missing_run[..., w] == 0
+        slope[..., w] = np.where(ok, b, np.nan)
+        rms[..., w] = np.where(ok, np.sqrt(ssr / (w + 1)), np.nan)
+    available = np.isfinite(slope)
+    longest = np.where(available.any(axis=-1), window_bins - np.argmax(available[..., ::-1], axis=-1), 0)
+    chosen = longest.copy()
+    take = lambda a, w: np.take_along_axis(a, w[..., None], axis=-1)[..., 0]
+    misfit = take(rms, longest) > resolution
+    tight = CHANGE_FIT_FRACTION * resolution
+    decided = ~misfit
+    for w in range(window_bins - 1, 1, -1):
+        fits = ~decided & (w < longest) & (rms[..., w] <= tight)
+        chosen[fits] = w
+        decided |= fits
+    per_bin = np.where(chosen > 0, take(slope, chosen), np.nan)
+    moved = np.abs(per_bin) * chosen >= 2.0 * resolution
+    velocity = np.where(np.isnan(per_bin) | moved, per_bin, 0.0) * (SECONDS_PER_DAY / bin_s)
     # Readings are decimals that binary floats cannot hold: equal displacements over equal windows must
     # give equal velocities, or a steady velocity reads as a falling one (and orange as yellow).
-    return np.round(out, VELOCITY_DECIMALS, out=out)
+    return Velocity(np.round(velocity, VELOCITY_DECIMALS), chosen, longest)
 
 
-def _row_nanmedian(values) -> np.ndarray:
+def velocity_mm_per_day(series_mm, bin_s, smooth_bins=6) -> np.ndarray:
+    """Robust velocity (mm/d) at every bin, for a sensor of negligible resolution: robust_velocity's values."""
+    return robust_velocity(series_mm, bin_s, 0.0, smooth_bins).mm_per_day
+
+
+def row_nanmedian(values) -> np.ndarray:
     """Median of each row's non-NaN values, NaN for an all-NaN row, without np.nanmedian's warning or slow path."""
     n_rows, n_cols = values.shape
     count = (~np.isnan(values)).sum(axis=1)
@@ -180,16 +278,22 @@ def _row_nanmedian(values) -> np.ndarray:
     return np.where(count > 0, median, np.nan)
 
 
-def reference_creep_rate(velocity, configured_v0, floor_mm_per_day=0.1) -> np.ndarray:
-    """Per-sensor v0 (mm/d): the configured value if positive, else the baseline's median, never below the floor."""
-    velocity = np.asarray(velocity, dtype=np.float64)
-    n_sensors = velocity.shape[0]
-    configured = np.broadcast_to(np.asarray(configured_v0, dtype=np.float64), (n_sensors,))
+V0_CONFIGURED, V0_BASELINE, V0_DEFAULT = 0, 1, 2
+V0_SOURCES = ("configured", "baseline", "default")
+
+
+def reference_creep_rate(configured_v0, baseline_v0, default_v0, floor_mm_per_day) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sensor v0 (mm/d) and its source: the configured value if positive, else the quiet baseline's, else
+    the kind's default; never below the floor (one resolution over the velocity window)."""
+    configured = np.asarray(configured_v0, dtype=np.float64)
+    baseline = np.broadcast_to(np.asarray(baseline_v0, dtype=np.float64), configured.shape)
+    default = np.broadcast_to(np.asarray(default_v0, dtype=np.float64), configured.shape)
     use_configured = np.isfinite(configured) & (configured > 0)
-    v0 = configured.copy()
-    v0[~use_configured] = _row_nanmedian(velocity[~use_configured])
-    # fmax ignores NaN, so an all-NaN baseline (and a negative median: a sensor creeping back) gives the floor.
-    return np.fmax(v0, floor_mm_per_day)
+    use_baseline = ~use_configured & np.isfinite(baseline)
+    v0 = np.where(use_configured, configured, np.where(use_baseline, baseline, default))
+    source = np.where(use_configured, V0_CONFIGURED, np.where(use_baseline, V0_BASELINE, V0_DEFAULT)).astype(np.int8)
+    # fmax ignores NaN, and a negative baseline (a sensor creeping back) gives the floor.
+    return np.fmax(v0, floor_mm_per_day), source
 
 
 def tangent_angle_deg(velocity, v0) -> np.ndarray:
@@ -223,19 +327,30 @@ def deformation_levels(
     yellow_margin_deg=5.0,
     orange_deg=80.0,
     red_deg=85.0,
+    changed_rate=None,
+    forecast_level=None,
 ) -> DeformationLevels:
-    """Each sensor's level at its latest bin: the highest of the tangent-angle, velocity and displacement levels."""
+    """Each sensor's level at its latest bin: the highest of the tangent-angle, velocity, displacement and
+    failure-forecast levels.
+
+    Orange and red by angle need the angle held for two bins and a velocity that is not falling. A change of
+    rate fitted over two bins or more (`changed_rate`, from robust_velocity) has held for those bins already.
+    """
     alpha_last, alpha_prev = _last_two(alpha_deg)
     v_last, v_prev = _last_two(velocity)
-    # Orange and red need the angle held for two bins and a velocity that is not falling.
+    held = np.zeros(alpha_last.shape, dtype=bool) if changed_rate is None else np.asarray(changed_rate, dtype=bool)
     not_decelerating = (v_last - v_prev) >= 0
     angle_level = np.full(alpha_last.shape, NONE, dtype=np.int8)
     angle_level[alpha_last > STEADY_CREEP_DEG + yellow_margin_deg] = YELLOW
-    angle_level[(alpha_last >= orange_deg) & (alpha_prev >= orange_deg) & not_decelerating] = ORANGE
-    angle_level[(alpha_last >= red_deg) & (alpha_prev >= red_deg) & not_decelerating] = RED
+    angle_level[(alpha_last >= orange_deg) & ((alpha_prev >= orange_deg) | held) & not_decelerating] = ORANGE
+    angle_level[(alpha_last >= red_deg) & ((alpha_prev >= red_deg) | held) & not_decelerating] = RED
     velocity_level = threshold_level(v_last, velocity_thresholds)
     displacement_level = threshold_level(np.asarray(displacement_mm, dtype=np.float64)[:, -1], displacement_thresholds)
     level = np.maximum(np.maximum(angle_level, velocity_level), displacement_level)
+    if forecast_level is not None:
+        # The forecast sets the level only while the velocity is above steady creep: on steady creep 1/v
+        # wanders, and a short falling stretch of it fits a line by chance.
+        level = np.maximum(level, np.where(angle_level >= YELLOW, np.asarray(forecast_level, dtype=np.int8), NONE))
     return DeformationLevels(
         level=level,
         angle_level=angle_level,
@@ -338,32 +453,82 @@ def haversine_m(lon1, lat1, lon2, lat2):
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
 
 
-FORECAST_HORIZON_DAYS = 365.0
+@dataclass(frozen=True)
+class FailureForecast:
+    """Per sensor: Fukuzono's inverse-velocity forecast from the onset of acceleration. Counted forecasts have
+    a finite `hours_to_failure`; the others keep their fit (r2, bins) for the evidence."""
+
+    hours_to_failure: np.ndarray  # [n], NaN unless counted
+    r2: np.ndarray  # [n], NaN where nothing could be fitted
+    fitted_bins: np.ndarray  # [n] bins from the onset to the last bin
+    level: np.ndarray  # [n] int8: RED within red_h, ORANGE within orange_h, else NONE
 
 
-def inverse_velocity_forecast(t_days, velocity_mm_per_day) -> tuple[float, float]:
-    """Fukuzono (1985): fit 1/v against t and return (t where 1/v reaches 0, R^2); NaN when not converging.
+def _trailing_mean(values, bins) -> np.ndarray:
+    """Mean of each run of `bins` values ending at each column, NaN where the run is short or holds a NaN."""
+    n, n_bins = values.shape
+    out = np.full((n, n_bins), np.nan)
+    if bins > n_bins:
+        return out
+    present = np.isfinite(values)
+    total = np.cumsum(np.where(present, values, 0.0), axis=1)
+    count = np.cumsum(present, axis=1)
+    total = np.concatenate((np.zeros((n, 1)), total), axis=1)
+    count = np.concatenate((np.zeros((n, 1), dtype=count.dtype), count), axis=1)
+    full = (count[:, bins:] - count[:, :-bins]) == bins
+    out[:, bins - 1:] = np.where(full, (total[:, bins:] - total[:, :-bins]) / bins, np.nan)
+    return out
 
-    For one sensor's accelerating stretch (the caller picks it); the forecast informs, it sets no level.
+
+def failure_forecast(velocity_mm_per_day, bin_s, short_bins=3, long_bins=6, min_bins=6, min_r2=0.8,
+                     red_h=24.0, orange_h=72.0, window_bins=None) -> FailureForecast:
+    """Fukuzono (1985) with Carla et al. (2017)'s filtering and start: 1/v smoothed by short and long trailing
+    means; the onset of acceleration is where the short mean fell below the long one and stayed below to the
+    last bin; the short mean of 1/v from the onset is fitted against time, and where it reaches zero is the
+    predicted failure. Counted only with R^2 >= min_r2 over at least min_bins bins and a failure still ahead.
+
+    Velocities of no movement (0 or less, NaN) have no inverse and break the stretch. A velocity fitted over
+    a trailing window of w bins (`window_bins`, [n, T]) is the rate at the window's middle, and a trailing
+    mean's value is that of its middle bin: each is placed there, or the forecast would run late by both lags.
     """
-    t = np.asarray(t_days, dtype=np.float64)
     v = np.asarray(velocity_mm_per_day, dtype=np.float64)
-    usable = np.isfinite(t) & np.isfinite(v) & (v > 0)
-    t, inverse = t[usable], 1.0 / v[usable]
-    if t.size < 3 or np.ptp(t) == 0:
-        return float("nan"), float("nan")
-    slope, intercept = np.polyfit(t, inverse, 1)
-    if slope >= 0:  # 1/v not falling: no approach to failure
-        return float("nan"), float("nan")
-    t_fail = float(-intercept / slope)
-    # A steady velocity fits a slope of float noise, which "predicts" failure in millions of years: 1/v that
-    # would not reach zero within FORECAST_HORIZON_DAYS of the last reading is no approach to failure either.
-    if not t[0] <= t_fail <= t[-1] + FORECAST_HORIZON_DAYS:
-        return float("nan"), float("nan")
-    fitted = slope * t + intercept
-    total = float(((inverse - inverse.mean()) ** 2).sum())
-    r2 = 1.0 - float(((inverse - fitted) ** 2).sum()) / total if total > 0 else float("nan")
-    return t_fail, r2
+    n, n_bins = v.shape
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inverse = np.where(v > 0, 1.0 / v, np.nan)
+    short = _trailing_mean(inverse, short_bins)
+    below = short < _trailing_mean(inverse, long_bins)  # NaN compares False: breaks the run
+    # The onset: one past the last bin that was not below; a row below throughout starts at bin 0.
+    not_below = ~below
+    last_not_below = np.where(not_below.any(axis=1), n_bins - 1 - np.argmax(not_below[:, ::-1], axis=1), -1)
+    onset = last_not_below + 1
+    column = np.arange(n_bins)[None, :]
+    lag = (short_bins - 1) / 2.0 + (0.0 if window_bins is None else _trailing_mean(
+        np.asarray(window_bins, dtype=np.float64), short_bins) / 2.0)
+    x = column - lag
+    weight = (column >= onset[:, None]) & np.isfinite(short) & np.isfinite(x)
+    x = np.where(weight, x, 0.0)
+    y = np.where(weight, short, 0.0)
+    count = weight.sum(axis=1).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_mean = (weight * x).sum(axis=1) / count
+        y_mean = y.sum(axis=1) / count
+        dx = np.where(weight, x - x_mean[:, None], 0.0)
+        dy = np.where(weight, y - y_mean[:, None], 0.0)
+        sxx = (dx * dx).sum(axis=1)
+        sxy = (dx * dy).sum(axis=1)
+        syy = (dy * dy).sum(axis=1)
+        slope = sxy / sxx
+        r2 = np.where(syy > 0, sxy * sxy / (sxx * syy), np.nan)
+        # Bins after the last one until the fitted 1/v reaches zero.
+        bins_ahead = (x_mean - y_mean / slope) - (n_bins - 1)
+    fitted = np.where(below[:, -1], n_bins - onset, 0) if n_bins else np.zeros(n, dtype=np.int64)
+    counted = (below[:, -1] if n_bins else np.zeros(n, bool)) & (count >= min_bins) & (slope < 0) & (r2 >= min_r2) \
+        & (bins_ahead > 0)
+    hours = np.where(counted, bins_ahead * bin_s / 3600.0, np.nan)
+    level = np.full(n, NONE, dtype=np.int8)
+    level[hours <= orange_h] = ORANGE
+    level[hours <= red_h] = RED
+    return FailureForecast(hours, np.where(count >= 2, r2, np.nan), fitted.astype(np.int64), level)
 
 
 def caine_intensity_mm_per_h(duration_h) -> np.ndarray:

@@ -4,6 +4,9 @@ The evaluation is the live engine's own (`evaluate_once`), run at every step fro
 against shadow copies of the alert tables: temporary tables named `alert` and `alert_event`, which
 PostgreSQL looks up before the real ones, inside a transaction that is rolled back. Live alerts are
 never read, written or locked, and nothing is published. Replay starts with no open alert at --from.
+
+Replay evaluates with the rules of this version (RULE_VERSION): live events that an earlier version made
+are not reproduced, and `other_rule_versions` says which there were, so that the CLI can say so.
 """
 
 import json
@@ -14,6 +17,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from alerting.engine import evaluate_once
+from alerting.rules import RULE_VERSION
 from sql import queries
 
 Q = queries("engine")
@@ -61,3 +65,8 @@ async def replay(conn: asyncpg.Connection, *, frm: datetime, to: datetime, step:
         await transaction.rollback()
     return [ReplayedEvent(r["at"], r["hazard_point"], r["type"], r["kind"], r["from_level"], r["to_level"],
                           json.loads(r["reasons"])) for r in rows]
+
+
+async def other_rule_versions(conn: asyncpg.Connection, *, frm: datetime, to: datetime) -> dict[str, int]:
+    """The rule versions other than this one that made live events in the period, with how many events each."""
+    return {r["rule_version"]: r["events"] for r in await conn.fetch(Q["live_rule_versions"], frm, to, RULE_VERSION)}

@@ -3,16 +3,29 @@
 from datetime import timedelta
 
 # Bump when any default below or any level rule in `kernels` changes, so replayed events can be told apart.
-RULE_VERSION = "2026.11-1"
+RULE_VERSION = "2026.12-1"
 
-BIN_S = 3600  # resampling interval of the deformation and rain series (SPEC 4.1: default 1 h)
+BIN_S = 3600  # resampling interval of the rain series, and of displacement reported hourly or more often
 WINDOW_BINS = 72  # the longest rolling total, 72 h, sets how much displacement history one evaluation reads
+# SPEC 4.1: a displacement sensor's bin is its reporting interval rounded up to one of these, or its own
+# step when it reports less often than daily (InSAR, manual surveys); its windows are counted in its bins.
+DISPLACEMENT_BINS_S = (3600, 6 * 3600, 86_400)
 # Rain is read further back: effective antecedent rainfall weighs the last 10 days, and the soil
 # water index needs the same spin-up from empty tanks to be meaningful.
 RAIN_WINDOW_BINS = 11 * 24
-SMOOTH_BINS = 6  # trailing velocity window, 6 h
+SMOOTH_BINS = 6  # trailing velocity window, 6 bins (6 h for hourly bins)
 MAX_GAP_BINS = 3  # gaps up to 3 bins are interpolated; longer ones break the series
-V0_FLOOR_MM_PER_DAY = 0.1
+# The quiet baseline (SPEC 4.1): v0 is the median velocity over the last 30 days outside open deformation
+# alerts, counted once it rests on 7 days of data, and refreshed daily.
+BASELINE_DAYS = 30
+BASELINE_MIN_DAYS = 7
+BASELINE_REFRESH_S = 86_400
+# Failure forecast (Fukuzono; Carla et al. 2017): trailing means of 1/v over these bins find the onset;
+# counted with R^2 >= FORECAST_MIN_R2 over FORECAST_MIN_BINS bins; it sets red or orange within these hours.
+FORECAST_SHORT_BINS, FORECAST_LONG_BINS = 3, 6
+FORECAST_MIN_BINS = 6
+FORECAST_MIN_R2 = 0.8
+FORECAST_RED_H, FORECAST_ORANGE_H = 24.0, 72.0
 
 # SPEC 4.1: a displacement sensor's resolution (mm; degrees for tilt) where the registry gives none. A
 # displacement over the velocity window smaller than two resolutions counts as no movement.
@@ -20,6 +33,17 @@ DEFAULT_RESOLUTION_MM = {"crack": 0.1, "gnss": 1.0, "tilt": 0.01, "deep": 0.1}
 # The kind's reference creep rate (mm/d; deg/d for tilt) until a sensor has a configured v0 or 7 days of
 # quiet baseline.
 DEFAULT_V0_MM_PER_DAY = {"crack": 1.0, "gnss": 2.0, "tilt": 0.02, "deep": 1.0}
+
+
+def displacement_bin_s(reporting_interval_s: float) -> int:
+    """The bin of a displacement sensor's series (SPEC 4.1): its interval rounded up to 1 h, 6 h or 1 d, or
+    its own interval beyond a day."""
+    for bin_s in DISPLACEMENT_BINS_S:
+        if reporting_interval_s <= bin_s:
+            return bin_s
+    return int(reporting_interval_s)
+
+
 GAUGE_SEARCH_RADIUS_M = 10_000  # a point without its own working gauge borrows the nearest within 10 km
 
 # How long a lower level must hold before the level falls, by the current level (SPEC 4.3).

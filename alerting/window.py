@@ -114,9 +114,8 @@ class WindowStore:
         if warm:
             await self._fetch(conn, warm, now)
 
-    def sensor_set(self, sensors: list[SensorWindow], now: datetime, n_bins: int, bin_s: int):
-        """(idx, t_s, value) of the good readings in (now - n_bins bins, now], as load_family reads them."""
-        frm = (now - timedelta(seconds=bin_s * n_bins)).timestamp()
+    def sensor_set(self, sensors: list[SensorWindow], now: datetime):
+        """(idx, t_s, value) of each sensor's good readings in (now - its horizon, now], as load_family reads them."""
         to = now.timestamp()
         parts = [self._series[s.key] for s in sensors]
         lengths = np.fromiter((len(p.t_s) for p in parts), dtype=np.int64, count=len(parts))
@@ -125,7 +124,8 @@ class WindowStore:
         idx = np.repeat(np.arange(len(parts), dtype=np.int64), lengths)
         t_s = np.concatenate([p.t_s for p in parts])
         value = np.concatenate([p.value for p in parts])
-        keep = (t_s > frm) & (t_s <= to)
+        horizon = np.fromiter((s.horizon_s for s in sensors), dtype=np.float64, count=len(sensors))
+        keep = (t_s > to - horizon[idx]) & (t_s <= to)
         return idx[keep], t_s[keep], value[keep]
 
     async def _load(self, conn: asyncpg.Connection, sensors: list[SensorWindow], now: datetime) -> None:

@@ -156,7 +156,8 @@ def cmd_webhook(settings: Settings, args) -> None:
 def cmd_replay(settings: Settings, args) -> None:
     import asyncpg
 
-    from alerting.replay import parse_duration, replay
+    from alerting.replay import other_rule_versions, parse_duration, replay
+    from alerting.rules import RULE_VERSION
 
     check_postgres(settings)
     try:
@@ -168,14 +169,18 @@ def cmd_replay(settings: Settings, args) -> None:
     async def run():
         conn = await asyncpg.connect(settings.database_url)
         try:
-            return await replay(conn, frm=frm, to=to, step=step)
+            return await replay(conn, frm=frm, to=to, step=step), await other_rule_versions(conn, frm=frm, to=to)
         finally:
             await conn.close()
 
     try:
-        events = asyncio.run(run())
+        events, older = asyncio.run(run())
     except ValueError as exc:
         raise NotReady(str(exc)) from None
+    if older:
+        made = ", ".join(f"{n} by rule version {v}" for v, n in older.items())
+        print(f"note: live events in this period were made by other rules ({made}); this replay evaluates with "
+              f"rule version {RULE_VERSION} and cannot reproduce those exactly", file=sys.stderr)
     for event in events:
         print(event.line())
     print(f"{len(events)} events from {frm.isoformat()} to {to.isoformat()} every {args.step}"

@@ -1,11 +1,15 @@
 -- Queries of the warning engine.
 
 -- name: monitored_sensors
--- Sensors of active points whose readings the engine analyses, with what it needs to judge them.
+-- Sensors of active points whose readings the engine analyses, with what it needs to judge them: their
+-- configured v0 and resolution, and their quiet baseline.
 SELECT s.device_id, s.code, s.kind, s.hazard_point, s.v0_mm_per_day, s.thresholds,
-       s.reporting_interval_s, p.lon, p.lat
+       s.reporting_interval_s, p.lon, p.lat, s.resolution_mm,
+       b.v0_mm_per_day AS baseline_v0_mm_per_day, b.reference_value AS baseline_reference, b.quiet_days,
+       b.computed_at AS baseline_computed_at
 FROM sensor s
 JOIN hazard_point p ON p.code = s.hazard_point
+LEFT JOIN sensor_baseline b ON b.device_id = s.device_id AND b.code = s.code
 WHERE p.status IN ('active', 'under_treatment') AND s.kind = ANY($1::text[])
   AND ($2::text[] IS NULL OR s.hazard_point = ANY($2::text[]))
 ORDER BY s.hazard_point, s.device_id, s.code
@@ -125,3 +129,41 @@ CREATE TEMP TABLE alert_event (LIKE public.alert_event INCLUDING ALL) ON COMMIT 
 SELECT e.at, a.hazard_point, a.type, e.kind, e.from_level, e.to_level, a.reasons
 FROM alert_event e JOIN alert a ON a.id = e.alert_id
 ORDER BY e.at, e.id
+
+-- name: baseline_due
+-- Displacement sensors of active points whose quiet baseline is missing or older than $2, oldest first,
+-- at most $3 of them (NULL: all); $1 limits them to those points.
+SELECT s.device_id, s.code, s.kind, s.hazard_point, s.reporting_interval_s, s.resolution_mm
+FROM sensor s
+JOIN hazard_point p ON p.code = s.hazard_point
+LEFT JOIN sensor_baseline b ON b.device_id = s.device_id AND b.code = s.code
+WHERE p.status IN ('active', 'under_treatment') AND s.kind = ANY($4::text[])
+  AND ($1::text[] IS NULL OR s.hazard_point = ANY($1::text[]))
+  AND (b.computed_at IS NULL OR b.computed_at < $2)
+ORDER BY b.computed_at NULLS FIRST, s.device_id, s.code
+LIMIT $3
+
+-- name: deformation_alert_periods
+-- When each of these points had a deformation alert open, up to $2: the periods a quiet baseline leaves out.
+SELECT hazard_point, extract(epoch FROM raised_at)::float8 AS from_s,
+       extract(epoch FROM coalesce(resolved_at, $2))::float8 AS to_s
+FROM alert
+WHERE type = 'deformation' AND hazard_point = ANY($1::text[]) AND raised_at <= $2
+
+-- name: upsert_baseline
+INSERT INTO sensor_baseline (device_id, code, v0_mm_per_day, reference_value, quiet_days, period_from, period_to,
+                             computed_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::timestamptz[],
+                     $7::timestamptz[], $8::timestamptz[])
+ON CONFLICT (device_id, code) DO UPDATE
+SET v0_mm_per_day = excluded.v0_mm_per_day, reference_value = excluded.reference_value,
+    quiet_days = excluded.quiet_days, period_from = excluded.period_from, period_to = excluded.period_to,
+    computed_at = excluded.computed_at
+
+-- name: live_rule_versions
+-- The rule versions of the live events recorded in (from, to], other than $3 (the engine's own), with how many.
+SELECT rule_version, count(*) AS events
+FROM alert_event
+WHERE at > $1 AND at <= $2 AND rule_version IS NOT NULL AND rule_version <> $3
+GROUP BY rule_version
+ORDER BY rule_version

@@ -233,6 +233,25 @@ def test_replay_on_the_command_line_lists_the_events(database_url):
     assert result.returncode == 0, result.stderr
     assert "500113-HP-0042  rainfall    raised        none -> orange" in result.stdout
     assert "events from" in result.stderr
+    assert "other rules" not in result.stderr
+
+
+def test_replay_says_when_live_events_were_made_by_earlier_rules(database_url):
+    import os
+    import subprocess
+    import sys
+
+    register(database_url, sensors=(("RG-01", "rain", {}),))
+    rain(database_url, NOW - timedelta(hours=6), NOW, 20.0)
+    evaluate(database_url, NOW)
+    with psycopg.connect(database_url) as conn:
+        conn.execute("UPDATE alert_event SET rule_version = '2026.11-1'")
+    result = subprocess.run([sys.executable, "-m", "service.cli", "replay", "--from", (NOW - timedelta(hours=1)).isoformat(),
+                             "--to", (NOW + timedelta(hours=1)).isoformat(), "--step", "30m"],
+                            capture_output=True, text=True, env=dict(os.environ, GEOHAZARD_DATABASE_URL=database_url),
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "1 by rule version 2026.11-1" in result.stderr and "cannot reproduce those exactly" in result.stderr
 
 
 def test_an_evaluation_racing_an_officer_or_a_patrol_report_records_nothing_false(database_url):
@@ -297,3 +316,144 @@ def test_a_point_under_treatment_is_still_watched_and_a_relocated_one_is_not(dat
         conn.execute("UPDATE alert SET state = 'resolved'")
         conn.execute("UPDATE hazard_point SET status = 'relocated'")
     assert evaluate(database_url, NOW + timedelta(minutes=10)) == []
+
+
+# --- issue 12: the science held to real slopes ------------------------------------------------------------
+
+
+def set_sensor(url: str, code: str, **columns) -> None:
+    with psycopg.connect(url) as conn:
+        for column, value in columns.items():
+            conn.execute(f"UPDATE sensor SET {column} = %s WHERE code = %s", (value, code))
+
+
+def refresh_baselines(url: str, now: datetime, **kw) -> int:
+    from alerting.baseline import refresh_baselines as refresh
+
+    async def once():
+        conn = await asyncpg.connect(url)
+        try:
+            return await refresh(conn, now, **kw)
+        finally:
+            await conn.close()
+
+    return asyncio.run(once())
+
+
+def sensor_evidence(url: str) -> dict:
+    return fetch(url, "SELECT evidence FROM alert WHERE type = 'deformation'")[0][0]["sensors"][0]
+
+
+def hourly(start: datetime, end: datetime):
+    t = start
+    while t <= end:
+        yield t
+        t += timedelta(hours=1)
+
+
+def test_v0_comes_from_the_quiet_baseline_not_the_window_being_judged(database_url):
+    register(database_url, sensors=(("CR-01", "crack", {}),))
+    set_sensor(database_url, "CR-01", v0_mm_per_day=None, reporting_interval_s=3600)
+    start = NOW - timedelta(days=12)
+    # 2 mm/d for 11 days, then 12 mm/d for the last day: six times the baseline's creep, arctan(6) = 80.5 deg.
+    insert_series(database_url, "CR-01", "crack",
+                  [(t, 2.0 * (t - start).total_seconds() / 86400
+                    + max(0.0, 10.0 * (t - NOW + timedelta(days=1)).total_seconds() / 86400)) for t in hourly(start, NOW)])
+    assert refresh_baselines(database_url, NOW - timedelta(days=1)) == 1
+    evaluate(database_url, NOW)
+    sensor = sensor_evidence(database_url)
+    assert sensor["v0_source"] == "baseline" and abs(sensor["v0_mm_per_day"] - 2.0) < 0.05
+    assert open_alerts(database_url)[0][2] == "orange"
+
+
+def test_without_a_week_of_baseline_v0_is_the_kinds_default_and_says_so(database_url):
+    register(database_url, sensors=(("CR-01", "crack", {}),))
+    set_sensor(database_url, "CR-01", v0_mm_per_day=None, reporting_interval_s=3600)
+    insert_series(database_url, "CR-01", "crack",
+                  [(t, 30.0 * (t - NOW).total_seconds() / 86400) for t in hourly(NOW - timedelta(days=3), NOW)])
+    refresh_baselines(database_url, NOW)
+    assert fetch(database_url, "SELECT v0_mm_per_day, quiet_days >= 2.9 FROM sensor_baseline") == [(None, True)]
+    evaluate(database_url, NOW)
+    sensor = sensor_evidence(database_url)
+    assert sensor["v0_source"] == "default" and sensor["v0_mm_per_day"] == 1.0
+
+
+def test_whole_millimetre_readings_raise_nothing_from_single_steps(database_url):
+    register(database_url, sensors=(("GN-01", "gnss", {}),))
+    set_sensor(database_url, "GN-01", v0_mm_per_day=None, resolution_mm=1.0, reporting_interval_s=600)
+    # A quiet slope read in whole millimetres: a 1 mm step every 14 hours, and flicker between neighbours.
+    start = NOW - timedelta(days=3)
+    values = []
+    for i, t in enumerate(every_10_min(start, NOW)):
+        base = 10 + i // 84
+        values.append((t, float(base + (1 if i % 7 == 3 else 0))))
+    insert_series(database_url, "GN-01", "gnss", values)
+    for hours in range(0, 25, 3):
+        evaluate(database_url, NOW - timedelta(hours=hours))
+    assert open_alerts(database_url) == []
+
+
+def fukuzono(url: str, code: str, failure: datetime, until: datetime, hours: int = 72) -> None:
+    """A series whose 1/v falls linearly to zero at `failure` (Fukuzono): v = A / (t_f - t), S = -A ln(t_f - t)."""
+    start = until - timedelta(hours=hours)
+    insert_series(url, code, "crack", [(t, 20.0 - 2.0 * math.log((failure - t).total_seconds() / 86400))
+                                       for t in every_10_min(start, until)])
+
+
+def test_a_counted_forecast_sets_the_level_and_does_not_move_with_v0(database_url):
+    register(database_url, sensors=(("CR-01", "crack", {}),))
+    set_sensor(database_url, "CR-01", reporting_interval_s=600)
+    failure = NOW + timedelta(hours=12)
+    fukuzono(database_url, "CR-01", failure, NOW)
+    predicted = []
+    for v0 in (0.5, 1.0):
+        with psycopg.connect(database_url) as conn:
+            conn.execute("DELETE FROM alert_event; DELETE FROM alert")
+        set_sensor(database_url, "CR-01", v0_mm_per_day=v0)
+        evaluate(database_url, NOW)
+        forecast = sensor_evidence(database_url)["failure_forecast"]
+        assert forecast["r2"] >= 0.8 and forecast["fitted_bins"] >= 6
+        predicted.append(datetime.fromisoformat(forecast["predicted_failure_at"]))
+        assert open_alerts(database_url)[0][2] == "red"  # failure within 24 h
+    assert predicted[0] == predicted[1]
+    assert abs((predicted[0] - failure).total_seconds()) < 2 * 3600
+
+
+def test_a_poor_fit_is_not_recorded_as_a_prediction(database_url):
+    register(database_url, sensors=(("CR-01", "crack", {}),))
+    set_sensor(database_url, "CR-01", reporting_interval_s=3600, v0_mm_per_day=1.0)
+    # Fast but erratic: 10 mm/d with rate swings that no line through 1/v fits.
+    swings = [10, 3, 14, 4, 12, 2, 15, 5]
+    series, s = [], 0.0
+    for i, t in enumerate(hourly(NOW - timedelta(hours=72), NOW)):
+        s += swings[i % len(swings)] / 24.0
+        series.append((t, s))
+    insert_series(database_url, "CR-01", "crack", series)
+    evaluate(database_url, NOW)
+    forecast = sensor_evidence(database_url)["failure_forecast"]
+    assert forecast["predicted_failure_at"] is None
+
+
+def test_a_daily_series_is_assessed_on_its_own_time_scale(database_url):
+    register(database_url, sensors=(("CR-01", "crack", {}),))
+    set_sensor(database_url, "CR-01", reporting_interval_s=86_400, v0_mm_per_day=0.5)
+    # A total-station survey once a day for 60 days: 0.5 mm/d, then 5 mm/d over the last 10 days.
+    days = [NOW - timedelta(days=d) for d in range(60, -1, -1)]
+    insert_series(database_url, "CR-01", "crack",
+                  [(t, 0.5 * (60 - (NOW - t).days) + max(0.0, 4.5 * (10 - (NOW - t).days))) for t in days])
+    evaluate(database_url, NOW)
+    sensor = sensor_evidence(database_url)
+    assert sensor["bin_h"] == 24 and sensor["level"] != "no data"
+    assert abs(sensor["velocity_mm_per_day"] - 5.0) < 0.01
+    assert open_alerts(database_url)[0][2] in ("orange", "red")
+
+
+def test_a_tilt_that_decreases_warns_like_one_that_increases(database_url):
+    register(database_url, sensors=(("QJ-01", "tilt", {}),))
+    set_sensor(database_url, "QJ-01", reporting_interval_s=3600, v0_mm_per_day=0.02)
+    # Steady for two days, then tilting back 0.5 deg/d: 25 times the reference rate.
+    insert_series(database_url, "QJ-01", "tilt",
+                  [(t, 3.0 - max(0.0, 0.5 * (t - NOW + timedelta(days=1)).total_seconds() / 86400))
+                   for t in hourly(NOW - timedelta(days=3), NOW)])
+    evaluate(database_url, NOW)
+    assert open_alerts(database_url)[0][2] == "red"
