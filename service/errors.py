@@ -1,7 +1,12 @@
 """Domain errors of the HTTP API, each mapped once to its status code and a `{"detail": "..."}` body."""
 
+import math
+from typing import Any
+
 import asyncpg
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -103,8 +108,25 @@ async def _data_error_response(request: Request, exc: Exception) -> JSONResponse
     return await _domain_error_response(request, Invalid(reason, loc=("request",)))
 
 
+async def _validation_error_response(request: Request, exc: Exception) -> JSONResponse:
+    # FastAPI's own 422, except that an input JSON cannot hold (Infinity or NaN, which Python's JSON parser reads
+    # from a body) is echoed as text rather than failing the answer with a 500.
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    return [_json_safe(item) for item in value] if isinstance(value, list) else value
+
+
 def install(app: FastAPI) -> None:
-    """Answer every DomainError, and every refusal of the alert lifecycle, with its status code and message."""
+    """Answer every DomainError, and every refusal of the alert lifecycle, with its status code and message; and
+    every invalid request with 422 listing its fields."""
     app.add_exception_handler(DomainError, _domain_error_response)
     app.add_exception_handler(flows.LifecycleError, _lifecycle_error_response)
     app.add_exception_handler(asyncpg.DataError, _data_error_response)
+    app.add_exception_handler(RequestValidationError, _validation_error_response)

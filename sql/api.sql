@@ -120,7 +120,7 @@ WHERE code = $1
                                      WHERE g.hazard_point = p.code AND g.person_id = $2))
 
 -- name: hazard_point_sensors
-SELECT device_id, code, kind, reporting_interval_s, v0_mm_per_day, thresholds, state, last_reading_at
+SELECT device_id, code, kind, reporting_interval_s, v0_mm_per_day, resolution_mm, thresholds, state, last_reading_at
 FROM sensor
 WHERE hazard_point = $1
 ORDER BY device_id, code
@@ -205,8 +205,8 @@ LEFT JOIN LATERAL (SELECT * FROM matching ORDER BY id LIMIT $4 OFFSET $5) AS pag
 ORDER BY page.id
 
 -- name: device_sensors
-SELECT code, kind, reporting_interval_s, v0_mm_per_day, thresholds, state, state_reported_at, last_reading_at,
-       offline
+SELECT code, kind, reporting_interval_s, v0_mm_per_day, resolution_mm, thresholds, state, state_reported_at,
+       last_reading_at, offline
 FROM sensor
 WHERE device_id = $1
 ORDER BY code
@@ -220,10 +220,11 @@ RETURNING id
 
 -- name: create_sensors
 -- $1 device, $2 hazard point, then one array per column; thresholds as JSON text.
-INSERT INTO sensor (device_id, hazard_point, code, kind, reporting_interval_s, v0_mm_per_day, thresholds)
-SELECT $1, $2, code, kind, interval_s, v0, thresholds::jsonb
-FROM unnest($3::text[], $4::text[], $5::integer[], $6::float8[], $7::text[])
-     AS s (code, kind, interval_s, v0, thresholds)
+INSERT INTO sensor (device_id, hazard_point, code, kind, reporting_interval_s, v0_mm_per_day, resolution_mm,
+                    thresholds)
+SELECT $1, $2, code, kind, interval_s, v0, resolution, thresholds::jsonb
+FROM unnest($3::text[], $4::text[], $5::integer[], $6::float8[], $7::float8[], $8::text[])
+     AS s (code, kind, interval_s, v0, resolution, thresholds)
 
 -- name: update_device
 -- NULL leaves a field as it is. Answers no row when there is no such device. $4 author.
@@ -235,6 +236,17 @@ RETURNING id
 
 -- name: move_device_sensors
 UPDATE sensor SET hazard_point = $2 WHERE device_id = $1
+
+-- name: sensor_kinds
+-- The kind of each of the device's sensors named in $2; a code it does not have is left out.
+SELECT code, kind FROM sensor WHERE device_id = $1 AND code = ANY ($2::text[])
+
+-- name: set_sensor_resolutions
+-- $2 codes, $3 their resolutions (NULL: back to the kind's default).
+UPDATE sensor
+SET resolution_mm = given.resolution_mm
+FROM unnest($2::text[], $3::float8[]) AS given (code, resolution_mm)
+WHERE sensor.device_id = $1 AND sensor.code = given.code
 
 -- name: sensor_of_device
 -- $3 scoping person.

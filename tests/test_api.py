@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
+from alerting.rules import DEFAULT_RESOLUTION_MM
 from service.app import create_app
 from service.auth import create_token, list_tokens, revoke_token
 
@@ -284,6 +285,9 @@ def test_hazard_point_shows_its_sensors_and_grid(client, admin, db):
             "kind": "crack",
             "reporting_interval_s": 600,
             "v0_mm_per_day": 2.0,
+            "resolution_mm": None,
+            "resolution_mm_effective": DEFAULT_RESOLUTION_MM["crack"],
+            "resolution_source": "default",
             "thresholds": {"velocity_mm_per_day": {"red": 50}},
             "state": 0,
             "last_reading_at": "2026-07-01T08:00:00Z",

@@ -1,9 +1,11 @@
 """Devices over HTTP (SPEC 5 and 6): registration, health, commands and readings, against the real database."""
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
 
+from alerting.rules import DEFAULT_RESOLUTION_MM
 from service.auth import create_token
 from tests.support import fetch
 from tests.test_api import T0, admin, bearer, client, post_point, viewer  # noqa: F401 (fixtures)
@@ -28,6 +30,14 @@ SPEC_DEVICE = {
     ],
 }
 RAIN_GAUGE = {"code": "RG_1", "kind": "rain", "reporting_interval_s": 300}
+# The marked cracks a grid monitor measures with a tape every three days.
+MANUAL_DEVICE = {
+    "id": "MAN-0042",
+    "hazard_point": POINT,
+    "protocol": "manual",
+    "sensors": [{"code": "M1", "kind": "crack", "reporting_interval_s": 259200},
+                {"code": "M2", "kind": "crack", "reporting_interval_s": 259200, "resolution_mm": 1.0}],
+}
 
 
 @pytest.fixture
@@ -134,6 +144,117 @@ def test_unknown_protocol_is_422(client, admin, point):  # noqa: F811
     response = post_device(client, admin, protocol="modbus")
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "protocol"]
+
+
+# --- resolution ---------------------------------------------------------------------------------
+
+RESOLUTION_KEYS = ("resolution_mm", "resolution_mm_effective", "resolution_source")
+
+
+def resolutions(sensors) -> dict[str, tuple]:
+    return {s["code"]: tuple(s[key] for key in RESOLUTION_KEYS) for s in sensors}
+
+
+def test_a_sensor_shows_its_resolution_and_the_one_in_use(client, admin, point):  # noqa: F811
+    crack = {**SPEC_DEVICE["sensors"][0], "resolution_mm": 1.0}  # a gauge that reports whole millimetres
+    response = post_device(client, admin, sensors=[crack, {"code": "L1_GP_1", "kind": "gnss"}, RAIN_GAUGE])
+    assert response.status_code == 201, response.text
+    expected = {
+        "L1_LF_1": (1.0, 1.0, "configured"),
+        "L1_GP_1": (None, DEFAULT_RESOLUTION_MM["gnss"], "default"),
+        "RG_1": (None, None, None),
+    }
+    assert resolutions(response.json()["sensors"]) == expected
+    assert resolutions(client.get("/api/v1/devices/DEV-0001", headers=admin).json()["sensors"]) == expected
+    assert resolutions(client.get(f"/api/v1/hazard-points/{POINT}", headers=admin).json()["sensors"]) == expected
+
+
+@pytest.mark.parametrize("resolution", [0, -0.1, float("inf"), float("nan"), "fine"])
+def test_a_resolution_that_is_not_a_positive_number_is_422_naming_it(client, admin, point, db, resolution):  # noqa: F811
+    body = {**SPEC_DEVICE, "sensors": [{**SPEC_DEVICE["sensors"][0], "resolution_mm": resolution}]}
+    # Python's JSON writes inf and nan as Infinity and NaN, which the API's JSON parser reads.
+    response = client.post("/api/v1/devices", content=json.dumps(body),
+                           headers={**admin, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "sensors", 0, "resolution_mm"]
+    assert count_rows(db, "device") == 0
+
+
+def test_a_rain_gauge_has_no_resolution(client, admin, point):  # noqa: F811
+    response = post_device(client, admin, sensors=[{**RAIN_GAUGE, "resolution_mm": 0.2}])
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "sensors", 0, "resolution_mm"]
+    assert "a rain sensor has no resolution; only crack, deep, gnss, tilt sensors do" in error["msg"]
+
+
+def patch_sensors(client, headers, *sensors, **changes):  # noqa: F811
+    return client.patch("/api/v1/devices/DEV-0001", json={"sensors": list(sensors), **changes}, headers=headers)
+
+
+def test_admin_sets_a_resolution_and_sets_it_back_to_the_default(client, admin, device):  # noqa: F811
+    response = patch_sensors(client, admin, {"code": "L1_LF_1", "resolution_mm": 0.5})
+    assert response.status_code == 200, response.text
+    assert resolutions(response.json()["sensors"])["L1_LF_1"] == (0.5, 0.5, "configured")
+    response = patch_sensors(client, admin, {"code": "L1_LF_1", "resolution_mm": None})
+    assert resolutions(response.json()["sensors"])["L1_LF_1"] == (None, DEFAULT_RESOLUTION_MM["crack"], "default")
+
+
+def test_a_resolution_for_an_unknown_sensor_is_404_and_changes_nothing(client, admin, device, db):  # noqa: F811
+    response = patch_sensors(client, admin, {"code": "L1_LF_1", "resolution_mm": 0.5},
+                             {"code": "NOPE", "resolution_mm": 0.5})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Sensor NOPE of device DEV-0001 not found"}
+    assert fetch(db.info.dsn, "SELECT resolution_mm FROM sensor WHERE code = 'L1_LF_1'") == [(None,)]
+
+
+def test_a_bad_resolution_in_a_change_is_422_and_changes_nothing(client, admin, device, db):  # noqa: F811
+    response = patch_sensors(client, admin, {"code": "RG_1", "resolution_mm": 0.2}, accel_unit="g")
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "sensors", 0, "resolution_mm"]
+    assert "a rain sensor has no resolution" in error["msg"]
+    response = patch_sensors(client, admin, {"code": "L1_LF_1", "resolution_mm": -1})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "sensors", 0, "resolution_mm"]
+    assert fetch(db.info.dsn, "SELECT accel_unit FROM device") == [("mg",)]
+    assert fetch(db.info.dsn, "SELECT resolution_mm FROM sensor") == [(None,), (None,)]
+
+
+# --- manual devices -------------------------------------------------------------------------------
+
+
+def test_admin_registers_a_manual_device_of_marked_cracks(client, admin, point):  # noqa: F811
+    response = client.post("/api/v1/devices", json=MANUAL_DEVICE, headers=admin)
+    assert response.status_code == 201, response.text
+    device = response.json()
+    assert (device["protocol"], device["online"], device["last_seen"]) == ("manual", None, None)
+    assert [(s["code"], s["kind"], s["reporting_interval_s"]) for s in device["sensors"]] == [
+        ("M1", "crack", 259200), ("M2", "crack", 259200)]
+    assert resolutions(device["sensors"])["M2"] == (1.0, 1.0, "configured")
+    listed = client.get(f"/api/v1/devices?hazard_point={POINT}", headers=admin).json()["data"]
+    assert [(d["id"], d["protocol"]) for d in listed] == [("MAN-0042", "manual")]
+
+
+def test_a_manual_device_measures_only_cracks(client, admin, point, db):  # noqa: F811
+    sensors = [*MANUAL_DEVICE["sensors"], {"code": "M3", "kind": "gnss", "reporting_interval_s": 259200}]
+    response = client.post("/api/v1/devices", json={**MANUAL_DEVICE, "sensors": sensors}, headers=admin)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "sensors"]
+    assert "sensor M3 is gnss; a manual device's sensors are marked cracks measured with a tape" in error["msg"]
+    assert count_rows(db, "device") == 0
+
+
+def test_a_manual_sensor_needs_its_reporting_interval(client, admin, point, db):  # noqa: F811
+    response = client.post("/api/v1/devices", json={**MANUAL_DEVICE, "sensors": [{"code": "M1", "kind": "crack"}]},
+                           headers=admin)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "sensors"]
+    assert "sensor M1 needs reporting_interval_s: how often the grid monitor measures it" in error["msg"]
+    assert count_rows(db, "device") == 0
 
 
 # --- list and health ------------------------------------------------------------------------------

@@ -67,8 +67,8 @@ def ledger(tmp_path):
 def test_a_good_json_ledger_imports_everything(run_import, database_url):
     result = run_import(SAMPLES / "registry.json")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert counts(database_url) == {"hazard_point": 2, "device": 2, "sensor": 3, "person": 4, "grid_assignment": 6}
-    assert "imported 2 hazard points, 2 devices with 3 sensors, 4 people, 2 grids" in result.stdout
+    assert counts(database_url) == {"hazard_point": 2, "device": 3, "sensor": 5, "person": 4, "grid_assignment": 6}
+    assert "imported 2 hazard points, 3 devices with 5 sensors, 4 people, 2 grids" in result.stdout
     assert "people: 4 of 4" in result.stdout
     # The grid by key (张三) and by phone (赵六, 13800000004); the roles left out are vacant.
     assert grid(database_url, "500113-HP-0102") == {"monitor": "张三", "county_admin": "赵六"}
@@ -86,7 +86,7 @@ def test_a_good_json_ledger_imports_everything(run_import, database_url):
 def test_a_good_csv_directory_imports_everything(run_import, database_url):
     result = run_import(SAMPLES / "csv")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert counts(database_url) == {"hazard_point": 3, "device": 2, "sensor": 4, "person": 4, "grid_assignment": 10}
+    assert counts(database_url) == {"hazard_point": 3, "device": 3, "sensor": 5, "person": 4, "grid_assignment": 10}
     # Dotted columns fill nested fields, ';' separates a list, an empty cell is left out.
     assert fetch(database_url, "SELECT thresholds FROM sensor WHERE code = 'CR-01'")[0][0] == {
         "velocity_mm_per_day": {"yellow": 10, "red": 50},
@@ -105,6 +105,44 @@ def test_a_good_csv_directory_imports_everything(run_import, database_url):
         "resident_geologist": "孙强",
         "county_admin": "周丽",
     }
+
+
+def sensors_of(database_url: str, device_id: str) -> list[tuple]:
+    return fetch(database_url, "SELECT s.code, s.kind, s.reporting_interval_s, s.resolution_mm, d.protocol "
+                               "FROM sensor s JOIN device d ON d.id = s.device_id WHERE d.id = %s ORDER BY s.code",
+                 device_id)
+
+
+def test_a_json_ledger_brings_resolutions_and_a_manual_device(run_import, database_url):
+    assert run_import(SAMPLES / "registry.json").returncode == 0
+    assert sensors_of(database_url, "DEV-500113-0102") == [("L1_QJ_1", "tilt", 600, 0.05, "universal")]
+    assert sensors_of(database_url, "MAN-500113-0101") == [
+        ("M1", "crack", 259200, 1.0, "manual"), ("M2", "crack", 259200, 1.0, "manual")]
+    # A sensor without one keeps the kind's default.
+    assert fetch(database_url, "SELECT resolution_mm FROM sensor WHERE code = 'CR-01'") == [(None,)]
+
+
+def test_a_csv_ledger_brings_resolutions_and_a_manual_device(run_import, database_url):
+    assert run_import(SAMPLES / "csv").returncode == 0
+    assert sensors_of(database_url, "DEV-500114-0203") == [
+        ("L1_JS_1", "accel", 60, None, "universal"), ("L1_SW_1", "deep", 1800, 0.5, "universal")]
+    assert sensors_of(database_url, "MAN-500114-0202") == [("M1", "crack", 259200, 1.0, "manual")]
+
+
+def test_a_bad_resolution_and_a_manual_gnss_are_bad_rows(run_import, database_url, tmp_path):
+    shutil.copy(SAMPLES / "csv" / "points.csv", tmp_path)
+    (tmp_path / "devices.csv").write_text("id,hazard_point,protocol\nGW-1,500114-HP-0201,native\n"
+                                          "MAN-1,500114-HP-0202,manual\n")
+    (tmp_path / "sensors.csv").write_text("device_id,code,kind,reporting_interval_s,resolution_mm\n"
+                                          "GW-1,CR-01,crack,600,0\nGW-1,RG-01,rain,300,0.2\n"
+                                          "MAN-1,M1,gnss,259200,\n")
+    result = run_import(tmp_path)
+    assert result.returncode == 1
+    assert "sensors.csv row 2: resolution_mm: Input should be greater than 0 (given '0')" in result.stdout
+    assert "sensors.csv row 3: resolution_mm: a rain sensor has no resolution" in result.stdout
+    assert ("devices.csv row 3: sensors: sensor M1 is gnss; a manual device's sensors are marked cracks measured "
+            "with a tape, kind crack") in result.stdout
+    assert counts(database_url) == NOTHING
 
 
 def test_three_bad_rows_are_all_reported_with_row_and_field_and_nothing_is_written(run_import, database_url):
@@ -147,7 +185,7 @@ def test_codes_already_registered_are_bad_rows(run_import, database_url):
 def test_a_dry_run_checks_everything_and_writes_nothing(run_import, database_url):
     result = run_import(SAMPLES / "csv", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "dry run: 3 hazard points, 2 devices with 4 sensors, 4 people, 3 grids would be imported" in result.stdout
+    assert "dry run: 3 hazard points, 3 devices with 5 sensors, 4 people, 3 grids would be imported" in result.stdout
     assert counts(database_url) == NOTHING
 
 

@@ -63,14 +63,15 @@ async def get_device(conn: ConnDep, token: CurrentToken, device_id: str) -> Devi
 @router.patch(
     "/{device_id}",
     response_model=DeviceDetail,
-    summary="Change a device's acceleration unit or hazard point (admin)",
+    summary="Change a device's acceleration unit, hazard point or sensors' resolutions (admin)",
     responses={
         403: {"model": ErrorBody, "description": "Only administrators change devices"},
-        404: {"model": ErrorBody, "description": "No such device, or no such hazard point"},
+        404: {"model": ErrorBody, "description": "No such device, hazard point, or sensor of the device"},
     },
 )
 async def update_device(conn: ConnDep, admin: AdminToken, device_id: str, device_update: DeviceUpdate) -> DeviceDetail:
-    """Fields left out stay as they are; moving a device moves its sensors with it. Who changed it is recorded."""
+    """Fields left out stay as they are; moving a device moves its sensors with it; `sensors` changes the named
+    ones. Who changed it is recorded."""
     return await device_service.update_device(conn=conn, device_id=device_id, device_update=device_update,
                                               author=admin)
 

@@ -2,20 +2,29 @@
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from service.hazard_points.schemas import POINT_CODE_PATTERN, LevelThresholds
+from alerting.rules import DEFAULT_RESOLUTION_MM
+from service.hazard_points.schemas import POINT_CODE_PATTERN, LevelThresholds, SensorResolution
 from service.pagination import PageQuery
 
-Protocol = Literal["universal", "native"]
+# `manual`: the marked cracks of a point that grid monitors measure with a tape and send with patrol reports.
+Protocol = Literal["universal", "native", "manual"]
+MANUAL = "manual"
+MANUAL_KIND = "crack"
 AccelUnit = Literal["mg", "g"]
 SensorKind = Literal["crack", "gnss", "tilt", "deep", "accel", "rain", "soil_moisture", "soil_temp", "pore_pressure",
                      "other"]
 # Device ids and sensor codes name MQTT topic levels and URL path segments, like point codes.
 DEVICE_ID_PATTERN = POINT_CODE_PATTERN
 SENSOR_CODE_PATTERN = POINT_CODE_PATTERN
+ResolutionMm = Annotated[float, Field(gt=0, allow_inf_nan=False, examples=[0.1])]
+RESOLUTION_DESCRIPTION = (
+    "The smallest displacement the sensor tells apart, mm (degrees for tilt): a movement over the velocity window "
+    "smaller than two resolutions counts as none. Displacement kinds only; null: the kind's default."
+)
 BUCKET_PATTERN = re.compile(r"^(?:raw|([1-9]\d{0,3})([mh]))$")
 DEFAULT_READINGS = 1000
 # Two months of 10-minute readings, or a year of hourly buckets.
@@ -38,7 +47,30 @@ class SensorCreate(BaseModel):
     kind: SensorKind
     reporting_interval_s: int = Field(600, gt=0, le=86_400 * 7)
     v0_mm_per_day: float | None = Field(None, gt=0, description="The steady-state velocity of the tangent-angle rule.")
+    resolution_mm: ResolutionMm | None = Field(None, description=RESOLUTION_DESCRIPTION)
     thresholds: SensorThresholds = Field(default_factory=SensorThresholds)
+
+    @field_validator("resolution_mm")
+    @classmethod
+    def _resolution_of_a_displacement(cls, resolution_mm: float | None, info: ValidationInfo) -> float | None:
+        if resolution_mm is not None and "kind" in info.data:
+            check_resolution_kind(info.data["kind"])
+        return resolution_mm
+
+
+def check_resolution_kind(kind: str) -> None:
+    """ValueError unless a sensor of this kind has a resolution (the displacement kinds)."""
+    if kind not in DEFAULT_RESOLUTION_MM:
+        raise ValueError(f"a {kind} sensor has no resolution; only {', '.join(sorted(DEFAULT_RESOLUTION_MM))} "
+                         "sensors do")
+
+
+def _codes_unique(codes: list[str]) -> None:
+    seen: set[str] = set()
+    for code in codes:
+        if code in seen:
+            raise ValueError(f"sensor code {code} is given twice")
+        seen.add(code)
 
 
 class DeviceCreate(BaseModel):
@@ -54,13 +86,26 @@ class DeviceCreate(BaseModel):
 
     @field_validator("sensors")
     @classmethod
-    def _codes_unique(cls, sensors: list[SensorCreate]) -> list[SensorCreate]:
-        seen: set[str] = set()
-        for sensor in sensors:
-            if sensor.code in seen:
-                raise ValueError(f"sensor code {sensor.code} is given twice")
-            seen.add(sensor.code)
+    def _sensors_fit_the_device(cls, sensors: list[SensorCreate], info: ValidationInfo) -> list[SensorCreate]:
+        _codes_unique([sensor.code for sensor in sensors])
+        if info.data.get("protocol") == MANUAL:
+            for sensor in sensors:
+                if sensor.kind != MANUAL_KIND:
+                    raise ValueError(f"sensor {sensor.code} is {sensor.kind}; a manual device's sensors are marked "
+                                     f"cracks measured with a tape, kind {MANUAL_KIND}")
+                if "reporting_interval_s" not in sensor.model_fields_set:
+                    raise ValueError(f"sensor {sensor.code} needs reporting_interval_s: how often the grid monitor "
+                                     "measures it (259200 for every 3 days); it is offline after three of them")
         return sensors
+
+
+class SensorUpdate(BaseModel):
+    """A change to one registered sensor of the device."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(examples=["L1_LF_1"])
+    resolution_mm: ResolutionMm | None = Field(description=f"{RESOLUTION_DESCRIPTION} Send null to go back to it.")
 
 
 class DeviceUpdate(BaseModel):
@@ -70,6 +115,13 @@ class DeviceUpdate(BaseModel):
 
     accel_unit: AccelUnit | None = None
     hazard_point: str | None = Field(None, description="Move the device, with its sensors, to another point.")
+    sensors: list[SensorUpdate] | None = Field(None, description="Changes to some of the device's sensors, by code.")
+
+    @field_validator("sensors")
+    @classmethod
+    def _codes_given_once(cls, sensors: list[SensorUpdate] | None) -> list[SensorUpdate] | None:
+        _codes_unique([sensor.code for sensor in sensors or ()])
+        return sensors
 
 
 class DevicePublic(BaseModel):
@@ -93,7 +145,7 @@ class DevicesPublic(BaseModel):
     count: int = Field(description="How many devices match, over all pages.")
 
 
-class DeviceSensorPublic(BaseModel):
+class DeviceSensorPublic(SensorResolution):
     """A sensor of the device and its state."""
 
     code: str

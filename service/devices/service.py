@@ -20,8 +20,10 @@ from service.devices.schemas import (
     ReadingPublic,
     ReadingsPublic,
     ReadingsQuery,
+    SensorUpdate,
+    check_resolution_kind,
 )
-from service.errors import Conflict, NotFound
+from service.errors import Conflict, Invalid, NotFound
 from service.pagination import split_page
 
 _SQL = sql.queries("api")
@@ -86,6 +88,7 @@ async def create_device(*, conn: asyncpg.Connection, device_create: DeviceCreate
             [s.kind for s in d.sensors],
             [s.reporting_interval_s for s in d.sensors],
             [s.v0_mm_per_day for s in d.sensors],
+            [s.resolution_mm for s in d.sensors],
             [s.thresholds.model_dump_json(exclude_none=True) for s in d.sensors],
         )
         return await _detail(conn, d.id)
@@ -94,7 +97,7 @@ async def create_device(*, conn: asyncpg.Connection, device_create: DeviceCreate
 async def update_device(
     *, conn: asyncpg.Connection, device_id: str, device_update: DeviceUpdate, author: ApiToken
 ) -> DeviceDetail:
-    """Change the acceleration unit, or move the device with its sensors to another point."""
+    """Change the acceleration unit or sensors' resolutions, or move the device with its sensors to another point."""
     u = device_update
     async with conn.transaction():
         try:
@@ -105,7 +108,24 @@ async def update_device(
             raise NotFound(f"Device {device_id} not found")
         if u.hazard_point is not None:
             await conn.execute(_SQL["move_device_sensors"], device_id, u.hazard_point)
+        if u.sensors:
+            await _update_sensors(conn, device_id, u.sensors)
         return await _detail(conn, device_id)
+
+
+async def _update_sensors(conn: asyncpg.Connection, device_id: str, sensors: list[SensorUpdate]) -> None:
+    """Set each named sensor's resolution; NotFound for a code the device does not have."""
+    codes = [sensor.code for sensor in sensors]
+    kinds = {row["code"]: row["kind"] for row in await conn.fetch(_SQL["sensor_kinds"], device_id, codes)}
+    for i, sensor in enumerate(sensors):
+        if sensor.code not in kinds:
+            raise NotFound(f"Sensor {sensor.code} of device {device_id} not found")
+        if sensor.resolution_mm is not None:
+            try:
+                check_resolution_kind(kinds[sensor.code])
+            except ValueError as exc:
+                raise Invalid(str(exc), loc=("body", "sensors", i, "resolution_mm")) from None
+    await conn.execute(_SQL["set_sensor_resolutions"], device_id, codes, [sensor.resolution_mm for sensor in sensors])
 
 
 async def sensor_readings(*, conn: asyncpg.Connection, device_id: str, sensor: str,

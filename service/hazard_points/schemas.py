@@ -4,8 +4,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, computed_field, field_validator, model_validator
 
+from alerting.rules import DEFAULT_RESOLUTION_MM
 from service.alerts.schemas import Level
 from service.pagination import PageQuery
 from service.people.schemas import PHONE_PATTERN
@@ -230,7 +231,28 @@ class HazardPointsPublic(BaseModel):
     count: int = Field(description="How many points match, over all pages.")
 
 
-class SensorPublic(BaseModel):
+class SensorResolution(BaseModel):
+    """A sensor's resolution as registered, and the one the deformation rule starts from (SPEC 4.1)."""
+
+    kind: str
+    resolution_mm: float | None = Field(description="As registered, mm (degrees for tilt); null: the kind's default.")
+
+    @computed_field(description="The resolution the deformation rule starts from: as registered, else the kind's "
+                    "default (the engine raises it to twice the reading noise of a noisier sensor, and says so in its "
+                    "evidence); null for kinds without one.")
+    @property
+    def resolution_mm_effective(self) -> float | None:
+        return self.resolution_mm if self.resolution_mm is not None else DEFAULT_RESOLUTION_MM.get(self.kind)
+
+    @computed_field(description="Where resolution_mm_effective comes from: `configured` or the kind's `default`.")
+    @property
+    def resolution_source(self) -> Literal["configured", "default"] | None:
+        if self.resolution_mm is not None:
+            return "configured"
+        return "default" if self.kind in DEFAULT_RESOLUTION_MM else None
+
+
+class SensorPublic(SensorResolution):
     """A sensor bound to the point."""
 
     device_id: str

@@ -27,8 +27,9 @@ first row naming the columns, which are the JSON field names:
                threatened_households, threatened_people, threatened_property_wan_yuan, status; nested fields
                as dotted columns (monitoring_plan.rainfall_may_exceed_orange, card.shelter, ...) or a column
                holding JSON (card)
-  devices.csv  id, hazard_point, protocol, accel_unit
-  sensors.csv  device_id, code, kind, reporting_interval_s, v0_mm_per_day,
+  devices.csv  id, hazard_point, protocol (universal, native, or manual: marked cracks measured with a tape),
+               accel_unit
+  sensors.csv  device_id, code, kind, reporting_interval_s, v0_mm_per_day, resolution_mm,
                thresholds.velocity_mm_per_day.blue ... thresholds.displacement_mm.red
   grid.csv     point, monitor, area_lead, resident_geologist, county_admin
 An empty cell is a field left out.
