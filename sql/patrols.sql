@@ -33,7 +33,7 @@ ORDER BY page.due_at, page.id
 WITH matching AS NOT MATERIALIZED (
     SELECT r.id, r.hazard_point AS point, r.task_id AS task, r.reporter_id, pe.name AS reporter_name,
            r.recorded_by, r.reported_at, r.received_at, r.lon, r.lat, r.accuracy_m, r.findings, r.judgement,
-           r.note, r.photos, r.distance_m, r.far_from_point, r.alert_id
+           r.note, r.photos, r.measurements, r.distance_m, r.far_from_point, r.alert_id
     FROM patrol_report r
     LEFT JOIN person pe ON pe.id = r.reporter_id
     WHERE ($1::bigint IS NULL OR r.id = $1)
@@ -67,9 +67,23 @@ WHERE id = $1 AND state = 'open'
 
 -- name: insert_report
 INSERT INTO patrol_report (task_id, hazard_point, reporter_id, recorded_by, reported_at, received_at, lon, lat,
-                           accuracy_m, findings, judgement, note, photos, distance_m, far_from_point)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb, $14, $15)
+                           accuracy_m, findings, judgement, note, photos, distance_m, far_from_point, measurements)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb, $14, $15, $16::text::jsonb)
 RETURNING id
+
+-- name: manual_sensors
+-- The sensors of the point's manual devices: the marked cracks a report may carry tape measurements of.
+SELECT s.device_id, s.code
+FROM sensor s
+JOIN device d ON d.id = s.device_id
+WHERE s.hazard_point = $1 AND d.protocol = 'manual'
+ORDER BY s.code, s.device_id
+
+-- name: insert_measured_reading
+-- A tape measurement as a reading of its manual sensor; a resent report stores nothing twice.
+INSERT INTO reading (device_id, sensor_code, ts, kind, value, quality)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (device_id, sensor_code, ts) DO NOTHING
 
 -- name: set_report_alert
 UPDATE patrol_report SET alert_id = $2 WHERE id = $1

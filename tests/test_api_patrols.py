@@ -6,9 +6,12 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from alerting.kernels import haversine_m as distance_m
+from ingest.writer import READINGS_CHANNEL, parse_stored_notice
 from service.auth import create_token
 from tests.support import Subscriber, fetch, wait_until
 from tests.test_api import admin, bearer, client, insert_alert, post_point, viewer  # noqa: F401 (fixtures)
@@ -409,6 +412,152 @@ def test_a_dangerous_report_on_a_red_alert_is_recorded_on_it(client, monitor, ad
 def test_a_suspicious_report_raises_no_alert(client, monitor, db):  # noqa: F811
     assert report(client, monitor[0]).json()["alert_id"] is None
     assert count(db, "alert") == 0
+
+
+# --- tape measurements at marked cracks -----------------------------------------------------------
+
+REPORTED_AT = datetime(2026, 7, 1, 0, 42, 10, tzinfo=UTC)  # body()'s reported_at
+DAY = {"from": "2026-07-01T00:00:00Z", "to": "2026-07-02T00:00:00Z"}
+
+
+@pytest.fixture
+def marked_cracks(client, admin, points):  # noqa: F811
+    """POINT's marked cracks M1 and M2 (manual device MAN-0042) beside its crack gauge CR-01 (GW-0042), and OTHER's
+    marked crack M9 (MAN-0001)."""
+    devices = [
+        ("MAN-0042", POINT, "manual", ["M1", "M2"]),
+        ("GW-0042", POINT, "native", ["CR-01"]),
+        ("MAN-0001", OTHER, "manual", ["M9"]),
+    ]
+    for device_id, point, protocol, codes in devices:
+        sensors = [{"code": code, "kind": "crack", "reporting_interval_s": 259200} for code in codes]
+        response = client.post("/api/v1/devices", headers=admin, json={
+            "id": device_id, "hazard_point": point, "protocol": protocol, "sensors": sensors})
+        assert response.status_code == 201, response.text
+
+
+def measured(client, headers, sensor, device="MAN-0042"):  # noqa: F811
+    """The sensor's readings on body()'s day, as (ts, value, quality flags)."""
+    response = client.get(f"/api/v1/devices/{device}/sensors/{sensor}/readings", params=DAY, headers=headers)
+    assert response.status_code == 200, response.text
+    return [(r["ts"], r["value"], r["quality"]) for r in response.json()["data"]]
+
+
+@pytest.fixture
+def readings_notices(database_url):
+    """The payloads of the NOTIFYs that tell the engine of stored readings, from now on."""
+    conn = psycopg.connect(database_url, autocommit=True)
+    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(READINGS_CHANNEL)))
+    yield lambda: [parse_stored_notice(n.payload) for n in conn.notifies(timeout=5, stop_after=1)]
+    conn.close()
+
+
+def test_a_reports_measurements_are_readings_of_the_points_marked_cracks(  # noqa: F811
+    client, monitor, marked_cracks, readings_notices
+):
+    headers, _ = monitor
+    two = [{"sensor": "M1", "value_mm": 12.5}, {"sensor": "M2", "value_mm": 3}]
+    response = report(client, headers, measurements=two)
+    assert response.status_code == 201, response.text
+    filed = response.json()
+    assert filed["measurements"] == [
+        {"device": "MAN-0042", "sensor": "M1", "value_mm": 12.5},
+        {"device": "MAN-0042", "sensor": "M2", "value_mm": 3.0},
+    ]
+    assert client.get(f"/api/v1/patrol-reports/{filed['id']}", headers=headers).json()["measurements"] == (
+        filed["measurements"])
+    assert measured(client, headers, "M1") == [("2026-07-01T00:42:10Z", 12.5, [])]
+    assert measured(client, headers, "M2") == [("2026-07-01T00:42:10Z", 3.0, [])]
+    sensors = client.get("/api/v1/devices/MAN-0042", headers=headers).json()["sensors"]
+    assert [(s["code"], s["last_reading_at"], s["offline"]) for s in sensors] == [
+        ("M1", "2026-07-01T00:42:10Z", False), ("M2", "2026-07-01T00:42:10Z", False)]
+    # The engine hears of them as of readings from ingest, and evaluates the point again at once.
+    assert readings_notices() == [{"MAN-0042": REPORTED_AT}]
+
+
+def test_a_multipart_report_carries_measurements_as_json_text(client, monitor, marked_cracks):  # noqa: F811
+    headers, _ = monitor
+    response = client.post(
+        "/api/v1/patrol-reports",
+        data=form(measurements=json.dumps([{"sensor": "M1", "value_mm": 12.5}])),
+        files=[("photos", ("a.png", png(), "image/png"))],
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["measurements"] == [{"device": "MAN-0042", "sensor": "M1", "value_mm": 12.5}]
+    assert measured(client, headers, "M1") == [("2026-07-01T00:42:10Z", 12.5, [])]
+
+
+def test_a_multipart_measurements_field_that_is_not_json_is_422(client, monitor, marked_cracks, db):  # noqa: F811
+    response = client.post("/api/v1/patrol-reports", data=form(measurements="M1=12.5"), headers=monitor[0])
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "measurements"]
+    assert "measurements is JSON text" in error["msg"]
+    assert count(db, "patrol_report") == 0
+
+
+@pytest.mark.parametrize("sensor", ["M7", "M9", "CR-01"], ids=["unknown", "another point's", "not manual"])
+def test_a_measurement_of_no_marked_crack_of_the_point_is_422_and_nothing_is_stored(  # noqa: F811
+    client, monitor, marked_cracks, db, sensor
+):
+    measurements = [{"sensor": "M1", "value_mm": 12.5}, {"sensor": sensor, "value_mm": 4.0}]
+    response = report(client, monitor[0], measurements=measurements)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "measurements", 1, "sensor"]
+    assert error["msg"] == f"{sensor} is not a manual sensor of hazard point {POINT}; its manual sensors are M1, M2"
+    assert (count(db, "patrol_report"), count(db, "reading")) == (0, 0)
+
+
+def test_a_measurement_that_is_not_a_finite_number_is_422(client, monitor, marked_cracks, db):  # noqa: F811
+    # Python's JSON writes nan as NaN, which the API's JSON parser reads.
+    content = json.dumps(body(measurements=[{"sensor": "M1", "value_mm": float("nan")}]))
+    response = client.post("/api/v1/patrol-reports", content=content,
+                           headers={**monitor[0], "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "measurements", 0, "value_mm"]
+    assert (count(db, "patrol_report"), count(db, "reading")) == (0, 0)
+
+
+def test_a_crack_measured_twice_in_one_report_is_422(client, monitor, marked_cracks, db):  # noqa: F811
+    twice = [{"sensor": "M1", "value_mm": 12.5}, {"sensor": "M1", "value_mm": 12.7}]
+    response = report(client, monitor[0], measurements=twice)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "measurements", 1, "sensor"]
+    assert error["msg"] == "M1 is measured twice in this report"
+    assert (count(db, "patrol_report"), count(db, "reading")) == (0, 0)
+
+
+def test_a_resent_report_stores_its_measurement_once(client, monitor, marked_cracks, db):  # noqa: F811
+    headers, _ = monitor
+    for _ in range(2):  # the phone's outbox sends again when it did not hear the answer
+        assert report(client, headers, measurements=[{"sensor": "M1", "value_mm": 12.5}]).status_code == 201
+    assert measured(client, headers, "M1") == [("2026-07-01T00:42:10Z", 12.5, [])]
+
+
+def test_a_measurement_stamped_ahead_of_the_server_is_flagged_like_a_device_reading(  # noqa: F811
+    client, monitor, marked_cracks
+):
+    ahead = NOW + timedelta(hours=1)
+    response = report(client, monitor[0], reported_at=ahead.isoformat(),
+                      measurements=[{"sensor": "M1", "value_mm": 12.5}])
+    assert response.status_code == 201, response.text
+    readings = client.get("/api/v1/devices/MAN-0042/sensors/M1/readings", headers=monitor[0],
+                          params={"from": NOW.isoformat(), "to": (NOW + timedelta(days=1)).isoformat()}).json()["data"]
+    assert [(r["value"], r["quality"]) for r in readings] == [(12.5, ["future"])]
+
+
+def test_a_grid_monitor_measures_only_the_marked_cracks_of_its_own_points(client, monitor, marked_cracks, db):  # noqa: F811
+    headers, _ = monitor
+    response = report(client, headers, point=OTHER, lon=106.6, lat=29.5, measurements=[{"sensor": "M9", "value_mm": 1}])
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"Hazard point {OTHER} not found"}
+    response = report(client, headers, measurements=[{"sensor": "M9", "value_mm": 1}])
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "measurements", 0, "sensor"]
+    assert (count(db, "patrol_report"), count(db, "reading")) == (0, 0)
 
 
 # --- who may report and see what ------------------------------------------------------------------

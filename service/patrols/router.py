@@ -23,6 +23,7 @@ from service.patrols.schemas import (
     PatrolReportsPublic,
     PatrolTaskQuery,
     PatrolTasksPublic,
+    json_schema,
     multipart_schema,
 )
 from service.settings import Settings
@@ -57,6 +58,13 @@ already done or cancelled is kept and the task is left as it was (`task_marked_d
 judgement raises the point's deformation alert to orange in the same transaction (opening one if none is open;
 an alert already orange or red gets a `patrol_reported` event instead), with the report as its evidence;
 `alert_id` names it. Orange then needs a duty officer to lower it.
+
+**Measurements:** `measurements` carries tape readings at the point's marked cracks, each naming a sensor of one of
+the point's manual devices (`protocol` `manual`); a sensor that is not one of them is refused with the point's manual
+sensors listed. Each is stored in the same transaction as a crack reading of its sensor at `reported_at` (flagged as
+ingest flags readings, e.g. `future` when the phone's clock is ahead), shown at
+`/devices/{id}/sensors/{code}/readings`, and the point is evaluated again at once. A resent report stores no reading
+twice. In multipart/form-data, `measurements` is JSON text of the list.
 """
 
 REPORT_EXAMPLE = PatrolReportCreate.model_config["json_schema_extra"]["examples"][0]
@@ -65,7 +73,7 @@ POST_OPENAPI = {
         "required": True,
         "content": {
             "application/json": {
-                "schema": PatrolReportCreate.model_json_schema(),
+                "schema": json_schema(),
                 "example": REPORT_EXAMPLE,
             },
             "multipart/form-data": {
@@ -145,7 +153,8 @@ async def list_patrol_reports(
         404: {"model": ErrorBody, "description": "No such point (or not one of the grid monitor's), or no such task"},
         413: {"model": ErrorBody, "description": "A photo is larger than allowed"},
         415: {"model": ErrorBody, "description": "Neither JSON nor a form"},
-        422: {"description": "A field is invalid, a photo is not an image, or the task is of another point"},
+        422: {"description": "A field is invalid, a photo is not an image, the task is of another point, or a "
+                            "measurement names no manual sensor of the point"},
     },
 )
 async def create_patrol_report(
@@ -250,6 +259,16 @@ async def _json_fields(request: Request) -> Any:
     return fields
 
 
+def _measurements(text: str) -> list[Any]:
+    """The measurements of one form field: JSON text of a list of them, or of one."""
+    try:
+        measurements = json.loads(text)
+    except ValueError as exc:
+        raise Invalid(f"measurements is JSON text, such as [{{\"sensor\": \"M1\", \"value_mm\": 12.5}}]: {exc}",
+                      loc=("body", "measurements")) from None
+    return measurements if isinstance(measurements, list) else [measurements]
+
+
 def _form_fields(form: FormData) -> tuple[dict[str, Any], list[PhotoUpload]]:
     """The form's fields as the JSON body would have them, and its photo files."""
     fields: dict[str, Any] = {}
@@ -265,6 +284,8 @@ def _form_fields(form: FormData) -> tuple[dict[str, Any], list[PhotoUpload]]:
             raise Invalid("photos must be files (form parts with a filename), not text", loc=("body", "photos"))
         elif name == "findings":
             fields.setdefault("findings", []).extend(part.strip() for part in value.split(",") if part.strip())
+        elif name == "measurements":
+            fields.setdefault("measurements", []).extend(_measurements(value))
         elif name in fields:
             raise Invalid(f"{name} is given more than once", loc=("body", name))
         else:

@@ -83,6 +83,33 @@ class PatrolTasksPublic(BaseModel):
 
 # --- reports -------------------------------------------------------------------------------------
 
+MAX_MEASUREMENTS = 100
+
+
+class Measurement(BaseModel):
+    """A tape reading at a marked crack of the point: a sensor of one of the point's manual devices."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    sensor: str = Field(min_length=1, max_length=64, description="The marked crack's sensor code.", examples=["M1"])
+    device: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="The manual device the sensor is on; needed only when two of the point's manual devices have a "
+        "sensor of that code.",
+        examples=[None],
+    )
+    value_mm: float = Field(allow_inf_nan=False, description="The crack's width as measured, mm.", examples=[12.5])
+
+
+class MeasurementPublic(BaseModel):
+    """A tape reading the report carried; it is also a reading of the sensor at the report's time."""
+
+    device: str = Field(description="The manual device.", examples=["MAN-500113-0042"])
+    sensor: str = Field(examples=["M1"])
+    value_mm: float = Field(examples=[12.5])
+
 
 class PatrolReportCreate(BaseModel):
     """A patrol report from a phone: JSON, or multipart/form-data with the same fields plus `photos`."""
@@ -101,6 +128,7 @@ class PatrolReportCreate(BaseModel):
                     "findings": ["new_cracks", "crack_widening"],
                     "judgement": "suspicious",
                     "note": "New crack about 2 m long above the road, 1 cm wide.",
+                    "measurements": [{"sensor": "M1", "value_mm": 12.5}],
                 }
             ]
         },
@@ -136,6 +164,14 @@ class PatrolReportCreate(BaseModel):
         examples=["suspicious"],
     )
     note: str | None = Field(None, max_length=4000, description="Free text.", examples=["Crack 2 m long, 1 cm wide."])
+    measurements: list[Measurement] = Field(
+        default_factory=list,
+        max_length=MAX_MEASUREMENTS,
+        description="Tape readings at the point's marked cracks (sensors of its manual devices), each stored as a "
+        "reading of its sensor at reported_at; a resent report stores none twice. In multipart/form-data, JSON text "
+        "of the same list (or of one measurement per `measurements` field).",
+        examples=[[{"sensor": "M1", "value_mm": 12.5}]],
+    )
 
     @field_validator("findings")
     @classmethod
@@ -147,15 +183,39 @@ class PatrolReportCreate(BaseModel):
         return findings
 
 
+def json_schema() -> dict[str, Any]:
+    """PatrolReportCreate's JSON schema with its nested models written out in place: the route declares no body
+    model, so the OpenAPI document has no component for them to refer to."""
+    schema = PatrolReportCreate.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        return [inline(item) for item in node] if isinstance(node, list) else node
+
+    return inline(schema)
+
+
 def multipart_schema() -> dict[str, Any]:
     """The OpenAPI schema of the multipart/form-data body: PatrolReportCreate's fields plus the photo files."""
-    schema = PatrolReportCreate.model_json_schema()
+    schema = json_schema()
     schema["title"] = "PatrolReportForm"
     schema["properties"]["photos"] = {
         "type": "array",
         "items": {"type": "string", "format": "binary"},
         "description": "JPEG, PNG or WebP files, one form part each, all named `photos`. The type is judged by the "
         "file's content, not its name or content type; each at most the configured size (default 10 MiB).",
+    }
+    schema["properties"]["measurements"] = {
+        "type": "string",
+        "contentMediaType": "application/json",
+        "description": "JSON text: the list of measurements of the JSON body, or one measurement; the field may be "
+        "repeated.",
+        "examples": ['[{"sensor": "M1", "value_mm": 12.5}]'],
     }
     schema.pop("examples", None)
     return schema
@@ -194,6 +254,7 @@ class PatrolReportPublic(BaseModel):
     judgement: Judgement = Field(examples=["suspicious"])
     note: str | None = Field(examples=["Crack 2 m long, 1 cm wide."])
     photos: list[PhotoPublic]
+    measurements: list[MeasurementPublic]
     distance_m: float | None = Field(
         description="Great-circle distance from the reported position to the point.", examples=[41.7]
     )

@@ -1,8 +1,9 @@
 """Patrol tasks and reports for the API: the lists, and filing a report with its photos, task and alert."""
 
 import json
+from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -10,14 +11,19 @@ import sql
 from alerting import flows
 from alerting.effects import apply_effects
 from alerting.kernels import LEVEL_NAMES, haversine_m
+from ingest.writer import notices_of
+from sensors.readings import Reading, build_reading
 from service.auth.schemas import ApiToken
 from service.auth.scope import ensure_point_visible, scoped_person
 from service.broker import Broker
+from service.devices.schemas import MANUAL_KIND
 from service.errors import Invalid, NotFound
 from service.pagination import split_page
 from service.patrols import photos as patrol_photos
 from service.patrols.photos import PhotoStore, PhotoUpload, StoredPhoto
 from service.patrols.schemas import (
+    Measurement,
+    MeasurementPublic,
     PatrolReportCreate,
     PatrolReportCreated,
     PatrolReportPublic,
@@ -29,6 +35,8 @@ from service.patrols.schemas import (
 from service.settings import Settings
 
 _SQL = sql.queries("patrols")
+# A report's measurements are readings: stored, and announced to the engine, as ingest does it.
+_INGEST = sql.queries("ingest")
 # The path of photo n of a report, as the router names it.
 PhotoUrl = Callable[[int, int], str]
 # A person who sees the slope moving saw macroscopic deformation: orange, which only a duty officer lowers.
@@ -174,6 +182,8 @@ async def _file(
     point = await conn.fetchrow(_SQL["report_point"], r.point)
     if point is None:
         raise NotFound(f"Hazard point {r.point} not found")
+    measured = await _resolve_measurements(conn, r.point, r.measurements)
+    measurements = [m.model_dump() for m in measured]
     task_marked_done = False
     if r.task is not None:
         task = await conn.fetchrow(_SQL["task_for_update"], r.task)
@@ -204,7 +214,10 @@ async def _file(
         json.dumps([photo.as_json() for photo in stored]),
         distance,
         far,
+        json.dumps(measurements),
     )
+    if measured:
+        await _store_readings(conn, measured, r.reported_at, now, settings)
     change = None
     if r.judgement == "dangerous":
         reporter_name = (
@@ -223,6 +236,7 @@ async def _file(
             "distance_m": distance,
             "far_from_point": far,
             "photos": len(stored),
+            "measurements": measurements,
         }
         who = reporter_name or reporter.actor
         reason = f"patrol report {report_id} by {who}: dangerous ({', '.join(r.findings)})"
@@ -240,3 +254,51 @@ async def _file(
         change = await flows.raise_from_patrol_report(conn, assessment, now, actor=reporter.actor)
         await conn.execute(_SQL["set_report_alert"], report_id, change.alert_id)
     return report_id, task_marked_done, change
+
+
+async def _resolve_measurements(
+    conn: asyncpg.Connection, point: str, measurements: list[Measurement]
+) -> list[MeasurementPublic]:
+    """Each measurement with the manual device of its sensor; Invalid naming the first that is not one of the point's
+    manual sensors, or that measures a sensor twice."""
+    if not measurements:
+        return []
+    devices_of: dict[str, list[str]] = defaultdict(list)
+    for row in await conn.fetch(_SQL["manual_sensors"], point):
+        devices_of[row["code"]].append(row["device_id"])
+    known = f"its manual sensors are {', '.join(devices_of)}" if devices_of else "it has no manual device"
+    resolved: list[MeasurementPublic] = []
+    for i, m in enumerate(measurements):
+        devices = [d for d in devices_of.get(m.sensor, []) if m.device in (None, d)]
+        if not devices:
+            on = f" of device {m.device}" if m.device is not None else ""
+            raise Invalid(f"{m.sensor}{on} is not a manual sensor of hazard point {point}; {known}",
+                          loc=("body", "measurements", i, "sensor"))
+        if len(devices) > 1:
+            raise Invalid(f"{m.sensor} is a sensor of manual devices {', '.join(devices)} of hazard point {point}; "
+                          "say which in device", loc=("body", "measurements", i, "device"))
+        measurement = MeasurementPublic(device=devices[0], sensor=m.sensor, value_mm=m.value_mm)
+        if any((earlier.device, earlier.sensor) == (measurement.device, m.sensor) for earlier in resolved):
+            raise Invalid(f"{m.sensor} is measured twice in this report", loc=("body", "measurements", i, "sensor"))
+        resolved.append(measurement)
+    return resolved
+
+
+async def _store_readings(conn: asyncpg.Connection, measured: list[MeasurementPublic], reported_at: datetime,
+                          now: datetime, settings: Settings) -> None:
+    """The measurements as readings at the report's time, flagged as ingest would flag them; the sensors' last
+    reading times moved and the engine told, as after ingest stores readings."""
+    readings: list[Reading] = [
+        build_reading(device_id=m.device, sensor_code=m.sensor, ts=reported_at, kind=MANUAL_KIND,
+                      raw_fields={"value": m.value_mm}, received_at=now,
+                      future_tolerance=timedelta(seconds=settings.future_tolerance_s),
+                      retention=timedelta(days=settings.retention_days))
+        for m in measured
+    ]
+    await conn.executemany(_SQL["insert_measured_reading"],
+                           [(r.device_id, r.sensor_code, r.ts, r.kind, r.value, r.quality) for r in readings])
+    await conn.execute(_INGEST["touch_sensors_latest"], [r.device_id for r in readings],
+                       [r.sensor_code for r in readings], [r.ts for r in readings])
+    # Delivered at commit: the engine evaluates the point again within a second.
+    for notice in notices_of(dict.fromkeys((r.device_id for r in readings), reported_at)):
+        await conn.execute(_INGEST["notify_readings_stored"], notice)
