@@ -87,6 +87,9 @@ def send_command(conn: psycopg.Connection, client: mqtt.Client, *, settings: Set
     """
     command = commands.build_command(name, params)
     protocol = device_protocol(conn, device_id)
+    if protocol == "manual":
+        raise ValueError(f"{device_id} is a manual device (a grid monitor measures its cracks by hand): "
+                         "it takes no commands")
     # Refused before anything is recorded: a disconnected paho would queue the publish and send it on
     # reconnection, after the record below had been withdrawn.
     if not client.is_connected():

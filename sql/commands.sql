@@ -35,7 +35,8 @@ LIMIT $2
 SELECT pg_advisory_xact_lock($1)
 
 -- name: broker_accounts
-SELECT id, protocol, hazard_point, mqtt_password_hash FROM device ORDER BY id
+-- Manual devices (a grid monitor's tape at marked cracks) never connect: no broker account for them.
+SELECT id, protocol, hazard_point, mqtt_password_hash FROM device WHERE protocol <> 'manual' ORDER BY id
 
 -- name: set_password_hashes
 UPDATE device

@@ -28,6 +28,7 @@ ORDER BY p.county_code, p.code
 -- Every device of the points in scope and whether it is online at $4: its retained online flag is true
 -- (ingest sets it on traffic and on the gateway's `online` topic; the last will clears it) and it was
 -- last seen within $5 times the longest reporting interval of its sensors ($6 seconds when it has none).
+-- Manual devices are not automatic monitoring: they are neither online nor offline.
 SELECT d.id, d.hazard_point, d.online, d.last_seen,
        coalesce(d.online, false)
        AND d.last_seen IS NOT NULL
@@ -39,6 +40,6 @@ JOIN hazard_point p ON p.code = d.hazard_point
 LEFT JOIN sensor s ON s.device_id = d.id
 WHERE ($1::text IS NULL OR p.county_code = $1)
   AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g WHERE g.hazard_point = p.code AND g.person_id = $2))
-  AND p.status = ANY ($3::text[])
+  AND p.status = ANY ($3::text[]) AND d.protocol <> 'manual'
 GROUP BY d.id
 ORDER BY d.id

@@ -84,11 +84,12 @@ WHERE alert_id = $1 AND regime = 'verification' AND state = 'open'
 RETURNING id
 
 -- name: sensors_to_accelerate
--- The sensors of the point's devices, of the given kinds, this alert has not accelerated yet.
+-- The sensors of the point's devices, of the given kinds, this alert has not accelerated yet; manual ones
+-- (measured by hand) take no commands.
 SELECT s.device_id, s.code, s.reporting_interval_s
 FROM sensor s
 JOIN device d ON d.id = s.device_id
-WHERE d.hazard_point = $1 AND s.kind = ANY ($2::text[])
+WHERE d.hazard_point = $1 AND s.kind = ANY ($2::text[]) AND d.protocol <> 'manual'
   AND NOT EXISTS (SELECT 1 FROM accelerated_sampling x
                   WHERE x.alert_id = $3 AND x.device_id = s.device_id AND x.sensor_code = s.code)
 ORDER BY s.device_id, s.code

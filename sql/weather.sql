@@ -31,7 +31,8 @@ INSERT INTO weather_warning_point (warning_id, hazard_point)
 SELECT $1, u.code FROM unnest($2::text[]) AS u (code)
 
 -- name: devices_of_points
-SELECT id FROM device WHERE hazard_point = ANY ($1::text[]) ORDER BY id
+-- The devices that take the broadcast: not the manual ones, which a grid monitor reads by hand.
+SELECT id FROM device WHERE hazard_point = ANY ($1::text[]) AND protocol <> 'manual' ORDER BY id
 
 -- name: insert_warning_command
 INSERT INTO weather_warning_command (warning_id, device_id, command_id, error, attempted_at)

@@ -327,6 +327,14 @@ def test_a_new_device_gets_a_password_and_the_others_keep_theirs(conn, acl_setti
     assert "user UD-NEW\n" in files.acl_file.read_text()
 
 
+def test_a_manual_device_gets_no_broker_account(conn, acl_settings, files, registry, tmp_path):
+    with psycopg.connect(acl_settings.database_url) as c:
+        c.execute("INSERT INTO device (id, hazard_point, protocol) VALUES ('MAN-01', %s, 'manual')", (POINT,))
+    outcome = _generate(conn, acl_settings, files, credentials=files.credentials)
+    assert "MAN-01" not in outcome.new_passwords
+    assert "MAN-01" not in files.acl_file.read_text() and "MAN-01" not in files.password_file.read_text()
+
+
 def test_rotate_changes_one_device_s_password(conn, acl_settings, files, registry, tmp_path):
     _generate(conn, acl_settings, files, credentials=files.credentials)
     hashes = _hashes(acl_settings.database_url)

@@ -102,6 +102,13 @@ def test_a_command_with_bad_parameters_is_refused_and_not_recorded(settings, con
     assert fetch(settings.database_url, "SELECT count(*) FROM device_command") == [(0,)]
 
 
+def test_a_manual_device_takes_no_command_and_none_is_recorded(settings, conn, client, device):
+    conn.execute("INSERT INTO device (id, hazard_point, protocol) VALUES ('MAN-01', %s, 'manual')", (POINT,))
+    with pytest.raises(ValueError, match="MAN-01 is a manual device"):
+        _send(conn, client, settings, "MAN-01", "getstatus", {})
+    assert fetch(settings.database_url, "SELECT count(*) FROM device_command") == [(0,)]
+
+
 def test_a_command_through_a_disconnected_client_is_refused_and_not_recorded(settings, conn, device):
     offline = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)  # never connected
     # Refused up front: paho would otherwise queue it and send it after reconnecting, unrecorded.

@@ -502,6 +502,13 @@ async def test_orange_sends_each_displacement_and_rain_sensor_into_accelerated_s
     assert [s["command_id"] for s in event["inputs"]["sent"]] == ["cmd-1", "cmd-2"]
 
 
+async def test_orange_sends_no_command_to_a_manual_device(conn, database_url):
+    register(database_url, gateway="MAN-01", protocol="manual", sensors=(("M1", "crack", {}),))
+    devices = FakeDevices()
+    await apply_effects(conn, await raise_alert(conn, "orange"), now=NOW, send_command=devices)
+    assert "MAN-01" not in {device for device, _, _ in devices.sent} and devices.sent
+
+
 async def test_yellow_does_not_accelerate_sampling(conn):
     devices = FakeDevices()
     await apply_effects(conn, await raise_alert(conn, "yellow"), now=NOW, send_command=devices)
