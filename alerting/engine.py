@@ -37,8 +37,8 @@ Q = queries("engine")
 # New readings arrive in bursts (one commit per ingest batch, several workers); gathering them for
 # this long turns a burst into one evaluation while keeping reading-to-alert well under a second.
 EVENT_DEBOUNCE_S = 0.05
-# Quiet baselines refreshed per full evaluation, the oldest first: at a cycle a minute, 144,000 a day, each
-# reading its sensor's month of readings; enough for a national fleet of 100,000 sensors to be a day old at most.
+# Quiet baselines refreshed per run of their job (every engine interval), the oldest first: at a run a minute,
+# 144,000 a day, each reading its sensor's month of readings; a national fleet of 100,000 is a day old at most.
 BASELINE_SENSORS_PER_CYCLE = 100
 # How long to wait before listening again after the listening connection broke.
 RELISTEN_DELAY_S = 5.0
@@ -92,7 +92,7 @@ class Engine:
         self.listening = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=3)
+        self._pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=4)
         self._mqtt.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30)
         self._mqtt.loop_start()
         scheduler = AsyncIOScheduler(timezone=timezone.utc)
@@ -100,6 +100,10 @@ class Engine:
         scheduler.add_job(self.cycle, "interval", seconds=self.settings.engine_interval_s,
                           next_run_time=datetime.now(timezone.utc), max_instances=1, coalesce=True,
                           id="full-evaluation", name="evaluate every hazard point")
+        # Outside the evaluation lock: a baseline read of a month of readings must not delay a warning.
+        scheduler.add_job(self.refresh_baselines, "interval", seconds=self.settings.engine_interval_s,
+                          next_run_time=datetime.now(timezone.utc), max_instances=1, coalesce=True,
+                          id="quiet-baselines", name="refresh the oldest quiet baselines")
         scheduler.add_job(run_regimes, "interval", args=(self._pool, self.settings),
                           seconds=self.settings.patrol_regime_interval_s, next_run_time=datetime.now(timezone.utc),
                           max_instances=1, coalesce=True, id="patrol-regimes", name="patrol tasks and their escalation")
@@ -122,6 +126,19 @@ class Engine:
         """The scheduled full evaluation."""
         await self._evaluate(None)
 
+    async def refresh_baselines(self) -> None:
+        """The scheduled refresh of the oldest quiet baselines (v0 of sensors without a configured one)."""
+        now = datetime.now(timezone.utc)
+        try:
+            async with self._pool.acquire() as conn:
+                refreshed = await refresh_baselines(conn, now, limit=BASELINE_SENSORS_PER_CYCLE)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.error("refreshing quiet baselines at %s failed: %s: %s; the next run tries again", now.isoformat(),
+                      type(exc).__name__, exc)
+            return
+        if refreshed:
+            log.debug("refreshed the quiet baselines of %d sensors", refreshed)
+
     async def _evaluate(self, points: list[str] | None) -> None:
         now = datetime.now(timezone.utc)
         async with self._lock:
@@ -130,8 +147,6 @@ class Engine:
                 self._store.clear()
             try:
                 async with self._pool.acquire() as conn:
-                    if points is None:
-                        await refresh_baselines(conn, now, limit=BASELINE_SENSORS_PER_CYCLE)
                     changes = await evaluate_once(conn, now, points, self._store)
                     for change in changes:
                         log.info("%s %s alert %s at %s: %s -> %s", change.kind, change.type, change.alert_id,
