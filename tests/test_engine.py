@@ -457,3 +457,19 @@ def test_a_tilt_that_decreases_warns_like_one_that_increases(database_url):
                    for t in hourly(NOW - timedelta(days=3), NOW)])
     evaluate(database_url, NOW)
     assert open_alerts(database_url)[0][2] == "red"
+
+
+def test_a_crack_measured_by_hand_every_few_days_is_assessed_on_its_own_step(database_url):
+    register(database_url, gateway="MAN-01", protocol="manual", sensors=(("M1", "crack", {}),))
+    set_sensor(database_url, "M1", reporting_interval_s=3 * 86_400, v0_mm_per_day=0.2, resolution_mm=1.0)
+    # A tape reading every three days for three months: 0.2 mm/d, then 3 mm/d over the last 18 days.
+    visits = [NOW - timedelta(days=3 * i) for i in range(30, -1, -1)]
+    with psycopg.connect(database_url) as conn, conn.cursor() as cur:
+        with cur.copy("COPY reading (device_id, sensor_code, ts, kind, value) FROM STDIN") as copy:
+            for t in visits:
+                days_ago = (NOW - t).days
+                copy.write_row(("MAN-01", "M1", t, "crack", round(0.2 * (90 - days_ago) + max(0, 2.8 * (18 - days_ago)))))
+    evaluate(database_url, NOW)
+    sensor = sensor_evidence(database_url)
+    assert sensor["bin_h"] == 72 and sensor["level"] != "no data"
+    assert open_alerts(database_url)[0][1:3] == ("deformation", "red")
