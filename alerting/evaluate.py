@@ -25,6 +25,7 @@ from alerting.rules import (
     FORECAST_LONG_BINS,
     FORECAST_MIN_BINS,
     FORECAST_MIN_R2,
+    FORECAST_MIN_SPEED_UP,
     FORECAST_ORANGE_H,
     FORECAST_RED_H,
     FORECAST_SHORT_BINS,
@@ -34,6 +35,7 @@ from alerting.rules import (
     SMOOTH_BINS,
     WINDOW_BINS,
     displacement_bin_s,
+    displacement_bins_s,
 )
 from alerting.window import SensorWindow, WindowStore
 from sensors.kinds import DISPLACEMENT_KINDS
@@ -274,25 +276,57 @@ class Deformation:
     forecast_hours: np.ndarray  # [n]: hours to the predicted failure, NaN unless counted
     forecast_r2: np.ndarray  # [n]
     forecast_bins: np.ndarray  # [n]
-    forecast_tried: np.ndarray  # [n]: the sensor was above steady creep, so its forecast was fitted
+    forecast_tried: np.ndarray  # [n]: the sensor is above steady creep, where a forecast applies
+    forecast_fitted: np.ndarray  # [n]: its forecast has been fitted
+    full_series: dict  # bin_s -> (the sensors' rows, their [rows, WINDOW_BINS] series)
+
+    def store_forecast(self, rows: np.ndarray, f: k.FailureForecast) -> np.ndarray:
+        """Keep the forecasts of these sensors; returns their levels."""
+        self.forecast_hours[rows], self.forecast_r2[rows], self.forecast_bins[rows] = (
+            f.hours_to_failure, f.r2, f.fitted_bins)
+        self.forecast_fitted[rows] = True
+        return f.level
+
+    def fit_forecasts(self, sensors=None) -> None:
+        """Fit the forecasts that apply and are not fitted yet, of these sensors (all when None): the evidence of
+        a sensor red by another criterion asks for its forecast only when it is built."""
+        due = self.forecast_tried & ~self.forecast_fitted
+        if sensors is not None:
+            only = np.zeros_like(due)
+            only[sensors] = True
+            due &= only
+        for bin_s, (rows, series) in self.full_series.items():
+            pick = np.flatnonzero(due[rows])
+            if pick.size:
+                self.store_forecast(rows[pick], _forecast(series[pick], bin_s, self.resolution[rows[pick]]))
+
+
+_PARAM_COLUMNS = ("reporting_interval_s", "resolution_mm", "v0_mm_per_day", "baseline_v0_mm_per_day",
+                  "baseline_reference")
 
 
 def sensor_params(rows: list) -> dict[str, np.ndarray]:
     """Per sensor: its bin, resolution (configured, else the kind's), v0 as configured, from its quiet baseline
     and the kind's default, and whether its series is a tilt."""
-    def column(name, default=np.nan):
-        return np.array([r.get(name) if r.get(name) is not None else default for r in rows], dtype=float)
-    kinds = [r["kind"] for r in rows]
-    resolution = column("resolution_mm")
-    kind_resolution = np.array([DEFAULT_RESOLUTION_MM.get(kind, 0.1) for kind in kinds], dtype=float)
+    n = len(rows)
+    kinds = np.array([r["kind"] for r in rows], dtype=object)
+    # One pass over the rows; None becomes NaN in a float array.
+    table = np.array([tuple(r.get(c) for c in _PARAM_COLUMNS) for r in rows], dtype=float).reshape(n, len(_PARAM_COLUMNS))
+    interval, resolution, configured, baseline, reference = table.T
+    kind_resolution = np.full(n, 0.1)
+    default_v0 = np.ones(n)
+    for kind, value in DEFAULT_RESOLUTION_MM.items():
+        kind_resolution[kinds == kind] = value
+    for kind, value in DEFAULT_V0_MM_PER_DAY.items():
+        default_v0[kinds == kind] = value
     return {
-        "bin_s": np.array([displacement_bin_s(r["reporting_interval_s"]) for r in rows], dtype=np.int64),
+        "bin_s": displacement_bins_s(interval),
         "resolution": np.where(np.isfinite(resolution), resolution, kind_resolution),
-        "configured_v0": column("v0_mm_per_day"),
-        "baseline_v0": column("baseline_v0_mm_per_day"),
-        "default_v0": np.array([DEFAULT_V0_MM_PER_DAY.get(kind, 1.0) for kind in kinds], dtype=float),
-        "reference": column("baseline_reference"),
-        "tilt": np.array([kind == "tilt" for kind in kinds], dtype=bool),
+        "configured_v0": configured,
+        "baseline_v0": baseline,
+        "default_v0": default_v0,
+        "reference": reference,
+        "tilt": kinds == "tilt",
     }
 
 
@@ -304,6 +338,14 @@ def by_bin(params: dict, idx: np.ndarray):
         position[rows] = np.arange(len(rows))
         readings = np.flatnonzero(position[idx] >= 0) if len(idx) else np.empty(0, np.int64)
         yield int(bin_s), rows, position, readings
+
+
+def _forecast(series: np.ndarray, bin_s: int, resolution: np.ndarray) -> k.FailureForecast:
+    """The failure forecast of these sensors' displacement series (rows), from their robust velocity history."""
+    history = k.robust_velocity(series, bin_s, resolution, SMOOTH_BINS)
+    return k.failure_forecast(history.mm_per_day, bin_s, FORECAST_SHORT_BINS, FORECAST_LONG_BINS, FORECAST_MIN_BINS,
+                              FORECAST_MIN_R2, FORECAST_RED_H, FORECAST_ORANGE_H, history.window_bins,
+                              FORECAST_MIN_SPEED_UP)
 
 
 def deformation(s: SensorSet, now_s: float, params: dict) -> Deformation:
@@ -339,30 +381,24 @@ def deformation(s: SensorSet, now_s: float, params: dict) -> Deformation:
     v0, v0_source = k.reference_creep_rate(params["configured_v0"], params["baseline_v0"], params["default_v0"],
                                            floor)
     alpha = k.tangent_angle_deg(velocity2, v0)
-    angle_only = k.deformation_levels(alpha, velocity2, series2, _NO_THRESHOLDS, _NO_THRESHOLDS,
-                                      changed_rate=changed)
-    # The forecast is fitted only where the velocity is above steady creep (it sets no level below that).
-    tried = angle_only.angle_level >= k.YELLOW
-    hours = np.full(n, np.nan)
-    r2 = np.full(n, np.nan)
-    fitted = np.zeros(n, dtype=np.int64)
+    thresholds = [_json(r["thresholds"]) for r in s.rows]
+    v_thr = _threshold_matrix(thresholds, "velocity_mm_per_day")
+    d_thr = _threshold_matrix(thresholds, "displacement_mm")
+    without_forecast = k.deformation_levels(alpha, velocity2, series2, v_thr, d_thr, changed_rate=changed)
+    d = Deformation(series2, velocity2, window_bins, changed, params["bin_s"], resolution, v0, v0_source, alpha,
+                    without_forecast, np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, dtype=np.int64),
+                    without_forecast.angle_level >= k.YELLOW, np.zeros(n, dtype=bool), full_series)
+    # The forecast sets a level only above steady creep; fitted now where it can raise the level, and for the
+    # evidence of a sensor already red only when that evidence is built (Deformation.fit_forecasts).
     forecast_level = np.zeros(n, dtype=np.int8)
     for bin_s, (rows, series) in full_series.items():
-        pick = np.flatnonzero(tried[rows])
-        if not pick.size:
-            continue
-        res = resolution[rows[pick]]
-        history = k.robust_velocity(series[pick], bin_s, res, SMOOTH_BINS)
-        f = k.failure_forecast(history.mm_per_day, bin_s, FORECAST_SHORT_BINS, FORECAST_LONG_BINS, FORECAST_MIN_BINS,
-                               FORECAST_MIN_R2, FORECAST_RED_H, FORECAST_ORANGE_H, history.window_bins)
-        target = rows[pick]
-        hours[target], r2[target], fitted[target], forecast_level[target] = f.hours_to_failure, f.r2, f.fitted_bins, f.level
-    thresholds = [_json(r["thresholds"]) for r in s.rows]
-    levels = k.deformation_levels(alpha, velocity2, series2, _threshold_matrix(thresholds, "velocity_mm_per_day"),
-                                  _threshold_matrix(thresholds, "displacement_mm"), changed_rate=changed,
-                                  forecast_level=forecast_level)
-    return Deformation(series2, velocity2, window_bins, changed, params["bin_s"], resolution, v0, v0_source, alpha,
-                       levels, hours, r2, fitted, tried)
+        pick = np.flatnonzero(d.forecast_tried[rows] & (without_forecast.level[rows] < k.RED))
+        if pick.size:
+            forecast_level[rows[pick]] = d.store_forecast(rows[pick], _forecast(series[pick], bin_s,
+                                                                                resolution[rows[pick]]))
+    d.levels = k.deformation_levels(alpha, velocity2, series2, v_thr, d_thr, changed_rate=changed,
+                                    forecast_level=forecast_level)
+    return d
 
 
 _NO_THRESHOLDS = np.full((1, 4), np.nan)
@@ -428,6 +464,7 @@ _SILENT_BINS = SMOOTH_BINS
 def _forecast_evidence(d: Deformation, j: int, now: datetime) -> dict:
     """Sensor j's failure forecast as evidence: a prediction only when it counted (SPEC 4.1)."""
     method = "Fukuzono inverse velocity from the onset of acceleration"
+    d.fit_forecasts([j])
     if not d.forecast_tried[j]:
         return {"method": method, "predicted_failure_at": None,
                 "note": "velocity at or below steady creep: no approach to failure to forecast"}

@@ -204,6 +204,12 @@ class Velocity:
         return (self.window_bins < self.longest_bins) & (self.window_bins >= 2)
 
 
+# Comparisons on a limit (two resolutions, a fit's rms against the resolution, one mean of 1/v against another)
+# allow this much (mm, or its inverse): decimal readings that land exactly on a limit must count as reaching it,
+# whatever the binary rounding of the sums.
+TIE_TOLERANCE = 1e-9
+
+
 def robust_velocity(series_mm, bin_s, resolution_mm, window_bins=6, last=None) -> Velocity:
     """Least-squares velocity (mm/d) over a trailing window of up to window_bins bins, at each of the last
     `last` bins (every bin when None), given each sensor's effective resolution (mm).
@@ -218,42 +224,50 @@ def robust_velocity(series_mm, bin_s, resolution_mm, window_bins=6, last=None) -
     window_bins = max(int(window_bins), 1)
     ends = n_bins if last is None else min(int(last), n_bins)
     resolution = np.broadcast_to(np.asarray(resolution_mm, dtype=np.float64), (n,))[:, None]
-    # Offsets keep the sums small (cumulative GNSS values run to metres), so the residuals keep their digits.
-    finite_rows = np.isfinite(series).any(axis=1)
-    offset = np.zeros(n)
-    offset[finite_rows] = np.nanmin(series[finite_rows], axis=1)
-    padded = np.full((n, n_bins + window_bins), np.nan)
-    padded[:, window_bins:] = series - offset[:, None]
-    windows = np.lib.stride_tricks.sliding_window_view(padded, window_bins + 1, axis=1)[:, n_bins - ends:]
-    present = np.isfinite(windows)
-    values = np.where(present, windows, 0.0)
-    # Points missing from the end backwards: a window of w bins needs its last w + 1 points.
-    missing_run = np.cumsum(~present[..., ::-1], axis=-1)
-    slope = np.full((n, ends, window_bins + 1), np.nan)
-    rms = np.full((n, ends, window_bins + 1), np.nan)
+    first = n_bins - ends
+    # Each window's values are taken relative to its last one: small sums whose rounding does not depend on
+    # readings outside the window. Sums over the lags k = 1..w back from each end grow one lag at a time.
+    end = series[:, first:]
+    whole = np.isfinite(end)
+    sum_y = np.zeros((n, ends))
+    sum_yy = np.zeros((n, ends))
+    sum_ky = np.zeros((n, ends))
+    slopes, rmss, wholes = [None], [None], [None]
     for w in range(1, window_bins + 1):
-        y = values[..., window_bins - w:]
-        x = np.arange(w + 1) - w / 2.0
-        sxx = float((x * x).sum())
-        b = y @ x / sxx
-        mean = y.mean(axis=-1)
-        ssr = np.maximum((y * y).sum(axis=-1) - (w + 1) * mean * mean - b * b * sxx, 0.0)
-        ok = missing_run[..., w] == 0
-        slope[..., w] = np.where(ok, b, np.nan)
-        rms[..., w] = np.where(ok, np.sqrt(ssr / (w + 1)), np.nan)
-    available = np.isfinite(slope)
-    longest = np.where(available.any(axis=-1), window_bins - np.argmax(available[..., ::-1], axis=-1), 0)
+        lag = np.full((n, ends), np.nan)
+        take_from = max(first - w, 0)
+        lag[:, take_from - (first - w):] = series[:, take_from:n_bins - w]
+        y = lag - end
+        whole = whole & np.isfinite(y)
+        y = np.where(whole, y, 0.0)
+        sum_y += y
+        sum_yy += y * y
+        sum_ky += w * y
+        points = w + 1
+        sxx = points * (points * points - 1) / 12.0
+        # x = w / 2 - k is time from the window's middle; the last point (k = 0, y = 0) adds nothing.
+        b = (0.5 * w * sum_y - sum_ky) / sxx
+        ssr = np.maximum(sum_yy - sum_y * sum_y / points - b * b * sxx, 0.0)
+        slopes.append(np.where(whole, b, np.nan))
+        rmss.append(np.where(whole, np.sqrt(ssr / points), np.nan))
+        wholes.append(whole)
+    longest = np.zeros((n, ends), dtype=np.int64)
+    for w in range(1, window_bins + 1):
+        longest += wholes[w]
+    rms_longest = np.full((n, ends), np.nan)
+    for w in range(1, window_bins + 1):
+        rms_longest = np.where(longest == w, rmss[w], rms_longest)
     chosen = longest.copy()
-    take = lambda a, w: np.take_along_axis(a, w[..., None], axis=-1)[..., 0]
-    misfit = take(rms, longest) > resolution
-    tight = CHANGE_FIT_FRACTION * resolution
-    decided = ~misfit
+    decided = ~(rms_longest > resolution + TIE_TOLERANCE)
+    tight = CHANGE_FIT_FRACTION * resolution + TIE_TOLERANCE
     for w in range(window_bins - 1, 1, -1):
-        fits = ~decided & (w < longest) & (rms[..., w] <= tight)
+        fits = ~decided & (w < longest) & (rmss[w] <= tight)
         chosen[fits] = w
         decided |= fits
-    per_bin = np.where(chosen > 0, take(slope, chosen), np.nan)
-    moved = np.abs(per_bin) * chosen >= 2.0 * resolution
+    per_bin = np.full((n, ends), np.nan)
+    for w in range(1, window_bins + 1):
+        per_bin = np.where(chosen == w, slopes[w], per_bin)
+    moved = np.abs(per_bin) * chosen >= 2.0 * resolution - TIE_TOLERANCE
     velocity = np.where(np.isnan(per_bin) | moved, per_bin, 0.0) * (SECONDS_PER_DAY / bin_s)
     # Readings are decimals that binary floats cannot hold: equal displacements over equal windows must
     # give equal velocities, or a steady velocity reads as a falling one (and orange as yellow).
@@ -453,6 +467,10 @@ def haversine_m(lon1, lat1, lon2, lat2):
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
 
 
+# A forecast further ahead than a year is no approach to failure: 1/v barely falling, or float noise.
+FORECAST_HORIZON_H = 365 * 24.0
+
+
 @dataclass(frozen=True)
 class FailureForecast:
     """Per sensor: Fukuzono's inverse-velocity forecast from the onset of acceleration. Counted forecasts have
@@ -481,11 +499,16 @@ def _trailing_mean(values, bins) -> np.ndarray:
 
 
 def failure_forecast(velocity_mm_per_day, bin_s, short_bins=3, long_bins=6, min_bins=6, min_r2=0.8,
-                     red_h=24.0, orange_h=72.0, window_bins=None) -> FailureForecast:
+                     red_h=24.0, orange_h=72.0, window_bins=None, min_speed_up=1.5,
+                     horizon_h=FORECAST_HORIZON_H) -> FailureForecast:
     """Fukuzono (1985) with Carla et al. (2017)'s filtering and start: 1/v smoothed by short and long trailing
     means; the onset of acceleration is where the short mean fell below the long one and stayed below to the
     last bin; the short mean of 1/v from the onset is fitted against time, and where it reaches zero is the
-    predicted failure. Counted only with R^2 >= min_r2 over at least min_bins bins and a failure still ahead.
+    predicted failure. Counted only with R^2 >= min_r2 over at least min_bins bins, a failure still ahead (within
+    horizon_h), and a real acceleration: the fitted velocity at the last bin at least min_speed_up times the one
+    at the onset. Consecutive velocities share most of their window and are smoothed again, so six bins of a
+    steady but noisy creep hold few independent values and fit a falling line now and then; a slope heading
+    for failure speeds up by far more than its noise.
 
     Velocities of no movement (0 or less, NaN) have no inverse and break the stretch. A velocity fitted over
     a trailing window of w bins (`window_bins`, [n, T]) is the rate at the window's middle, and a trailing
@@ -496,7 +519,8 @@ def failure_forecast(velocity_mm_per_day, bin_s, short_bins=3, long_bins=6, min_
     with np.errstate(divide="ignore", invalid="ignore"):
         inverse = np.where(v > 0, 1.0 / v, np.nan)
     short = _trailing_mean(inverse, short_bins)
-    below = short < _trailing_mean(inverse, long_bins)  # NaN compares False: breaks the run
+    long = _trailing_mean(inverse, long_bins)
+    below = short < long - TIE_TOLERANCE * np.abs(long)  # NaN compares False: breaks the run
     # The onset: one past the last bin that was not below; a row below throughout starts at bin 0.
     not_below = ~below
     last_not_below = np.where(not_below.any(axis=1), n_bins - 1 - np.argmax(not_below[:, ::-1], axis=1), -1)
@@ -521,9 +545,14 @@ def failure_forecast(velocity_mm_per_day, bin_s, short_bins=3, long_bins=6, min_
         r2 = np.where(syy > 0, sxy * sxy / (sxx * syy), np.nan)
         # Bins after the last one until the fitted 1/v reaches zero.
         bins_ahead = (x_mean - y_mean / slope) - (n_bins - 1)
+        x_first = np.where(weight, x, np.inf).min(axis=1)
+        x_last = np.where(weight, x, -np.inf).max(axis=1)
+        # The fitted 1/v at the onset over the one at the last bin: how many times faster the slope now moves.
+        speed_up = (y_mean + slope * (x_first - x_mean)) / (y_mean + slope * (x_last - x_mean))
     fitted = np.where(below[:, -1], n_bins - onset, 0) if n_bins else np.zeros(n, dtype=np.int64)
-    counted = (below[:, -1] if n_bins else np.zeros(n, bool)) & (count >= min_bins) & (slope < 0) & (r2 >= min_r2) \
-        & (bins_ahead > 0)
+    counted = ((below[:, -1] if n_bins else np.zeros(n, bool)) & (count >= min_bins) & (slope < 0)
+               & (r2 >= min_r2) & (bins_ahead > 0) & (bins_ahead * bin_s / 3600.0 <= horizon_h)
+               & (speed_up >= min_speed_up - TIE_TOLERANCE))
     hours = np.where(counted, bins_ahead * bin_s / 3600.0, np.nan)
     level = np.full(n, NONE, dtype=np.int8)
     level[hours <= orange_h] = ORANGE

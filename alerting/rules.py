@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+import numpy as np
+
 # Bump when any default below or any level rule in `kernels` changes, so replayed events can be told apart.
 RULE_VERSION = "2026.12-1"
 
@@ -25,6 +27,8 @@ BASELINE_REFRESH_S = 86_400
 FORECAST_SHORT_BINS, FORECAST_LONG_BINS = 3, 6
 FORECAST_MIN_BINS = 6
 FORECAST_MIN_R2 = 0.8
+# ... and only for a real acceleration: the fitted velocity at the last bin 1.5 times the one at the onset.
+FORECAST_MIN_SPEED_UP = 1.5
 FORECAST_RED_H, FORECAST_ORANGE_H = 24.0, 72.0
 
 # SPEC 4.1: a displacement sensor's resolution (mm; degrees for tilt) where the registry gives none. A
@@ -35,13 +39,18 @@ DEFAULT_RESOLUTION_MM = {"crack": 0.1, "gnss": 1.0, "tilt": 0.01, "deep": 0.1}
 DEFAULT_V0_MM_PER_DAY = {"crack": 1.0, "gnss": 2.0, "tilt": 0.02, "deep": 1.0}
 
 
+def displacement_bins_s(reporting_interval_s) -> np.ndarray:
+    """The bin of each displacement sensor's series (SPEC 4.1): its interval rounded up to 1 h, 6 h or 1 d, or
+    its own interval (whole seconds) beyond a day."""
+    interval = np.asarray(reporting_interval_s, dtype=np.float64)
+    bins = np.array(DISPLACEMENT_BINS_S, dtype=np.float64)
+    rounded = bins[np.minimum(np.searchsorted(bins, interval), len(bins) - 1)]
+    return np.where(interval <= bins[-1], rounded, np.ceil(interval)).astype(np.int64)
+
+
 def displacement_bin_s(reporting_interval_s: float) -> int:
-    """The bin of a displacement sensor's series (SPEC 4.1): its interval rounded up to 1 h, 6 h or 1 d, or
-    its own interval beyond a day."""
-    for bin_s in DISPLACEMENT_BINS_S:
-        if reporting_interval_s <= bin_s:
-            return bin_s
-    return int(reporting_interval_s)
+    """displacement_bins_s of one sensor."""
+    return int(displacement_bins_s(reporting_interval_s))
 
 
 GAUGE_SEARCH_RADIUS_M = 10_000  # a point without its own working gauge borrows the nearest within 10 km

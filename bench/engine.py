@@ -1,15 +1,22 @@
-"""The warning engine against SPEC 8: 100,000 sensors in under 1 s, 50x the pure-Python reference.
+"""The warning engine against SPEC 8: 100,000 sensors in under 1 s, with the levels of the pure-Python reference.
 
-A seeded synthetic fleet of N sensors with 72 h of (mostly) hourly data: three quarters displacement sensors,
-one per hazard point, a quarter rain gauges, each serving the neighbouring points; every mix of creep,
-acceleration, flat, noisy, stepped and gappy series and of dry weather, storms and cloudbursts. At each size,
-best of 3: the vectorised chain of `alerting.evaluate`, from the resampled [n, 72] arrays and from the flat
-reading arrays the engine loads (resample_last and resample_sum included); then the engine's whole in-memory
-evaluation, `alerting.evaluate.assess`, on the `Window` the engine would load for the same fleet (its points on
-a grid of lon/lat, each gauge serving the points within a few km): every point's levels with their evidence.
-Then, on a smaller fleet, the chain and `bench/reference.py` run side by side: the speed-up per sensor and a
-check that every level is identical; and `assess` is checked against the chain (exit status 1 on any
-difference, or when `assess` fails at some size).
+A seeded synthetic fleet of N sensors: three quarters displacement sensors, one per hazard point, a quarter rain
+gauges, each serving the neighbouring points. The displacement sensors have the rows the registry gives the
+engine: crack gauges, GNSS stations, tilt meters and deep displacement sensors, reporting every 10 min to every
+3 days (so binned by 1 h, 6 h, 1 d or their own interval), a resolution where one is configured, v0 configured,
+from a quiet baseline or the kind's default, and a tilt's reference angle. Each has 72 of its own bins of
+readings, quantised as its device sends them (0.01 or 0.1 mm, whole millimetres, GNSS resultants, 0.001 deg),
+mixing steady creep, acceleration, approaches to failure (1/v falling to zero), creep onsets, rate jumps, flat,
+noisy, whole-millimetre flicker, steps and reversals (tilts turning through their reference), with gaps. The
+rain gauges have 72 h of dry weather, drizzle, storms, long rain, cloudbursts and totals exactly on a threshold.
+
+At each size, best of 3: the kernel chain from the flat reading arrays (`alerting.evaluate.deformation` on the
+displacement sensors, each on its own time scale, and the rain kernels, resampling included); then the engine's
+whole in-memory evaluation, `alerting.evaluate.assess`, on the `Window` the engine would load for the same fleet
+(its points on a grid of lon/lat, each gauge serving the points within a few km): every point's levels.
+Then, on a smaller fleet, the chain against `bench/reference.py`, one sensor at a time: every level identical
+(and what decided them: v0's source, a change of rate, a counted forecast); and `assess` against the chain
+(exit status 1 on any difference, or when `assess` fails at some size).
 
     .venv/bin/python bench/engine.py [--sizes 10000,30000,100000,300000] [--reference-sensors 2000] [--seed 1]
                                      [--memory-limit-gb N]
@@ -23,8 +30,10 @@ import resource
 import sys
 import time
 import traceback
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -34,34 +43,50 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, 
 from alerting import evaluate, kernels  # noqa: E402
 from alerting.rules import (  # noqa: E402
     BIN_S,
-    MAX_GAP_BINS,
+    FORECAST_ORANGE_H,
+    FORECAST_RED_H,
     RAIN_WINDOW_BINS,
-    SMOOTH_BINS,
-    V0_FLOOR_MM_PER_DAY,
     WINDOW_BINS,
+    displacement_bin_s,
 )
 from bench import reference  # noqa: E402
 
 TARGET_S_AT_100K = 1.0
-TARGET_RATIO = 50.0
 REPEATS = 3  # best of 3: the machine has 2 cores and may be busy with other work
-START_S = 1_700_000_000.0  # window start, epoch seconds; bins are [start + i h, start + (i + 1) h)
+NOW_S = 1_700_000_000.0 + WINDOW_BINS * BIN_S  # the evaluation's `now`: every sensor's window ends there
+START_S = NOW_S - WINDOW_BINS * BIN_S  # the rain's 72 hourly bins are [start + i h, start + (i + 1) h)
 HOURS = WINDOW_BINS
+N_BINS = WINDOW_BINS  # a displacement sensor's window, in its own bins
+
+KINDS = ("crack", "gnss", "tilt", "deep")
+KIND_SHARES = (0.45, 0.20, 0.15, 0.20)
+CRACK, GNSS, TILT, DEEP = range(len(KINDS))
+# A tilt meter's series in degrees: the shapes below in mm, times this.
+DEG_PER_MM = 0.01
+# How often sensors report (s) and their share: mostly hourly (SPEC 8 sizes the engine for hourly data); some
+# every 10 min (six readings a bin), every 2 h (three readings in a 6 h bin), every 6 h, daily, and every 3 days
+# (InSAR-like: its own 3-day bin). Each interval is a block of consecutive sensors, which keeps the readings
+# sensor-major.
+REPORTING_INTERVALS_S = ((3600, 0.77), (600, 0.03), (7200, 0.05), (21_600, 0.07), (86_400, 0.05), (259_200, 0.03))
 
 # What the fleet is made of: (name, share). Shares of each family sum to 1.
 DISPLACEMENT_MIXES = (
-    ("steady creep", 0.25),
-    ("accelerating", 0.20),
-    ("creep onset", 0.10),  # quiet, then a new steady rate: a high angle held with an unchanging velocity
-    ("flat", 0.15),
-    ("noisy", 0.15),
-    ("step", 0.15),  # a sudden slip: velocity thresholds
+    ("steady creep", 0.16),
+    ("accelerating", 0.12),  # v grows as exp(t / tau): the latest angle spreads over yellow to red
+    ("approach to failure", 0.09),  # 1/v falls linearly to zero 0.5 to 100 bins after now: forecasts
+    ("creep onset", 0.08),  # quiet, then a new steady rate: a high angle held with an unchanging velocity
+    ("rate jump", 0.09),  # a steady rate jumps 8 to 20 fold in the last 8 bins: a change of rate
+    ("flat", 0.09),
+    ("noisy", 0.11),  # noise of 0.05 to 1 mm: the effective resolution rises with it
+    ("flicker", 0.08),  # quiet, read in whole steps of the resolution, flickering between two values
+    ("step", 0.09),  # a sudden slip: velocity thresholds
+    ("reversing", 0.09),  # moving back: a tilt turning through its reference, a crack closing
 )
-STEADY, ACCELERATING, ONSET, FLAT, NOISY, STEP = range(len(DISPLACEMENT_MIXES))
+(STEADY, ACCELERATING, APPROACH, ONSET, JUMP, FLAT, NOISY, FLICKER, STEP, REVERSING) = range(len(DISPLACEMENT_MIXES))
 GAP_MIXES = (
     ("complete", 0.70),
-    ("gappy", 0.20),  # up to three gaps of 1 to 8 h: filled up to 3 h, longer ones break the series
-    ("stopped", 0.05),  # silent for the last 1 to 12 h
+    ("gappy", 0.20),  # up to three gaps of 1 to 8 bins: filled up to 3, longer ones break the series
+    ("stopped", 0.05),  # silent for the last 1 to 12 bins
     ("sparse", 0.05),  # most readings lost
 )
 COMPLETE, GAPPY, STOPPED, SPARSE = range(len(GAP_MIXES))
@@ -75,11 +100,11 @@ RAIN_MIXES = (
 )
 DRY, DRIZZLE, STORM, LONG_RAIN, CLOUDBURST, ON_THRESHOLD = range(len(RAIN_MIXES))
 DISPLACEMENT_SHARE = 0.75  # of the sensors; the rest are rain gauges
-# Sampling: devices report hourly, but a few report faster (accelerated sampling, 10-minute gauges), so that
-# several readings share a bin. They are the last blocks of the index order, which keeps readings sensor-major.
-DISPLACEMENT_READINGS_PER_HOUR = ((1, 0.95), (4, 0.05))
 RAIN_READINGS_PER_HOUR = ((1, 0.90), (6, 0.10))
 NAN_READING_SHARE = 0.002
+# Where v0 comes from: configured (a fifth of those set to 0, which is unset), a quiet baseline (some of
+# them 0 or negative: a sensor at rest or creeping back), else the kind's default.
+V0_CONFIGURED_SHARE, V0_BASELINE_SHARE = 0.30, 0.40
 
 
 @dataclass
@@ -94,7 +119,12 @@ class Fleet:
     rain_idx: np.ndarray
     rain_t_s: np.ndarray
     rain_mm: np.ndarray
+    kind: np.ndarray  # [n_displacement] index into KINDS
+    interval_s: np.ndarray  # [n_displacement] reporting interval
+    resolution_mm: np.ndarray  # [n_displacement] configured resolution, NaN: the kind's
     configured_v0: np.ndarray  # [n_displacement] mm/d, NaN (or <= 0) where the geologist set none
+    baseline_v0: np.ndarray  # [n_displacement] mm/d, NaN where the sensor has no quiet baseline yet
+    baseline_reference: np.ndarray  # [n_displacement] a tilt's reference angle, NaN: its first in the window
     velocity_thresholds: np.ndarray  # [n_displacement, 4] mm/d, NaN unset
     displacement_thresholds: np.ndarray  # [n_displacement, 4] mm
     point_gauge: np.ndarray  # [n_points] the rain gauge each point uses
@@ -113,74 +143,118 @@ class Fleet:
     def readings(self) -> int:
         return self.displacement_idx.size + self.rain_idx.size
 
+    @cached_property
+    def displacement_rows(self) -> list[dict]:
+        """The sensors as the engine's `monitored_sensors` query returns them, less their point and place."""
+        rows = []
+        for i in range(self.n_displacement):
+            kind = KINDS[self.kind[i]]
+            thresholds = {"velocity_mm_per_day": _table(self.velocity_thresholds[i]),
+                          "displacement_mm": _table(self.displacement_thresholds[i])}
+            rows.append({
+                "device_id": f"MD-{i:06d}", "code": f"L1_{kind.upper()}_1", "kind": kind,
+                "v0_mm_per_day": _none_for_nan(self.configured_v0[i]), "thresholds": _json_text(thresholds),
+                "reporting_interval_s": int(self.interval_s[i]),
+                "resolution_mm": _none_for_nan(self.resolution_mm[i]),
+                "baseline_v0_mm_per_day": _none_for_nan(self.baseline_v0[i]),
+                "baseline_reference": _none_for_nan(self.baseline_reference[i])})
+        return rows
+
+
+def _none_for_nan(x) -> float | None:
+    return None if math.isnan(x) else float(x)
+
 
 def _choose(rng, n, mixes) -> np.ndarray:
     return rng.choice(len(mixes), size=n, p=[share for _, share in mixes])
 
 
+def _log_uniform(rng, low, high, n) -> np.ndarray:
+    return np.exp(rng.uniform(math.log(low), math.log(high), n))
+
+
 def _blocks(n, rates) -> list[tuple[int, int, int]]:
-    """(first, stop, readings per hour) of consecutive index blocks sized by each rate's share."""
+    """(first, stop, rate) of consecutive index blocks sized by each rate's share."""
     out, first = [], 0
-    for k, (per_hour, share) in enumerate(rates):
+    for k, (rate, share) in enumerate(rates):
         stop = n if k == len(rates) - 1 else first + round(n * share)
-        out.append((first, stop, per_hour))
+        out.append((first, stop, rate))
         first = stop
     return out
 
 
-def _hours(rng, m, per_hour) -> np.ndarray:
-    """[m, 72 * per_hour] reading times in hours since the window start, one at random in each sub-slot."""
-    slots = np.arange(HOURS * per_hour, dtype=np.float64)
-    return (slots + rng.uniform(0.02, 0.98, (m, slots.size))) / per_hour
+def _slots(rng, m, per_bin, n_bins=N_BINS) -> np.ndarray:
+    """[m, n_bins * per_bin] reading times in bins since the window start, one at random in each sub-slot."""
+    slots = np.arange(n_bins * per_bin, dtype=np.float64)
+    return (slots + rng.uniform(0.02, 0.98, (m, slots.size))) / per_bin
 
 
-def _gap_mask(rng, hours, gap_mix) -> np.ndarray:
+def _gap_mask(rng, bins, gap_mix, n_bins=N_BINS) -> np.ndarray:
     """Which readings survive the sensor's gaps."""
-    m = hours.shape[0]
-    keep = np.ones(hours.shape, dtype=bool)
+    m = bins.shape[0]
+    keep = np.ones(bins.shape, dtype=bool)
     gappy = (gap_mix == GAPPY)[:, None]
     for _ in range(3):
-        first = rng.integers(0, HOURS, m)[:, None]
+        first = rng.integers(0, n_bins, m)[:, None]
         length = rng.integers(1, 9, m)[:, None]
-        keep &= ~(gappy & (hours >= first) & (hours < first + length))
-    silent_h = rng.integers(1, 13, m)[:, None]
-    keep &= ~((gap_mix == STOPPED)[:, None] & (hours >= HOURS - silent_h))
-    keep &= ~((gap_mix == SPARSE)[:, None] & (rng.random(hours.shape) < 0.7))
+        keep &= ~(gappy & (bins >= first) & (bins < first + length))
+    silent = rng.integers(1, 13, m)[:, None]
+    keep &= ~((gap_mix == STOPPED)[:, None] & (bins >= n_bins - silent))
+    keep &= ~((gap_mix == SPARSE)[:, None] & (rng.random(bins.shape) < 0.7))
     return keep
 
 
-def _flatten(first, hours, values, keep):
+def _flatten(first, t_s, values, keep):
     rows, cols = np.nonzero(keep)
-    return rows + first, START_S + hours[rows, cols] * BIN_S, values[rows, cols]
+    return rows + first, t_s[rows, cols], values[rows, cols]
 
 
-def _displacement_mm(rng, hours, mix) -> np.ndarray:
-    """Displacement (mm) at each reading time for the sensors' mixes, quantised like the devices that send it."""
-    m = hours.shape[0]
-    days = hours / 24.0
+def _displacement_mm(rng, bins, bin_days, mix, kind) -> tuple[np.ndarray, np.ndarray]:
+    """Readings at `bins` (since the window start) for the sensors' mixes and kinds, quantised as their devices
+    send them (mm; degrees for tilt), and each sensor's quantum."""
+    m = bins.shape[0]
+    days = bins * bin_days
 
     def column(values, where):
         return np.where(where, values, 0.0)[:, None]
 
     s0 = rng.uniform(0.0, 120.0, m)[:, None]
-    rate = column(np.exp(rng.uniform(np.log(0.05), np.log(5.0), m)), np.isin(mix, (STEADY, ACCELERATING, NOISY, STEP)))
-    series = s0 + rate * days
-    # Accelerating: v grows as exp(t / tau), tau 6-30 h, so the latest angle spreads over yellow to red.
-    tau_h = rng.uniform(6.0, 30.0, m)[:, None]
-    v_start = column(np.exp(rng.uniform(np.log(0.1), np.log(2.0), m)), mix == ACCELERATING)
-    series += v_start * tau_h / 24.0 * np.expm1(hours / tau_h)
-    onset_h = rng.uniform(30.0, 66.0, m)[:, None]
-    new_rate = column(np.exp(rng.uniform(np.log(0.5), np.log(10.0), m)), mix == ONSET)
-    series += new_rate * np.maximum(hours - onset_h, 0.0) / 24.0
-    step_h = rng.uniform(40.0, 72.0, m)[:, None]
-    series += column(rng.uniform(1.0, 20.0, m), mix == STEP) * (hours >= step_h)
-    noise_mm = np.where(mix == NOISY, rng.uniform(0.05, 1.0, m), np.where(mix == FLAT, 0.0, 0.003))[:, None]
-    series += noise_mm * rng.standard_normal(hours.shape)
-    # 0.01 mm crack meters mostly, some 0.1 mm; GNSS resultants are not decimals at all.
-    decimals = rng.choice([2, 1, -1], size=m, p=[0.7, 0.1, 0.2])
-    for d in (2, 1):
-        series[decimals == d] = np.round(series[decimals == d], d)
-    return series
+    moving = np.isin(mix, (STEADY, ACCELERATING, NOISY, STEP, JUMP))
+    rate = column(_log_uniform(rng, 0.05, 5.0, m), moving) - column(_log_uniform(rng, 0.05, 5.0, m),
+                                                                    mix == REVERSING)
+    movement = rate * days
+    tau = rng.uniform(6.0, 30.0, m)[:, None]  # bins
+    movement += column(_log_uniform(rng, 0.1, 2.0, m), mix == ACCELERATING) * bin_days * tau * np.expm1(bins / tau)
+    # Fukuzono: v = v_start * t_f / (t_f - t), so 1/v falls linearly to zero at t_f.
+    t_fail = N_BINS + _log_uniform(rng, 0.5, 100.0, m)[:, None]
+    movement += column(_log_uniform(rng, 0.2, 3.0, m), mix == APPROACH) * bin_days * t_fail * np.log(
+        t_fail / (t_fail - bins))
+    onset = rng.uniform(30.0, 66.0, m)[:, None]
+    movement += column(_log_uniform(rng, 0.5, 10.0, m), mix == ONSET) * np.maximum(bins - onset, 0.0) * bin_days
+    jump_at = N_BINS - rng.uniform(0.3, 8.0, m)[:, None]
+    jump = np.where((mix == JUMP)[:, None], rate * rng.uniform(7.0, 19.0, m)[:, None], 0.0)
+    movement += jump * np.maximum(bins - jump_at, 0.0) * bin_days
+    step_at = rng.uniform(40.0, 72.0, m)[:, None]
+    movement += column(rng.uniform(1.0, 20.0, m), mix == STEP) * (bins >= step_at)
+    movement += column(_log_uniform(rng, 0.01, 0.3, m), mix == FLICKER) * days
+    noise = np.select([mix == FLAT, mix == NOISY, mix == FLICKER, kind == GNSS],
+                      [0.0, rng.uniform(0.05, 1.0, m), rng.uniform(0.2, 0.4, m), rng.uniform(0.3, 2.0, m)], 0.003)
+    movement += noise[:, None] * rng.standard_normal(bins.shape)
+    # A flickering sensor rests between two whole steps of its quantum.
+    s0 = np.where((mix == FLICKER)[:, None], np.floor(s0) + 0.5, s0)
+    # Tilts turn either way, in degrees.
+    sign = np.where((kind == TILT) & (rng.random(m) < 0.5), -1.0, 1.0)[:, None]
+    scale = np.where(kind == TILT, DEG_PER_MM, 1.0)[:, None]
+    series = (s0 + sign * movement) * scale
+    # Crack and deep gauges send 0.01 mm mostly, some 0.1 mm or whole millimetres; GNSS resultants are not
+    # decimals at all; tilt meters send 0.001 deg. Flicker is read in whole millimetres (0.01 deg of tilt).
+    quantum = np.select([kind == GNSS, kind == TILT], [0.0, 0.001],
+                        rng.choice([0.01, 0.1, 1.0], size=m, p=[0.7, 0.15, 0.15]))
+    quantum = np.where(mix == FLICKER, np.where(kind == TILT, 0.01, 1.0), quantum)
+    for q in (0.001, 0.01, 0.1, 1.0):
+        rows = quantum == q
+        series[rows] = np.round(np.round(series[rows] / q) * q, 3)
+    return series, quantum
 
 
 def _rain_readings_mm(rng, hours, mix, per_hour, thresholds_24h) -> np.ndarray:
@@ -222,25 +296,46 @@ def _thresholds(rng, n, base, scale, share_set) -> np.ndarray:
     return table
 
 
+def _sensor_settings(rng, kind, quantum) -> dict[str, np.ndarray]:
+    """Each displacement sensor's registry settings: resolution, v0 (configured, baseline), tilt reference."""
+    n = kind.size
+    scale = np.where(kind == TILT, DEG_PER_MM, 1.0)
+    # A device sending whole millimetres is mostly registered with a resolution of 1 mm; where it is not, its
+    # noise tells. Some GNSS stations are set to 0.5 mm, some crack gauges to 0.05 mm.
+    resolution = np.full(n, np.nan)
+    resolution[(quantum == 1.0) & (kind != GNSS) & (rng.random(n) < 0.67)] = 1.0
+    resolution[(kind == GNSS) & (rng.random(n) < 0.2)] = 0.5
+    resolution[(kind == CRACK) & (quantum == 0.01) & (rng.random(n) < 0.2)] = 0.05
+    choice = rng.random(n)
+    configured = np.full(n, np.nan)
+    set_v0 = choice < V0_CONFIGURED_SHARE
+    configured[set_v0] = _log_uniform(rng, 0.05, 5.0, set_v0.sum()) * scale[set_v0]
+    configured[set_v0 & (rng.random(n) < 0.2)] = 0.0  # "configured" as zero: unset
+    baseline = np.full(n, np.nan)
+    has_baseline = (choice >= V0_CONFIGURED_SHARE) & (choice < V0_CONFIGURED_SHARE + V0_BASELINE_SHARE)
+    baseline[has_baseline] = _log_uniform(rng, 0.02, 3.0, has_baseline.sum()) * scale[has_baseline]
+    resting = has_baseline & (rng.random(n) < 0.15)
+    baseline[resting] = rng.choice([0.0, -0.1], resting.sum()) * scale[resting]
+    return {"resolution_mm": resolution, "configured_v0": configured, "baseline_v0": baseline}
+
+
 def synthetic_fleet(n_sensors: int, seed: int = 1) -> Fleet:
     """A seeded fleet of n_sensors with every displacement and rain mix of the module constants."""
     rng = np.random.default_rng(seed)
     n_displacement = max(round(n_sensors * DISPLACEMENT_SHARE), 1)
     n_rain = max(n_sensors - n_displacement, 1)
     n_points = n_displacement
+    kind = rng.choice(len(KINDS), size=n_displacement, p=KIND_SHARES)
     displacement_mix = _choose(rng, n_displacement, DISPLACEMENT_MIXES)
     gap_mix = _choose(rng, n_displacement, GAP_MIXES)
     rain_mix = _choose(rng, n_rain, RAIN_MIXES)
     rain_gap_mix = np.where(rng.random(n_rain) < 0.85, COMPLETE, _choose(rng, n_rain, GAP_MIXES))
 
-    configured_v0 = np.full(n_displacement, np.nan)
-    choice = rng.random(n_displacement)
-    configured_v0[choice < 0.25] = np.exp(rng.uniform(np.log(0.05), np.log(5.0), (choice < 0.25).sum()))
-    configured_v0[(choice >= 0.25) & (choice < 0.30)] = 0.0  # "configured" as zero: unset
+    scale = np.where(kind == TILT, DEG_PER_MM, 1.0)
     velocity_thresholds = _thresholds(rng, n_displacement, np.array([1.0, 2.0, 5.0, 10.0]),
-                                      rng.choice([0.5, 1.0, 2.0, 5.0], n_displacement), 0.5)
+                                      rng.choice([0.5, 1.0, 2.0, 5.0], n_displacement) * scale, 0.5)
     displacement_thresholds = _thresholds(rng, n_displacement, np.array([50.0, 80.0, 100.0, 150.0]),
-                                          rng.choice([0.5, 1.0, 1.5], n_displacement), 0.5)
+                                          rng.choice([0.5, 1.0, 1.5], n_displacement) * scale, 0.5)
 
     point_gauge = np.arange(n_points) * n_rain // n_points  # neighbouring points share a gauge
     custom = rng.random(n_points) < 0.2
@@ -250,90 +345,74 @@ def synthetic_fleet(n_sensors: int, seed: int = 1) -> Fleet:
     rain_72h[custom] = _thresholds(rng, n_points, np.array([60.0, 90.0, 120.0, 200.0]), np.ones(n_points), 1.0)[custom]
     first_point_of_gauge = np.searchsorted(point_gauge, np.arange(n_rain))
 
+    interval_s = np.empty(n_displacement, dtype=np.int64)
+    quantum = np.empty(n_displacement)
+    first_value = np.full(n_displacement, np.nan)
     displacement, rain = [], []
-    for first, stop, per_hour in _blocks(n_displacement, DISPLACEMENT_READINGS_PER_HOUR):
-        hours = _hours(rng, stop - first, per_hour)
-        values = _displacement_mm(rng, hours, displacement_mix[first:stop])
+    for first, stop, interval in _blocks(n_displacement, REPORTING_INTERVALS_S):
+        bin_s = displacement_bin_s(interval)
+        interval_s[first:stop] = interval
+        bins = _slots(rng, stop - first, max(bin_s // interval, 1))
+        values, quantum[first:stop] = _displacement_mm(rng, bins, bin_s / kernels.SECONDS_PER_DAY,
+                                                       displacement_mix[first:stop], kind[first:stop])
+        first_value[first:stop] = values[:, 0]
         values[rng.random(values.shape) < NAN_READING_SHARE] = np.nan
-        displacement.append(_flatten(first, hours, values, _gap_mask(rng, hours, gap_mix[first:stop])))
+        t_s = NOW_S - N_BINS * bin_s + bins * bin_s
+        displacement.append(_flatten(first, t_s, values, _gap_mask(rng, bins, gap_mix[first:stop])))
     for first, stop, per_hour in _blocks(n_rain, RAIN_READINGS_PER_HOUR):
-        hours = _hours(rng, stop - first, per_hour)
+        hours = _slots(rng, stop - first, per_hour, HOURS)
         thresholds_24h = rain_24h[np.minimum(first_point_of_gauge[first:stop], n_points - 1)]
         values = _rain_readings_mm(rng, hours, rain_mix[first:stop], per_hour, thresholds_24h)
-        rain.append(_flatten(first, hours, values, _gap_mask(rng, hours, rain_gap_mix[first:stop])))
+        rain.append(_flatten(first, START_S + hours * BIN_S, values, _gap_mask(rng, hours, rain_gap_mix[first:stop],
+                                                                             HOURS)))
+    # Half the tilt meters have a reference from their quiet baseline, within 0.01 deg of where the window
+    # starts: a tilt moving back may turn through it.
+    baseline_reference = np.where((kind == TILT) & (rng.random(n_displacement) < 0.5),
+                                  np.round(first_value + rng.uniform(-0.01, 0.01, n_displacement), 3), np.nan)
 
     return Fleet(
         n_displacement, n_rain, *(np.concatenate(part) for part in zip(*displacement, strict=True)),
         *(np.concatenate(part) for part in zip(*rain, strict=True)),
-        configured_v0=configured_v0, velocity_thresholds=velocity_thresholds,
+        kind=kind, interval_s=interval_s, **_sensor_settings(rng, kind, quantum),
+        baseline_reference=baseline_reference, velocity_thresholds=velocity_thresholds,
         displacement_thresholds=displacement_thresholds, point_gauge=point_gauge, rain_24h_thresholds=rain_24h,
         rain_72h_thresholds=rain_72h, rainfall_may_exceed_orange=rng.random(n_points) < 0.1,
         displacement_mix=displacement_mix, gap_mix=gap_mix, rain_mix=rain_mix,
     )
 
 
-# --- the vectorised chain, as alerting.evaluate runs it -------------------------------------------------------
+# --- the kernel chain, as alerting.evaluate runs it -----------------------------------------------------------
 
 
-def resample(fleet: Fleet) -> tuple[np.ndarray, np.ndarray]:
-    """The displacement series (last reading per bin) and hourly rain (sum per bin), [sensors, 72] each."""
-    series_mm = kernels.resample_last(fleet.displacement_idx, fleet.displacement_t_s, fleet.displacement_mm,
-                                      fleet.n_displacement, START_S, BIN_S, WINDOW_BINS)
-    hourly_rain_mm = kernels.resample_sum(fleet.rain_idx, fleet.rain_t_s, fleet.rain_mm, fleet.n_rain, START_S,
-                                          BIN_S, WINDOW_BINS)
-    return series_mm, hourly_rain_mm
-
-
-def deformation_levels(fleet: Fleet, series_mm: np.ndarray, rows: slice = slice(None)) -> kernels.DeformationLevels:
-    """The levels of the displacement sensors `rows` from their resampled series."""
-    series_mm = kernels.fill_gaps(series_mm, MAX_GAP_BINS)
-    velocity = kernels.velocity_mm_per_day(series_mm, BIN_S, SMOOTH_BINS)
-    v0 = kernels.reference_creep_rate(velocity, fleet.configured_v0[rows], V0_FLOOR_MM_PER_DAY)
-    alpha = kernels.tangent_angle_deg(velocity, v0)
-    return kernels.deformation_levels(alpha, velocity, series_mm, fleet.velocity_thresholds[rows],
-                                      fleet.displacement_thresholds[rows])
-
-
-def rainfall_levels(fleet: Fleet, total_24h_mm: np.ndarray, total_72h_mm: np.ndarray) -> np.ndarray:
-    """Each point's rainfall level from its gauge's totals and its own thresholds."""
-    return kernels.rainfall_levels(total_24h_mm[fleet.point_gauge], total_72h_mm[fleet.point_gauge],
-                                   fleet.rain_24h_thresholds, fleet.rain_72h_thresholds)
-
-
-def _levels(fleet: Fleet, deformation: tuple, total_24h_mm, total_72h_mm) -> dict[str, np.ndarray]:
-    level, angle, velocity, displacement = deformation
-    rainfall = rainfall_levels(fleet, total_24h_mm, total_72h_mm)
-    point = kernels.point_levels(level, rainfall, fleet.rainfall_may_exceed_orange)
-    return {"deformation": level, "angle": angle, "velocity": velocity, "displacement": displacement,
-            "rainfall": rainfall, "point": point}
-
-
-def _fields(d: kernels.DeformationLevels) -> tuple:
-    return d.level, d.angle_level, d.velocity_level, d.displacement_level
-
-
-def levels_from_bins(fleet: Fleet, series_mm, hourly_rain_mm) -> dict[str, np.ndarray]:
-    """Every sensor's and point's level from the resampled arrays, all sensors at once."""
-    deformation = _fields(deformation_levels(fleet, series_mm))
-    return _levels(fleet, deformation, *kernels.trailing_totals(hourly_rain_mm, 24, 72))
+def forecast_level(hours_to_failure: np.ndarray) -> np.ndarray:
+    """The level a counted failure forecast sets (SPEC 4.1): red within 24 h, orange within 72 h."""
+    return np.select([hours_to_failure <= FORECAST_RED_H, hours_to_failure <= FORECAST_ORANGE_H],
+                     [kernels.RED, kernels.ORANGE], kernels.NONE).astype(np.int8)
 
 
 def levels_from_readings(fleet: Fleet) -> dict[str, np.ndarray]:
-    """Every sensor's and point's level from the flat reading arrays, resampling included, run as the engine
-    runs it: in blocks of kernels.SENSOR_BLOCK sensors (kernels.in_sensor_blocks)."""
-
-    def deformation(idx, t_s, value, first, stop):
-        series_mm = kernels.resample_last(idx, t_s, value, stop - first, START_S, BIN_S, WINDOW_BINS)
-        return _fields(deformation_levels(fleet, series_mm, slice(first, stop)))
+    """Every sensor's and point's level from the flat reading arrays, resampling included: the displacement
+    sensors through `alerting.evaluate.deformation` (each on its own time scale, in blocks of
+    kernels.SENSOR_BLOCK sensors), the rain through the kernels the same way."""
+    rows = fleet.displacement_rows
+    sensors = evaluate.SensorSet(rows, fleet.displacement_idx, fleet.displacement_t_s, fleet.displacement_mm,
+                                 START_S + 1e-6, N_BINS)
+    d = evaluate.deformation(sensors, NOW_S, evaluate.sensor_params(rows))
 
     def rain(idx, t_s, value, first, stop):
-        hourly = kernels.resample_sum(idx, t_s, value, stop - first, START_S, BIN_S, WINDOW_BINS)
+        hourly = kernels.resample_sum(idx, t_s, value, stop - first, START_S, BIN_S, HOURS)
         return kernels.trailing_totals(hourly, 24, 72)
 
-    levels = kernels.in_sensor_blocks(deformation, fleet.displacement_idx, fleet.displacement_t_s,
-                                      fleet.displacement_mm, fleet.n_displacement)
-    totals = kernels.in_sensor_blocks(rain, fleet.rain_idx, fleet.rain_t_s, fleet.rain_mm, fleet.n_rain)
-    return _levels(fleet, levels, *totals)
+    total_24h_mm, total_72h_mm = kernels.in_sensor_blocks(rain, fleet.rain_idx, fleet.rain_t_s, fleet.rain_mm,
+                                                          fleet.n_rain)
+    rainfall = kernels.rainfall_levels(total_24h_mm[fleet.point_gauge], total_72h_mm[fleet.point_gauge],
+                                       fleet.rain_24h_thresholds, fleet.rain_72h_thresholds)
+    levels = d.levels
+    d.fit_forecasts()  # those of sensors red by another criterion too, which assess fits only for their evidence
+    return {"deformation": levels.level, "angle": levels.angle_level, "velocity": levels.velocity_level,
+            "displacement": levels.displacement_level, "forecast": forecast_level(d.forecast_hours),
+            "v0 source": d.v0_source, "changed rate": d.changed_rate, "rainfall": rainfall,
+            "point": kernels.point_levels(levels.level, rainfall, fleet.rainfall_may_exceed_orange)}
 
 
 # --- the engine's whole evaluation: alerting.evaluate.assess on a Window of the same fleet ---------------------
@@ -347,7 +426,6 @@ GAUGE_SPACING_KM = 3.0
 POINT_OFFSET_KM = (0.3, 1.0)
 KM_PER_DEGREE = 2 * math.pi * kernels.EARTH_RADIUS_M / 1000 / 360  # on the engine's sphere
 COUNTY_GAUGES = 10  # a county is a square of 10 x 10 gauges, 30 km across
-NOW_S = START_S + HOURS * BIN_S  # the evaluation's `now`: the fleet's 72 h end there
 LEVEL_KEYS = ("blue", "yellow", "orange", "red")
 
 
@@ -365,7 +443,8 @@ class EngineInput:
     def window(self) -> evaluate.Window:
         """A new Window on the same rows and arrays, as every evaluation loads one afresh (nothing cached)."""
         def family(rows, readings, n_bins):
-            # As evaluate._family: n_bins hourly bins ending at now, the first starting 1 us after now - n_bins h.
+            # As evaluate._family: n_bins hourly bins ending at now, the first starting 1 us after now - n_bins h
+            # (evaluate.deformation lays out each displacement sensor's bins of its own).
             return evaluate.SensorSet(rows, *readings, NOW_S - BIN_S * n_bins + 1e-6, n_bins)
 
         return evaluate.Window(self.now, self.points, family(self.displacement_rows, self.displacement, WINDOW_BINS),
@@ -400,7 +479,7 @@ def _places(fleet: Fleet, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _interval_s(n: int, rates) -> np.ndarray:
-    """Each sensor's reporting interval, from the readings-per-hour block it is in."""
+    """Each gauge's reporting interval, from the readings-per-hour block it is in."""
     out = np.empty(n, dtype=np.int64)
     for first, stop, per_hour in _blocks(n, rates):
         out[first:stop] = 3600 // per_hour
@@ -427,17 +506,8 @@ def engine_input(fleet: Fleet, seed: int = 1) -> EngineInput:
         points.append({"code": codes[-1], "county_code": county_code, "lon": float(lon[i]), "lat": float(lat[i]),
                        "thresholds": _json_text(tables), "monitoring_plan": _json_text(plan)})
 
-    gnss = rng.random(fleet.n_displacement) < 0.2
-    interval = _interval_s(fleet.n_displacement, DISPLACEMENT_READINGS_PER_HOUR).tolist()
-    displacement_rows = []
-    for i, v0 in enumerate(fleet.configured_v0.tolist()):
-        thresholds = {"velocity_mm_per_day": _table(fleet.velocity_thresholds[i]),
-                      "displacement_mm": _table(fleet.displacement_thresholds[i])}
-        displacement_rows.append({
-            "device_id": f"MD-{i:06d}", "code": "L1_GP_1" if gnss[i] else "L1_LF_1",
-            "kind": "gnss" if gnss[i] else "crack", "hazard_point": codes[i],
-            "v0_mm_per_day": None if math.isnan(v0) else v0, "thresholds": _json_text(thresholds),
-            "reporting_interval_s": interval[i], "lon": points[i]["lon"], "lat": points[i]["lat"]})
+    displacement_rows = [{**row, "hazard_point": codes[i], "lon": points[i]["lon"], "lat": points[i]["lat"]}
+                         for i, row in enumerate(fleet.displacement_rows)]
 
     bound_point = np.searchsorted(fleet.point_gauge, np.arange(fleet.n_rain)).tolist()
     interval = _interval_s(fleet.n_rain, RAIN_READINGS_PER_HOUR).tolist()
@@ -488,12 +558,9 @@ def assess_mismatches(fleet: Fleet, engine: EngineInput, assessments: list,
 
 @dataclass
 class ReferenceInput:
-    """The fleet in the reference's terms: per-sensor reading lists, threshold tuples with None unset."""
+    """The fleet in the reference's terms: per-sensor reading lists and settings, threshold tuples with None unset."""
 
-    displacement_readings: list[list[tuple[float, float]]]
-    configured_v0: list
-    velocity_thresholds: list[tuple]
-    displacement_thresholds: list[tuple]
+    displacement: list[dict]  # per sensor, reference.deformation_level's keyword arguments (readings included)
     rain_readings: list[list[tuple[float, float]]]
     point_gauge: list[int]
     rain_24h_thresholds: list[tuple]
@@ -513,21 +580,32 @@ def _unset_as_none(rows) -> list:
 
 
 def reference_input(fleet: Fleet) -> ReferenceInput:
+    readings = _per_sensor(fleet.n_displacement, fleet.displacement_idx, fleet.displacement_t_s,
+                           fleet.displacement_mm)
+    displacement = [
+        {"readings": readings[i], "kind": row["kind"], "reporting_interval_s": row["reporting_interval_s"],
+         "resolution_mm": row["resolution_mm"], "configured_v0": row["v0_mm_per_day"],
+         "baseline_v0": row["baseline_v0_mm_per_day"], "reference_value": row["baseline_reference"],
+         "velocity_thresholds": v_thr, "displacement_thresholds": d_thr}
+        for i, (row, v_thr, d_thr) in enumerate(zip(fleet.displacement_rows,
+                                                    _unset_as_none(fleet.velocity_thresholds),
+                                                    _unset_as_none(fleet.displacement_thresholds), strict=True))]
     return ReferenceInput(
-        _per_sensor(fleet.n_displacement, fleet.displacement_idx, fleet.displacement_t_s, fleet.displacement_mm),
-        [v0 for (v0,) in _unset_as_none(fleet.configured_v0[:, None])],
-        _unset_as_none(fleet.velocity_thresholds), _unset_as_none(fleet.displacement_thresholds),
-        _per_sensor(fleet.n_rain, fleet.rain_idx, fleet.rain_t_s, fleet.rain_mm), fleet.point_gauge.tolist(),
-        _unset_as_none(fleet.rain_24h_thresholds), _unset_as_none(fleet.rain_72h_thresholds),
-        fleet.rainfall_may_exceed_orange.tolist(),
+        displacement, _per_sensor(fleet.n_rain, fleet.rain_idx, fleet.rain_t_s, fleet.rain_mm),
+        fleet.point_gauge.tolist(), _unset_as_none(fleet.rain_24h_thresholds),
+        _unset_as_none(fleet.rain_72h_thresholds), fleet.rainfall_may_exceed_orange.tolist(),
     )
 
 
-def reference_levels(ref: ReferenceInput) -> dict[str, list[int]]:
-    """Every sensor's and point's level by the reference: each sensor on its own, then each point."""
-    sensors = [reference.deformation_level(readings, START_S, v0, v_thr, d_thr) for readings, v0, v_thr, d_thr
-               in zip(ref.displacement_readings, ref.configured_v0, ref.velocity_thresholds,
-                      ref.displacement_thresholds, strict=True)]
+def reference_sensors(ref: ReferenceInput) -> list[reference.SensorLevels]:
+    """Every displacement sensor's levels by the reference, one at a time."""
+    return [reference.deformation_level(now_s=NOW_S, **sensor) for sensor in ref.displacement]
+
+
+def reference_levels(ref: ReferenceInput, sensors: list[reference.SensorLevels] | None = None) -> dict[str, list]:
+    """Every sensor's and point's level by the reference (and what decided them): each sensor on its own, then
+    each point."""
+    sensors = reference_sensors(ref) if sensors is None else sensors
     totals = [reference.rain_totals_mm(readings, START_S) for readings in ref.rain_readings]
     rainfall = [reference.rainfall_level(*totals[g], thr_24h, thr_72h)
                 for g, thr_24h, thr_72h in zip(ref.point_gauge, ref.rain_24h_thresholds, ref.rain_72h_thresholds,
@@ -536,7 +614,32 @@ def reference_levels(ref: ReferenceInput) -> dict[str, list[int]]:
              for sensor, rain, may_exceed in zip(sensors, rainfall, ref.rainfall_may_exceed_orange, strict=True)]
     return {"deformation": [s.level for s in sensors], "angle": [s.angle_level for s in sensors],
             "velocity": [s.velocity_level for s in sensors], "displacement": [s.displacement_level for s in sensors],
-            "rainfall": rainfall, "point": point}
+            "forecast": [s.forecast_level for s in sensors],
+            "v0 source": [reference.V0_SOURCES.index(s.v0_source) for s in sensors],
+            "changed rate": [s.changed_rate for s in sensors], "rainfall": rainfall, "point": point}
+
+
+def coverage(fleet: Fleet, sensors: list[reference.SensorLevels]) -> dict[str, int]:
+    """How many sensors took each path the levels depend on, by the reference: what a check on this fleet covers."""
+    count = Counter()
+    for i, s in enumerate(sensors):
+        kind = KINDS[fleet.kind[i]]
+        count[f"kind {kind}"] += 1
+        count[f"bin {displacement_bin_s(fleet.interval_s[i]) // 3600} h"] += 1
+        count[f"v0 {s.v0_source}"] += 1
+        count["changed rate"] += s.changed_rate
+        count["changed rate, orange or red by angle"] += s.changed_rate and s.angle_level >= reference.ORANGE
+        count["forecast counted"] += s.forecast_hours is not None
+        count[f"forecast {reference.LEVEL_NAMES[s.forecast_level]}"] += s.forecast_level > reference.NONE
+        count["forecast raised the level"] += s.forecast_level > max(s.angle_level, s.velocity_level,
+                                                                     s.displacement_level)
+        count[f"angle {reference.LEVEL_NAMES[s.angle_level]}"] += 1
+        count["tilt, reference set"] += kind == "tilt" and not math.isnan(fleet.baseline_reference[i])
+        resolution = fleet.resolution_mm[i]
+        count["judged by its noise"] += s.resolution_mm > (reference.KIND_RESOLUTION_MM[kind]
+                                                            if math.isnan(resolution) else resolution)
+        count["whole-mm flicker"] += int(fleet.displacement_mix[i] == FLICKER)
+    return {name: n for name, n in sorted(count.items()) if n}
 
 
 def mismatches(kernel: dict, ref: dict) -> dict[str, np.ndarray]:
@@ -551,8 +654,9 @@ def mismatches(kernel: dict, ref: dict) -> dict[str, np.ndarray]:
 
 def describe(fleet: Fleet, point: int) -> str:
     gauge = fleet.point_gauge[point]
-    return (f"point {point}: {DISPLACEMENT_MIXES[fleet.displacement_mix[point]][0]}, "
-            f"{GAP_MIXES[fleet.gap_mix[point]][0]}; gauge {gauge}: {RAIN_MIXES[fleet.rain_mix[gauge]][0]}")
+    return (f"point {point}: {KINDS[fleet.kind[point]]} every {fleet.interval_s[point]} s, "
+            f"{DISPLACEMENT_MIXES[fleet.displacement_mix[point]][0]}, {GAP_MIXES[fleet.gap_mix[point]][0]}; "
+            f"gauge {gauge}: {RAIN_MIXES[fleet.rain_mix[gauge]][0]}")
 
 
 # --- timing ---------------------------------------------------------------------------------------------------
@@ -622,34 +726,29 @@ def main() -> int:
     limit_memory(args.memory_limit_gb)
     ok = True
 
-    print(f"engine, best of {REPEATS}, {HOURS} hourly bins; sensors: {DISPLACEMENT_SHARE:.0%} displacement "
-          f"(one per hazard point), the rest rain gauges; load average {os.getloadavg()[0]:.1f} on "
-          f"{os.cpu_count()} cores")
-    print(f"{'sensors':>9} {'readings':>9} | {'bins->levels':>12} {'us/sensor':>9} | {'resample':>9} "
-          f"{'readings->levels':>16} {'us/sensor':>9}")
+    print(f"engine, best of {REPEATS}; sensors: {DISPLACEMENT_SHARE:.0%} displacement (one per hazard point, "
+          f"{N_BINS} of their own bins), the rest rain gauges ({HOURS} h); load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores")
+    print(f"{'sensors':>9} {'readings':>9} | {'readings->levels':>16} {'us/sensor':>9} | {'assess':>8} "
+          f"{'us/sensor':>9} | assess at 100,000")
     per_sensor_us, assess_us = {}, {}
     for n in sizes:
         fleet = synthetic_fleet(n, args.seed)
-        series_mm, hourly_rain_mm = resample(fleet)
-        from_bins_s = best_of(REPEATS, levels_from_bins, fleet, series_mm, hourly_rain_mm)
-        resample_s = best_of(REPEATS, resample, fleet)
+        fleet.displacement_rows  # the rows the engine's query returns: built before the clock starts
         from_readings_s = best_of(REPEATS, levels_from_readings, fleet)
         per_sensor_us[n] = from_readings_s / fleet.sensors * 1e6
-        print(f"{fleet.sensors:>9,} {fleet.readings / 1e6:>8.1f}M | {from_bins_s:>11.3f}s "
-              f"{from_bins_s / fleet.sensors * 1e6:>9.2f} | {resample_s:>8.3f}s {from_readings_s:>15.3f}s "
-              f"{per_sensor_us[n]:>9.2f}")
-        del series_mm, hourly_rain_mm
+        row = (f"{fleet.sensors:>9,} {fleet.readings / 1e6:>8.1f}M | {from_readings_s:>15.3f}s "
+               f"{per_sensor_us[n]:>9.2f} |")
         engine = engine_input(fleet, args.seed)
         assess_s, failure = timed_assess(engine)
-        label = f"{'':>19} | assess (levels; evidence for changes only)"
         if assess_s is None:
             ok = False
-            print(f"{label}: {failure}")
+            print(f"{row} assess {failure}")
         else:
             assess_us[n] = assess_s / fleet.sensors * 1e6
             at_100k_s = assess_us[n] * 0.1
-            print(f"{label} {assess_s:>8.3f}s {assess_us[n]:>9.2f} | at 100,000: {at_100k_s / TARGET_S_AT_100K:.2f}x "
-                  f"the {TARGET_S_AT_100K:g} s target{'' if n == 100_000 else ' (scaled linearly)'}")
+            print(f"{row} {assess_s:>7.3f}s {assess_us[n]:>9.2f} | {at_100k_s / TARGET_S_AT_100K:.2f}x the "
+                  f"{TARGET_S_AT_100K:g} s target{'' if n == 100_000 else ' (scaled linearly)'}")
         del fleet, engine
     if len(sizes) > 1:
         small, large = min(sizes), max(sizes)
@@ -671,25 +770,21 @@ def main() -> int:
 
     fleet = synthetic_fleet(args.reference_sensors, args.seed)
     ref = reference_input(fleet)
-    kernel_s = best_of(REPEATS, levels_from_readings, fleet)
-    reference_s = best_of(REPEATS, reference_levels, ref)
-    kernel_us, reference_us = kernel_s / fleet.sensors * 1e6, reference_s / fleet.sensors * 1e6
-    print(f"\nreference against kernels on the same {fleet.sensors:,} sensors ({fleet.readings:,} readings), "
-          f"readings -> levels, best of {REPEATS}:")
-    print(f"  pure-Python reference {reference_us:9.2f} us/sensor")
-    print(f"  kernels               {kernel_us:9.2f} us/sensor   speed-up {reference_us / kernel_us:6.1f}x "
-          f"(target >= {TARGET_RATIO:g}x: {'met' if reference_us / kernel_us >= TARGET_RATIO else 'NOT met'})")
-    for n, us in per_sensor_us.items():
-        print(f"  kernels at {n:>9,} {us:9.2f} us/sensor   speed-up {reference_us / us:6.1f}x")
-
-    kernel, expected = levels_from_readings(fleet), reference_levels(ref)
+    started = time.perf_counter()
+    sensors = reference_sensors(ref)
+    expected = reference_levels(ref, sensors)
+    reference_s = time.perf_counter() - started
+    kernel = levels_from_readings(fleet)
+    print(f"\nreference against the kernels on the same {fleet.sensors:,} sensors ({fleet.readings:,} readings; "
+          f"the reference took {reference_s / fleet.sensors * 1e6:,.0f} us/sensor), covering:")
+    print("  " + ", ".join(f"{name} {n}" for name, n in coverage(fleet, sensors).items()))
     differ = mismatches(kernel, expected)
     checked = ", ".join(expected)
     if not differ:
-        print(f"  check: identical levels ({checked}) for all {fleet.n_displacement:,} points")
+        print(f"  check: identical ({checked}) for all {fleet.n_displacement:,} points")
     else:
         ok = False
-        print(f"  check: levels differ on {fleet.n_displacement:,} points (compared: {checked}):")
+        print(f"  check: differences on {fleet.n_displacement:,} points (compared: {checked}):")
         for name, where in differ.items():
             print(f"  MISMATCH {name}: {where.size} points")
             for i in where[:5]:

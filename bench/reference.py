@@ -1,43 +1,131 @@
-"""The warning science of SPEC 4.1-4.3 in plain Python, one sensor at a time: the engine benchmark's baseline.
+"""The warning science of SPEC 4.1-4.3 in plain Python, one sensor at a time: what the kernels must agree with.
 
-Written from the spec, not from `alerting.kernels`, so that the two can disagree: SPEC 8 asks the kernels
-for identical levels at least 50x faster. Lists and `math` only; a missing value is None, never NaN.
-Readings are (t_s, value) pairs in any order; thresholds are (blue, yellow, orange, red) with None unset.
+Written from the spec (and the rules it leaves to the engine, as stated here), not from `alerting.kernels`, so
+that the two can disagree: SPEC 8 asks the kernels for identical levels. Lists and `math` only; a missing value
+is None, never NaN. Readings are (t_s, value) pairs in any order; thresholds are (blue, yellow, orange, red)
+with None unset.
+
+A displacement sensor, from its readings to its level:
+1. Its bin is its reporting interval rounded up to 1 h, 6 h or 1 d (or its own interval beyond a day); its
+   window is the N_BINS bins ending at the evaluation's `now`. Last reading per bin, gaps of up to 3 bins
+   drawn as straight lines.
+2. A tilt is the magnitude of its change from its reference (its quiet baseline's value, else its first value
+   in the window): a slope may tilt either way.
+3. The effective resolution is the sensor's resolution, or twice its reading noise where that is larger; the
+   noise is a robust standard deviation from the median absolute second difference (a straight line, and a
+   single change of rate, have none).
+4. The velocity at a bin is the least-squares slope over the trailing window: VELOCITY_WINDOW_BINS bins, fewer
+   where the series has not been unbroken that long. Where that window does not fit a straight line (rms
+   residual above the resolution) and a shorter one of at least two bins fits it at least twice as tightly,
+   the slope of the longest such shorter window is the velocity, and it is a change of rate. A displacement
+   over the fitted window below two resolutions is no movement (0).
+5. v0 is the configured value (if positive), else the quiet baseline's, else the kind's default; never below
+   one resolution over the velocity window.
+6. alpha = arctan(v / v0). Yellow above 45 + 5 deg; orange at 80 and red at 85 deg with the velocity not
+   falling, held for two bins or reached by a change of rate (which has held for its window's bins already).
+7. Where the angle level is yellow or above, the failure forecast (Fukuzono's inverse velocity) may raise it:
+   1/v smoothed by trailing means of 3 and 6 bins; the onset of acceleration is where the short mean went
+   below the long one and stayed below to the last bin; the short means from the onset, each placed at the
+   time it stands for, are fitted with a line against time; where the line reaches 1/v = 0 is the failure.
+   It counts with R^2 >= 0.8 over at least 6 bins and a failure still ahead: red within 24 h, orange within
+   72 h.
+8. The sensor's level is the highest of the angle, velocity-threshold, displacement-threshold and forecast
+   levels.
 """
 
 import math
 from typing import NamedTuple
 
 NONE, BLUE, YELLOW, ORANGE, RED = 0, 1, 2, 3, 4
+LEVEL_NAMES = ("none", "blue", "yellow", "orange", "red")
 SECONDS_PER_DAY = 86_400
 
-BIN_S = 3600  # SPEC 4.1: resample to 1 h bins
-N_BINS = 72  # the 72 h window, which the longest rain total needs
+BIN_S = 3600  # rain is binned hourly (SPEC 4.2); displacement bins follow the sensor (bin_seconds)
+DISPLACEMENT_BINS_S = (3600, 6 * 3600, 86_400)
+N_BINS = 72  # the window, in the series' own bins
 MAX_GAP_BINS = 3
-SMOOTH_BINS = 6
-V0_FLOOR_MM_PER_DAY = 0.1
+VELOCITY_WINDOW_BINS = 6
+MOVEMENT_RESOLUTIONS = 2.0  # a displacement over the velocity window below this many resolutions is none
+NOISE_SIGMAS = 2.0  # a sensor noisier than its resolution is judged by twice its reading noise
+MAD_TO_SIGMA = 1.4826  # median absolute deviation to standard deviation, for normal noise
+# Reading noise e_k gives a second difference e_k - 2 e_k-1 + e_k-2 with six times the variance of e.
+SECOND_DIFFERENCE_VARIANCE = 6.0
+CHANGE_FIT_FRACTION = 0.5  # a shorter window replaces a misfitting one only if it fits twice as tightly
 STEADY_CREEP_DEG = 45.0
 YELLOW_MARGIN_DEG = 5.0
 ORANGE_DEG = 80.0
 RED_DEG = 85.0
+FORECAST_SHORT_BINS, FORECAST_LONG_BINS = 3, 6
+FORECAST_MIN_BINS = 6
+FORECAST_MIN_R2 = 0.8
+FORECAST_RED_H, FORECAST_ORANGE_H = 24.0, 72.0
+FORECAST_MIN_SPEED_UP = 1.5  # the velocity at the last bin of the fit at least 1.5 times the one at its onset
+FORECAST_HORIZON_H = 365 * 24.0  # a failure further ahead than a year is no approach to failure
 RAIN_24H_BINS, RAIN_72H_BINS = 24, 72
 DEFAULT_RAIN_24H_MM = (50.0, 80.0, 100.0, 150.0)
 DEFAULT_RAIN_72H_MM = (80.0, 120.0, 160.0, 250.0)
+# SPEC 4.1: resolution by kind (mm; degrees for tilt) where the sensor has none configured, and the kind's v0
+# (mm/d; deg/d) until the sensor has a configured one or a quiet baseline.
+KIND_RESOLUTION_MM = {"crack": 0.1, "gnss": 1.0, "tilt": 0.01, "deep": 0.1}
+KIND_V0_MM_PER_DAY = {"crack": 1.0, "gnss": 2.0, "tilt": 0.02, "deep": 1.0}
+V0_SOURCES = ("configured", "baseline", "default")
 
 # Devices send decimals (0.01 mm displacement, 0.1 mm of rain) that binary floats hold only approximately,
-# so a total of exactly 80 mm, or a velocity increment of exactly 0, comes out a few 1e-14 off. Within a
-# nanometre (per day) a value is on its threshold. The angle thresholds need no such allowance: tan(50),
-# tan(80) and tan(85 deg) are irrational, so no ratio of decimal velocities lands exactly on one.
+# so a total of exactly 80 mm, a movement of exactly two resolutions or a velocity increment of exactly 0
+# comes out a few 1e-14 off. Within a nanometre (per day) a value is on its threshold. The angle thresholds
+# need no such allowance: tan(50), tan(80) and tan(85 deg) are irrational, so no ratio of decimal velocities
+# lands exactly on one.
 TOLERANCE = 1e-9
+# Velocities are kept to a millionth of a mm/d: equal displacements over equal windows give equal velocities.
+VELOCITY_DECIMALS = 6
+
+
+class Velocity(NamedTuple):
+    """The velocity at one bin (mm/d, None where the series is too short or broken) and its window."""
+
+    mm_per_day: float | None
+    window_bins: int  # bins of the window it was fitted over (0: none)
+    longest_bins: int  # bins of the longest unbroken window up to VELOCITY_WINDOW_BINS
+
+    @property
+    def changed_rate(self) -> bool:
+        """Fitted on a shortened window of two bins or more, because the longer one is not a straight line."""
+        return 2 <= self.window_bins < self.longest_bins
+
+
+class Forecast(NamedTuple):
+    """A sensor's failure forecast: hours to the failure (None unless it counts), its fit and its level."""
+
+    hours_to_failure: float | None
+    r2: float | None
+    fitted_bins: int
+    level: int
+
+
+NO_FORECAST = Forecast(None, None, 0, NONE)
 
 
 class SensorLevels(NamedTuple):
-    """A displacement sensor's level at the latest bin, and the level from each criterion."""
+    """A displacement sensor's level at the latest bin, the level from each criterion, and what decided them."""
 
     level: int
     angle_level: int
     velocity_level: int
     displacement_level: int
+    forecast_level: int = NONE
+    v0_mm_per_day: float | None = None
+    v0_source: str = "default"
+    resolution_mm: float | None = None  # effective: the sensor's, or twice its reading noise
+    changed_rate: bool = False
+    forecast_hours: float | None = None
+
+
+def bin_seconds(reporting_interval_s) -> int:
+    """A displacement sensor's bin: its reporting interval rounded up to 1 h, 6 h or 1 d, or its own beyond."""
+    for bin_s in DISPLACEMENT_BINS_S:
+        if reporting_interval_s <= bin_s:
+            return bin_s
+    return int(reporting_interval_s)
 
 
 def _bin_of(t_s, start_s, bin_s, n_bins):
@@ -87,20 +175,11 @@ def fill_gaps(series, max_gap_bins=MAX_GAP_BINS):
     return filled
 
 
-def velocity_mm_per_day(series_mm, bin_s=BIN_S, smooth_bins=SMOOTH_BINS):
-    """v_i, the mean of the last smooth_bins raw velocities (S_k - S_k-1) / dt, in mm/day.
-
-    The mean telescopes to (S_i - S_i-w) / (w dt). It exists only where the whole window is unbroken:
-    a gap the resampling left open breaks the series, and no velocity reaches across it.
-    """
-    window_days = smooth_bins * bin_s / SECONDS_PER_DAY
-    velocity = [None] * len(series_mm)
-    unbroken = 0  # values in a row, ending at i
-    for i, value in enumerate(series_mm):
-        unbroken = unbroken + 1 if value is not None else 0
-        if unbroken > smooth_bins:
-            velocity[i] = (value - series_mm[i - smooth_bins]) / window_days
-    return velocity
+def tilt_magnitude(series, reference=None):
+    """How far a tilt has turned from its reference (else its first value in the window), either way."""
+    if reference is None:
+        reference = next((value for value in series if value is not None), None)
+    return [None if value is None else abs(value - reference) for value in series]
 
 
 def median(values):
@@ -113,18 +192,78 @@ def median(values):
     return ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def reference_creep_rate(velocity, configured_v0=None, floor_mm_per_day=V0_FLOOR_MM_PER_DAY):
-    """v0: the geologist's value if configured, else the median velocity of the baseline; never below the floor."""
+def reading_noise_mm(series):
+    """A robust standard deviation of the reading noise: from the median absolute second difference of three
+    values in a row; 0 where no three are."""
+    second = [abs(c - 2.0 * b + a) for a, b, c in zip(series, series[1:], series[2:])
+              if a is not None and b is not None and c is not None]
+    if not second:
+        return 0.0
+    return MAD_TO_SIGMA * median(second) / math.sqrt(SECOND_DIFFERENCE_VARIANCE)
+
+
+def effective_resolution_mm(series, resolution_mm):
+    """The smallest displacement the sensor can tell: its resolution, or twice its reading noise if larger."""
+    return max(resolution_mm, NOISE_SIGMAS * reading_noise_mm(series))
+
+
+def line_fit(values) -> tuple[float, float]:
+    """Least-squares line through values one bin apart: (slope per bin, rms residual)."""
+    n = len(values)
+    t_mean = (n - 1) / 2
+    y_mean = math.fsum(values) / n
+    sxx = math.fsum((t - t_mean) ** 2 for t in range(n))
+    slope = math.fsum((t - t_mean) * (y - y_mean) for t, y in enumerate(values)) / sxx
+    residuals = math.fsum((y - y_mean - slope * (t - t_mean)) ** 2 for t, y in enumerate(values))
+    return slope, math.sqrt(residuals / n)
+
+
+def velocity_at(series, i, bin_s, resolution_mm, window_bins=VELOCITY_WINDOW_BINS) -> Velocity:
+    """The robust velocity (mm/d) at bin i of a gap-filled series, given the sensor's effective resolution."""
+    longest = 0
+    while longest < window_bins and i - longest - 1 >= 0 and series[i - longest] is not None \
+            and series[i - longest - 1] is not None:
+        longest += 1
+    if longest == 0:
+        return Velocity(None, 0, 0)
+    window = longest
+    slope, rms = line_fit(series[i - longest:i + 1])
+    if rms > resolution_mm + TOLERANCE:  # not a straight line: has the rate changed within it?
+        for w in range(longest - 1, 1, -1):
+            shorter_slope, shorter_rms = line_fit(series[i - w:i + 1])
+            if shorter_rms <= CHANGE_FIT_FRACTION * resolution_mm + TOLERANCE:
+                window, slope = w, shorter_slope
+                break
+    if abs(slope) * window < MOVEMENT_RESOLUTIONS * resolution_mm - TOLERANCE:
+        return Velocity(0.0, window, longest)
+    return Velocity(_round_velocity(slope * (SECONDS_PER_DAY / bin_s)), window, longest)
+
+
+def _round_velocity(mm_per_day: float) -> float:
+    # Half-way cases to even, as the kernels' rounding: both keep the same millionths.
+    return round(mm_per_day * 10**VELOCITY_DECIMALS) / 10**VELOCITY_DECIMALS
+
+
+def velocities(series, bin_s, resolution_mm, window_bins=VELOCITY_WINDOW_BINS) -> list[Velocity]:
+    """The robust velocity at every bin of the series."""
+    return [velocity_at(series, i, bin_s, resolution_mm, window_bins) for i in range(len(series))]
+
+
+def reference_creep_rate(configured_v0=None, baseline_v0=None, default_v0=1.0, floor_mm_per_day=0.0):
+    """(v0, where it came from): the geologist's value if positive, else the quiet baseline's, else the kind's
+    default; never below the floor."""
     if configured_v0 is not None and math.isfinite(configured_v0) and configured_v0 > 0:
-        v0 = configured_v0
+        v0, source = configured_v0, "configured"
+    elif baseline_v0 is not None and math.isfinite(baseline_v0):
+        v0, source = baseline_v0, "baseline"
     else:
-        v0 = median([v for v in velocity if v is not None])
-    return floor_mm_per_day if v0 is None or v0 < floor_mm_per_day else v0
+        v0, source = default_v0, "default"
+    return max(v0, floor_mm_per_day), source
 
 
 def tangent_angle_deg(velocity, v0):
     """Improved tangent angle (Xu Qiang 2009): T = S / v0, alpha = arctan(dT / dt) = arctan(v / v0), in degrees."""
-    return [None if v is None else math.degrees(math.atan(v / v0)) for v in velocity]
+    return None if velocity is None else math.degrees(math.atan(velocity / v0))
 
 
 def reaches(value, threshold) -> bool:
@@ -140,36 +279,96 @@ def threshold_level(value, thresholds) -> int:
     return NONE
 
 
-def angle_level(alpha_deg, velocity) -> int:
-    """Yellow above 45 + 5 deg; orange (red) at 80 (85) deg held for the last two bins while v is not falling."""
-    alpha, alpha_before = alpha_deg[-1], (alpha_deg[-2] if len(alpha_deg) > 1 else None)
+def angle_level(alpha_before, alpha, velocity_before, velocity, changed_rate=False) -> int:
+    """Yellow above 45 + 5 deg; orange (red) at 80 (85) deg while v is not falling, held for the last two bins
+    or reached by a change of rate."""
     if alpha is None:
         return NONE
-    if alpha_before is not None and reaches(velocity[-1] - velocity[-2], 0.0):
-        held = min(alpha, alpha_before)
-        if held >= RED_DEG:
-            return RED
-        if held >= ORANGE_DEG:
-            return ORANGE
+    steady_or_faster = velocity_before is not None and reaches(velocity - velocity_before, 0.0)
+    for level, limit in ((RED, RED_DEG), (ORANGE, ORANGE_DEG)):
+        held = changed_rate or (alpha_before is not None and alpha_before >= limit)
+        if alpha >= limit and held and steady_or_faster:
+            return level
     return YELLOW if alpha > STEADY_CREEP_DEG + YELLOW_MARGIN_DEG else NONE
 
 
-def sensor_levels(alpha_deg, velocity, series_mm, velocity_thresholds, displacement_thresholds) -> SensorLevels:
-    """The sensor's level at its latest bin: the highest of the tangent angle, velocity and displacement levels."""
-    by_angle = angle_level(alpha_deg, velocity)
-    by_velocity = threshold_level(velocity[-1], velocity_thresholds)
-    by_displacement = threshold_level(series_mm[-1], displacement_thresholds)
-    return SensorLevels(max(by_angle, by_velocity, by_displacement), by_angle, by_velocity, by_displacement)
+def _trailing_mean(values, i, bins):
+    """The mean of values[i - bins + 1 .. i], None if any is missing or the run starts before the series."""
+    run = values[i - bins + 1:i + 1] if i >= bins - 1 else []
+    if len(run) < bins or any(v is None for v in run):
+        return None
+    return math.fsum(run) / bins
 
 
-def deformation_level(readings, start_s, configured_v0=None, velocity_thresholds=(None,) * 4,
-                      displacement_thresholds=(None,) * 4, bin_s=BIN_S, n_bins=N_BINS) -> SensorLevels:
-    """One displacement sensor from its readings in the window to its level (SPEC 4.1)."""
-    series_mm = fill_gaps(resample_last(readings, start_s, bin_s, n_bins))
-    velocity = velocity_mm_per_day(series_mm, bin_s)
-    v0 = reference_creep_rate(velocity, configured_v0)
-    alpha_deg = tangent_angle_deg(velocity, v0)
-    return sensor_levels(alpha_deg, velocity, series_mm, velocity_thresholds, displacement_thresholds)
+def _falls_below(a, b) -> bool:
+    # Means of equal values may differ in their last bits: below means below by more than that.
+    return a is not None and b is not None and a < b - TOLERANCE * abs(b)
+
+
+def failure_forecast(fits: list[Velocity], bin_s) -> Forecast:
+    """Fukuzono's inverse-velocity forecast from the onset of acceleration (Carla et al. 2017's filtering)."""
+    inverse = [1.0 / f.mm_per_day if f.mm_per_day is not None and f.mm_per_day > 0 else None for f in fits]
+    n = len(fits)
+    below = [_falls_below(_trailing_mean(inverse, i, FORECAST_SHORT_BINS),
+                          _trailing_mean(inverse, i, FORECAST_LONG_BINS)) for i in range(n)]
+    if not n or not below[-1]:
+        return NO_FORECAST
+    onset = n - 1
+    while onset > 0 and below[onset - 1]:
+        onset -= 1
+    # A velocity fitted over w bins is the rate at the middle of its window, and a mean of three bins' values
+    # stands for the middle one: each smoothed 1/v is placed at the time it describes.
+    t, y = [], []
+    for i in range(onset, n):
+        windows = [fits[j].window_bins for j in range(i - FORECAST_SHORT_BINS + 1, i + 1)]
+        t.append(i - (FORECAST_SHORT_BINS - 1) / 2 - math.fsum(windows) / len(windows) / 2)
+        y.append(_trailing_mean(inverse, i, FORECAST_SHORT_BINS))
+    m = len(t)
+    t_mean, y_mean = math.fsum(t) / m, math.fsum(y) / m
+    sxx = math.fsum((a - t_mean) ** 2 for a in t)
+    syy = math.fsum((b - y_mean) ** 2 for b in y)
+    sxy = math.fsum((a - t_mean) * (b - y_mean) for a, b in zip(t, y))
+    r2 = sxy * sxy / (sxx * syy) if m >= 2 and sxx > 0 and syy > 0 else None
+    if m < FORECAST_MIN_BINS or r2 is None or r2 < FORECAST_MIN_R2 or sxy >= 0:
+        return Forecast(None, r2, m, NONE)
+    slope = sxy / sxx
+    bins_ahead = t_mean - y_mean / slope - (n - 1)
+    hours = bins_ahead * bin_s / 3600
+    # A real acceleration: the fitted velocity at the last bin 1.5 times the one at the onset (the fitted 1/v at
+    # the onset over the fitted 1/v at the last bin); and a failure ahead, within a year.
+    speed_up = (y_mean + slope * (t[0] - t_mean)) / (y_mean + slope * (t[-1] - t_mean))
+    if bins_ahead <= 0 or hours > FORECAST_HORIZON_H or speed_up < FORECAST_MIN_SPEED_UP - TOLERANCE:
+        return Forecast(None, r2, m, NONE)
+    level = RED if hours <= FORECAST_RED_H else ORANGE if hours <= FORECAST_ORANGE_H else NONE
+    return Forecast(hours, r2, m, level)
+
+
+def deformation_level(readings, now_s, kind="crack", reporting_interval_s=3600, resolution_mm=None,
+                      configured_v0=None, baseline_v0=None, reference_value=None, velocity_thresholds=(None,) * 4,
+                      displacement_thresholds=(None,) * 4, n_bins=N_BINS) -> SensorLevels:
+    """One displacement sensor from its readings in its window to its level at `now_s` (SPEC 4.1)."""
+    bin_s = bin_seconds(reporting_interval_s)
+    start_s = now_s - bin_s * n_bins + 1e-6  # the last bin ends at now
+    series = fill_gaps(resample_last(readings, start_s, bin_s, n_bins))
+    if kind == "tilt":
+        series = tilt_magnitude(series, reference_value)
+    resolution = effective_resolution_mm(series, KIND_RESOLUTION_MM[kind] if resolution_mm is None
+                                         else resolution_mm)
+    before, last = (velocity_at(series, i, bin_s, resolution) for i in (n_bins - 2, n_bins - 1))
+    window_days = VELOCITY_WINDOW_BINS * bin_s / SECONDS_PER_DAY
+    v0, v0_source = reference_creep_rate(configured_v0, baseline_v0, KIND_V0_MM_PER_DAY[kind],
+                                         resolution / window_days)
+    by_angle = angle_level(tangent_angle_deg(before.mm_per_day, v0), tangent_angle_deg(last.mm_per_day, v0),
+                           before.mm_per_day, last.mm_per_day, last.changed_rate)
+    # On steady creep 1/v wanders, and a short falling stretch of it fits a line by chance: the forecast is
+    # made only where the velocity is above steady creep.
+    forecast = failure_forecast(velocities(series, bin_s, resolution), bin_s) if by_angle >= YELLOW \
+        else NO_FORECAST
+    by_velocity = threshold_level(last.mm_per_day, velocity_thresholds)
+    by_displacement = threshold_level(series[-1], displacement_thresholds)
+    return SensorLevels(max(by_angle, by_velocity, by_displacement, forecast.level), by_angle, by_velocity,
+                        by_displacement, forecast.level, v0, v0_source, resolution, last.changed_rate,
+                        forecast.hours_to_failure)
 
 
 def trailing_total_mm(hourly_mm, window_bins) -> float:

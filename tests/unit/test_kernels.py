@@ -148,17 +148,18 @@ def test_fill_gaps_does_not_modify_its_input():
     assert np.isnan(series[0, 1])
 
 
-def test_velocity_is_trailing_mean_of_raw_velocities():
-    series_mm = np.array([[0.0, 1.0, 3.0, 6.0, 10.0]])  # raw hourly increments 1, 2, 3, 4 mm
+def test_velocity_is_the_least_squares_slope_over_the_trailing_window_shorter_at_the_start():
+    series_mm = np.array([[0.0, 1.0, 3.0, 6.0, 10.0]])  # hourly increments 1, 2, 3, 4 mm
     velocity = kernels.velocity_mm_per_day(series_mm, bin_s=HOUR_S, smooth_bins=3)
-    np.testing.assert_allclose(velocity, [[np.nan, np.nan, np.nan, 48.0, 72.0]])
+    # Slopes of (0, 1), (0, 1, 3), (0, 1, 3, 6) and (1, 3, 6, 10): 1, 1.5, 2 and 3 mm/h.
+    np.testing.assert_allclose(velocity, [[np.nan, 24.0, 36.0, 48.0, 72.0]])
 
 
-def test_velocity_is_nan_where_window_reaches_or_spans_a_gap():
+def test_velocity_never_spans_a_break_and_its_window_regrows_after_one():
     series_mm = np.array([[0.0, np.nan, 2.0, 3.0, 4.0]])
     velocity = kernels.velocity_mm_per_day(series_mm, bin_s=DAY_S, smooth_bins=2)
     # Index 2 would be (2 - 0) / 2 across the open gap at index 1: a broken series has no velocity there.
-    np.testing.assert_array_equal(velocity, [[np.nan, np.nan, np.nan, np.nan, 1.0]])
+    np.testing.assert_array_equal(velocity, [[np.nan, np.nan, np.nan, 1.0, 1.0]])
 
 
 def test_equal_decimal_displacements_give_equal_velocities():
@@ -167,30 +168,149 @@ def test_equal_decimal_displacements_give_equal_velocities():
     assert velocity[0, 2] == velocity[0, 3]
 
 
+# --- the robust velocity and a sensor's resolution ----------------------------------------------------
+
+
+def crack_from_2_to_30_mm_per_day() -> np.ndarray:
+    """Hourly crack readings (0.001 mm) at 2 mm/d for a day, then 13 at 30 mm/d (SPEC 8); the first fast one
+    is at index FIRST_FAST."""
+    slow = [round(10.0 + 2.0 * k / 24, 3) for k in range(25)]
+    return np.array([slow + [round(slow[-1] + 30.0 * k / 24, 3) for k in range(1, 14)]])
+
+
+FIRST_FAST = 25
+
+
+def _robust(series_mm, resolution_mm, bin_s=HOUR_S) -> kernels.Velocity:
+    series_mm = np.asarray(series_mm, dtype=float)
+    return kernels.robust_velocity(series_mm, bin_s, kernels.effective_resolution_mm(series_mm, resolution_mm))
+
+
+def test_a_rate_jump_from_2_to_30_mm_per_day_is_followed_from_the_second_reading_of_the_new_rate():
+    velocity = _robust(crack_from_2_to_30_mm_per_day(), 0.1)
+    v, changed = velocity.mm_per_day[0], velocity.changed_rate[0]
+    np.testing.assert_allclose(v[FIRST_FAST - 1], 2.0, atol=0.01)  # steady creep: the whole window
+    assert not changed[FIRST_FAST]  # one fast reading is no new rate yet
+    np.testing.assert_allclose(v[FIRST_FAST + 1:FIRST_FAST + 5], 30.0, atol=0.01)
+    assert changed[FIRST_FAST + 1] and velocity.window_bins[0, FIRST_FAST + 1] == 2
+    # Once the whole window is on the new rate it is steady creep again, fitted over all of it.
+    assert not changed[FIRST_FAST + 6] and velocity.window_bins[0, FIRST_FAST + 6] == 6
+
+
+def test_whole_millimetre_flicker_is_no_movement():
+    flicker = np.array([[10.0 + k % 2 for k in range(72)]])  # 10, 11, 10, 11 ... mm
+    for resolution_mm in (1.0, 0.1):  # registered as whole millimetres, or left at the crack gauge's 0.1 mm
+        v = _robust(flicker, resolution_mm).mm_per_day[0]
+        np.testing.assert_array_equal(v[1:], 0.0)
+
+
+def test_a_single_whole_millimetre_step_is_no_movement():
+    series_mm = np.array([[10.0] * 40 + [11.0] * 32])
+    np.testing.assert_array_equal(_robust(series_mm, 1.0).mm_per_day[0, 1:], 0.0)
+
+
+def test_a_displacement_below_two_resolutions_over_the_window_is_no_movement():
+    creep = np.array([[10.0 + 0.03 * k for k in range(12)]])  # 0.18 mm per 6 h: under 2 x 0.1 mm
+    np.testing.assert_array_equal(_robust(creep, 0.1).mm_per_day[0, 6:], 0.0)
+    np.testing.assert_allclose(_robust(creep, 0.05).mm_per_day[0, 6:], 0.72)
+
+
+def test_a_displacement_of_exactly_two_resolutions_over_the_window_is_movement():
+    # 0.05 mm an hour in 0.01 mm readings: 0.20 mm over a 4-bin window (a break before it), 0.10 mm over a
+    # 2-bin one; with a resolution of 0.1 mm both are two resolutions, which is movement (SPEC 4.1: only
+    # smaller counts as none). Binary floats must not decide it.
+    series_mm = np.array([[np.nan] * 6 + [33.85, 33.90, 33.95, 34.00, 34.05],
+                          [np.nan] * 8 + [61.2, 61.3, 61.4]])
+    velocity = kernels.robust_velocity(series_mm, HOUR_S, np.array([0.1, 0.1]))
+    assert velocity.window_bins[:, -1].tolist() == [4, 2]
+    np.testing.assert_allclose(velocity.mm_per_day[:, -1], [1.2, 2.4])
+
+
+def test_a_shorter_window_that_fits_exactly_twice_as_tightly_is_taken_whatever_came_before_it():
+    # The last four readings fit a line with an rms residual of exactly 0.05 mm, half the resolution: the
+    # 3-bin window is the change of rate (11.76 mm/d), whatever the sensor read earlier in its window.
+    readings = [66.07, 66.51, 66.71, 67.57, 68.16, 68.65, 69.04]
+    series_mm = np.array([[np.nan, np.nan] + readings, [10.0, np.nan] + readings, [50.0, np.nan] + readings,
+                          [60.0, np.nan] + readings])
+    velocity = kernels.robust_velocity(series_mm, HOUR_S, np.full(4, 0.1), last=1)
+    assert velocity.window_bins[:, 0].tolist() == [3, 3, 3, 3]
+    np.testing.assert_array_equal(velocity.mm_per_day[:, 0], 11.76)
+
+
+def test_a_noisy_series_has_an_effective_resolution_that_rises_with_its_noise():
+    rng = np.random.default_rng(1)
+    creep = 5.0 + 0.05 * np.arange(72)
+    medians = []
+    for noise_mm in (0.0, 0.2, 0.5):
+        series_mm = np.round(creep + noise_mm * rng.standard_normal((200, 72)), 2)
+        medians.append(float(np.median(kernels.effective_resolution_mm(series_mm, 0.1))))
+    assert medians[0] == 0.1  # a clean series: the sensor's own resolution
+    np.testing.assert_allclose(medians[1:], [0.4, 1.0], rtol=0.05)  # twice the noise
+
+
+def test_a_single_change_of_rate_is_no_reading_noise():
+    series_mm = np.array([np.r_[0.1 * np.arange(36), 3.5 + 1.0 * np.arange(1, 37)]])
+    np.testing.assert_array_equal(kernels.reading_noise_mm(series_mm), [0.0])
+    np.testing.assert_array_equal(kernels.effective_resolution_mm(series_mm, 0.1), [0.1])
+
+
+def test_noisy_steady_creep_is_fitted_over_the_whole_window_not_chased_by_short_ones():
+    rng = np.random.default_rng(2)
+    series_mm = np.round(10.0 + 2.0 * np.arange(72) / 24 + 0.2 * rng.standard_normal((1000, 72)), 2)
+    velocity = _robust(series_mm, 0.1)
+    # A shorter window fits three noisy points tightly now and then (about 1 bin in 2,000).
+    assert (velocity.window_bins[:, 6:] == 6).mean() > 0.999
+
+
+def test_a_tilt_turning_back_is_a_positive_magnitude_of_its_change():
+    t_s = np.arange(6) * HOUR_S + 60.0
+    tilt_deg = np.array([0.50, 0.48, 0.46, 0.44, 0.42, 0.40])  # decreasing: turning the other way
+    crack_mm = np.array([1.0, 1.2, 1.4, 1.6, 1.8, 2.0])
+    series = kernels.displacement_series(np.repeat([0, 1], 6), np.tile(t_s, 2), np.r_[tilt_deg, crack_mm], 2, 0.0,
+                                         HOUR_S, 6, magnitude_rows=[0])
+    np.testing.assert_allclose(series[0], [0.0, 0.02, 0.04, 0.06, 0.08, 0.10], atol=1e-12)
+    np.testing.assert_array_equal(series[1], crack_mm)  # not a tilt: as read
+
+
+def test_a_tilt_is_measured_from_its_reference_and_through_it_either_way():
+    t_s = np.arange(5) * HOUR_S + 60.0
+    series = kernels.displacement_series(np.zeros(5, int), t_s, np.array([0.52, 0.51, 0.50, 0.49, 0.47]), 1, 0.0,
+                                         HOUR_S, 5, magnitude_rows=[0], reference=np.array([0.50]))
+    np.testing.assert_allclose(series[0], [0.02, 0.01, 0.0, 0.01, 0.03], atol=1e-12)
+
+
 # --- reference creep rate -------------------------------------------------------------------------
 
 
-def test_reference_creep_rate_prefers_configured_value():
-    velocity = np.array([[1.0, 1.0, 1.0]])
-    np.testing.assert_array_equal(kernels.reference_creep_rate(velocity, np.array([2.0])), [2.0])
+def _v0(configured, baseline, default=1.0, floor=0.1):
+    v0, source = kernels.reference_creep_rate(np.array([configured]), np.array([baseline]), default, floor)
+    return float(v0[0]), kernels.V0_SOURCES[source[0]]
 
 
-def test_reference_creep_rate_falls_back_to_baseline_median():
-    velocity = np.array([[0.5, np.nan, 1.5, 0.7, 3.0], [0.2, 0.4, 0.6, np.nan, np.nan]])
-    v0 = kernels.reference_creep_rate(velocity, np.array([np.nan, 0.0]))
-    np.testing.assert_allclose(v0, [1.1, 0.4])
+def test_reference_creep_rate_is_the_configured_value_before_the_baseline_and_the_default():
+    assert _v0(2.0, 0.5) == (2.0, "configured")
 
 
-def test_reference_creep_rate_of_negative_creep_is_the_floor():
-    velocity = np.array([[-0.5, -0.4, -0.6]])
-    v0 = kernels.reference_creep_rate(velocity, np.array([np.nan]), floor_mm_per_day=0.1)
-    np.testing.assert_array_equal(v0, [0.1])
+def test_reference_creep_rate_without_a_configured_value_is_the_quiet_baselines():
+    assert _v0(np.nan, 0.5) == (0.5, "baseline")
+    assert _v0(0.0, 0.5) == (0.5, "baseline")  # configured as 0: not configured
 
 
-def test_reference_creep_rate_without_baseline_is_the_floor():
-    velocity = np.full((1, 4), np.nan)
-    v0 = kernels.reference_creep_rate(velocity, np.array([np.nan]), floor_mm_per_day=0.1)
-    np.testing.assert_array_equal(v0, [0.1])
+def test_reference_creep_rate_without_a_baseline_is_the_kinds_default():
+    assert _v0(np.nan, np.nan, default=2.0) == (2.0, "default")
+
+
+def test_reference_creep_rate_is_never_below_the_floor_whatever_its_source():
+    assert _v0(0.05, np.nan) == (0.1, "configured")
+    assert _v0(np.nan, -0.4) == (0.1, "baseline")  # a sensor creeping back
+    assert _v0(np.nan, np.nan, default=0.02) == (0.1, "default")
+
+
+def test_reference_creep_rate_takes_each_sensors_own_settings():
+    v0, source = kernels.reference_creep_rate(np.array([np.nan, 3.0, np.nan]), np.array([0.4, 0.4, np.nan]),
+                                              np.array([1.0, 1.0, 2.0]), np.array([0.1, 0.1, 4.0]))
+    np.testing.assert_array_equal(v0, [0.4, 3.0, 4.0])
+    assert [kernels.V0_SOURCES[x] for x in source] == ["baseline", "configured", "default"]
 
 
 # --- deformation levels ---------------------------------------------------------------------------
@@ -207,7 +327,7 @@ def test_spec_worked_series_is_orange_at_its_latest_bin():
 def test_flat_series_has_zero_angle_and_no_level():
     series_mm = np.full((1, 12), 4.2)
     velocity = kernels.velocity_mm_per_day(series_mm, bin_s=HOUR_S)
-    alpha = kernels.tangent_angle_deg(velocity, kernels.reference_creep_rate(velocity, np.array([np.nan])))
+    alpha = kernels.tangent_angle_deg(velocity, np.array([1.0]))
     levels = kernels.deformation_levels(alpha, velocity, series_mm, UNSET, UNSET)
     np.testing.assert_array_equal(alpha[0, 6:], 0.0)
     assert levels.level[0] == NONE
@@ -226,7 +346,7 @@ def test_single_reading_gives_no_level():
     series_mm = kernels.resample_last([0], [100.0], [3.0], n_sensors=1, start_s=0.0, bin_s=HOUR_S, n_bins=72)
     series_mm = kernels.fill_gaps(series_mm)
     velocity = kernels.velocity_mm_per_day(series_mm, bin_s=HOUR_S)
-    alpha = kernels.tangent_angle_deg(velocity, kernels.reference_creep_rate(velocity, np.array([np.nan])))
+    alpha = kernels.tangent_angle_deg(velocity, np.array([1.0]))
     levels = kernels.deformation_levels(alpha, velocity, series_mm, UNSET, UNSET)
     assert levels.level[0] == NONE
 
@@ -296,6 +416,115 @@ def test_sensor_level_is_highest_criterion():
     levels = kernels.deformation_levels(alpha, velocity, displacement_mm, velocity_thresholds, displacement_thresholds)
     np.testing.assert_array_equal(levels.level, [YELLOW, ORANGE])
     assert levels.level.dtype == np.int8
+
+
+def test_a_change_of_rate_reaches_orange_and_red_without_the_bin_before():
+    alpha = np.array([[70.0, 86.0], [70.0, 82.0], [70.0, 86.0]])
+    velocity = np.array([[5.0, 30.0], [5.0, 12.0], [5.0, 30.0]])
+    levels = kernels.deformation_levels(alpha, velocity, np.zeros((3, 2)), UNSET, UNSET,
+                                        changed_rate=np.array([True, True, False]))
+    np.testing.assert_array_equal(levels.angle_level, [RED, ORANGE, YELLOW])
+
+
+def test_a_change_of_rate_that_slows_down_is_not_orange():
+    levels = kernels.deformation_levels(np.array([[88.0, 84.0]]), np.array([[40.0, 20.0]]), np.zeros((1, 2)), UNSET,
+                                        UNSET, changed_rate=np.array([True]))
+    assert levels.angle_level[0] == YELLOW
+
+
+def test_a_forecast_sets_the_level_only_above_steady_creep():
+    alpha = np.array([[40.0, 45.0], [55.0, 56.0]])
+    velocity = np.array([[2.0, 2.0], [3.0, 3.0]])
+    levels = kernels.deformation_levels(alpha, velocity, np.zeros((2, 2)), UNSET, UNSET,
+                                        forecast_level=np.array([RED, RED], dtype=np.int8))
+    np.testing.assert_array_equal(levels.level, [NONE, RED])
+    np.testing.assert_array_equal(levels.angle_level, [NONE, YELLOW])
+
+
+# --- failure forecast -----------------------------------------------------------------------------
+
+
+def fukuzono_mm(hours_to_failure: float, n_bins: int = 72, quiet_bins: int = 0, v_start=1.0) -> np.ndarray:
+    """Hourly displacement (0.01 mm) whose velocity after quiet_bins is v_start * t_f / (t_f - t): 1/v falls
+    linearly to zero hours_to_failure after the last bin."""
+    t = np.maximum(np.arange(n_bins, dtype=float) - quiet_bins, 0.0)
+    t_fail = n_bins - 1 - quiet_bins + hours_to_failure
+    return np.round(10.0 + v_start / 24 * t_fail * np.log(t_fail / (t_fail - t)), 2)[None, :]
+
+
+def _forecast(series_mm, resolution_mm=0.1) -> kernels.FailureForecast:
+    velocity = _robust(series_mm, resolution_mm)
+    return kernels.failure_forecast(velocity.mm_per_day, HOUR_S, window_bins=velocity.window_bins)
+
+
+def test_an_ideal_fukuzono_approach_is_forecast_within_a_few_percent_of_the_failure():
+    for hours, quiet_bins, level in ((12.0, 0, RED), (20.0, 24, RED), (48.0, 24, ORANGE)):
+        forecast = _forecast(fukuzono_mm(hours, quiet_bins=quiet_bins))
+        np.testing.assert_allclose(forecast.hours_to_failure, [hours], rtol=0.03)
+        assert forecast.r2[0] > 0.99 and forecast.level[0] == level
+
+
+def test_an_exactly_linear_inverse_velocity_is_forecast_exactly():
+    t = np.arange(72.0)
+    velocity = 1.0 / (0.05 * (71.0 + 10.0 - t))  # 1/v reaches zero 10 bins after the last
+    forecast = kernels.failure_forecast(velocity[None, :], HOUR_S)
+    np.testing.assert_allclose(forecast.hours_to_failure, [10.0])
+    assert forecast.level[0] == RED and forecast.fitted_bins[0] == 67
+
+
+def test_a_forecast_is_counted_from_the_onset_of_acceleration_not_from_the_start():
+    forecast = _forecast(fukuzono_mm(20.0, quiet_bins=40))
+    assert 20 <= forecast.fitted_bins[0] <= 32  # from the onset (bin 40), less the smoothing's start
+
+
+def test_steady_creep_with_noise_gives_no_counted_forecast():
+    # A crack gauge (0.01 mm readings, resolution 0.1 mm) creeping steadily with 0.05 mm of reading noise:
+    # 1/v wanders, and no stretch of it is an approach to failure.
+    rng = np.random.default_rng(7)
+    series_mm = np.round(10.0 + 2.0 * np.arange(72) / 24 + 0.05 * rng.standard_normal((500, 72)), 2)
+    forecast = _forecast(series_mm)
+    counted = np.flatnonzero(np.isfinite(forecast.hours_to_failure))
+    assert counted.size == 0, (f"{counted.size} of 500 counted, e.g. in {forecast.hours_to_failure[counted[:3]]} h "
+                               f"(R^2 {forecast.r2[counted[:3]]}, {forecast.fitted_bins[counted[:3]]} bins)")
+
+
+def test_a_steady_velocity_forecasts_no_failure():
+    for velocity in (0.1, 0.3, 2.9, 12.0, 7.0 / 3):
+        forecast = kernels.failure_forecast(np.full((1, 72), velocity), HOUR_S)
+        assert np.isnan(forecast.hours_to_failure[0]) and forecast.level[0] == NONE
+
+
+# Velocities (mm/d) of an accelerating whole-millimetre crack gauge over its last 21 hourly bins: at the
+# 16th the six before are all 12 mm/d, so the short mean of 1/v equals the long one there.
+STEADY_BEFORE_ACCELERATING = [8.571429, 0.0, 0.0, 8.571429, 0.0, 0.0, 8.571429, 10.285714, 9.428571] + [12.0] * 7 + [
+    14.571429, 16.285714, 19.714286, 18.857143, 19.714286]
+
+
+def test_an_inverse_velocity_equal_to_its_long_mean_is_no_onset_of_acceleration():
+    # The acceleration starts after the steady 12 mm/d and has lasted 5 bins, not the 6 a forecast needs:
+    # rounding in the means must not make the equal averages "below" and count a red forecast in 3 h.
+    velocity = np.array([STEADY_BEFORE_ACCELERATING])
+    forecast = kernels.failure_forecast(velocity, HOUR_S, window_bins=np.full(velocity.shape, 6))
+    assert forecast.fitted_bins[0] == 5
+    assert np.isnan(forecast.hours_to_failure[0]) and forecast.level[0] == NONE
+
+
+def test_a_poor_fit_is_no_forecast_though_its_fit_is_kept():
+    # 1/v falling from bin 50 with jitter of a tenth of its value: seven bins below the long mean, R^2 0.74.
+    t = np.arange(72.0)
+    jitter = np.where(t >= 50, np.random.default_rng(9).uniform(-0.06, 0.06, 72), 0.0)
+    velocity = 1.0 / (0.5 - 0.004 * np.maximum(t - 50, 0.0) + jitter)
+    forecast = kernels.failure_forecast(velocity[None, :], HOUR_S)
+    assert forecast.fitted_bins[0] >= 6 and forecast.r2[0] < 0.8
+    assert np.isnan(forecast.hours_to_failure[0]) and forecast.level[0] == NONE
+
+
+def test_a_failure_already_past_is_no_forecast():
+    t = np.arange(72.0)
+    velocity = 1.0 / (0.05 * (80.0 - t))
+    velocity[-10:] = velocity[-11]  # 1/v's line reaches zero at bin 80; the last ten bins steady
+    forecast = kernels.failure_forecast(velocity[None, :], HOUR_S)
+    assert np.isnan(forecast.hours_to_failure[0])
 
 
 # --- rainfall -------------------------------------------------------------------------------------
@@ -391,11 +620,15 @@ def test_a_chain_run_in_sensor_blocks_gives_what_it_gives_on_all_sensors_at_once
     value = np.round(rng.normal(10, 3, idx.size), 2)
 
     def chain(idx, t_s, value, first, stop):
-        series = kernels.fill_gaps(kernels.resample_last(idx, t_s, value, stop - first, 0.0, 3600, n_bins), 3)
+        tilts = np.flatnonzero(np.arange(first, stop) % 5 == 0)  # every fifth sensor is a tilt meter
+        series = kernels.displacement_series(idx, t_s, value, stop - first, 0.0, 3600, n_bins, tilts)
+        resolution = kernels.effective_resolution_mm(series, 0.1)
+        velocity = kernels.robust_velocity(series, 3600, resolution, 6)
+        forecast = kernels.failure_forecast(velocity.mm_per_day, 3600, window_bins=velocity.window_bins)
         hourly = kernels.resample_sum(idx, t_s, value, stop - first, 0.0, 3600, n_bins)
         # The hourly totals stand in for daily ones in R_eff: what matters is that no row depends on the others.
-        return (series, kernels.velocity_mm_per_day(series, 3600, 6), kernels.trailing_totals(hourly, 6)[0],
-                kernels.effective_antecedent_rain_mm(hourly))
+        return (series, resolution, velocity.mm_per_day, velocity.window_bins, forecast.r2,
+                kernels.trailing_totals(hourly, 6)[0], kernels.effective_antecedent_rain_mm(hourly))
 
     whole = chain(idx, t_s, value, 0, n_sensors)
     for block in (7, 16, 50, 64):
