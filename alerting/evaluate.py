@@ -34,7 +34,6 @@ from alerting.rules import (
     RAIN_WINDOW_BINS,
     SMOOTH_BINS,
     WINDOW_BINS,
-    displacement_bin_s,
     displacement_bins_s,
 )
 from alerting.window import SensorWindow, WindowStore
@@ -85,8 +84,8 @@ async def load_window(conn: asyncpg.Connection, now: datetime, points: list[str]
     point_rows = await conn.fetch(Q["active_points"], points)
     displacement_rows = await conn.fetch(Q["monitored_sensors"], list(DISPLACEMENT_KINDS), points)
     rain_rows = await conn.fetch(Q["gauges_near"], points)
-    displacement_windows = _windows(displacement_rows, _displacement_horizon_s)
-    rain_windows = _windows(rain_rows, lambda _: float(BIN_S * RAIN_WINDOW_BINS))
+    displacement_windows = family_windows(displacement_rows, displacement=True)
+    rain_windows = family_windows(rain_rows, displacement=False)
     if store is None:
         displacement = await load_family(conn, displacement_rows, now, displacement_windows, WINDOW_BINS)
         rain = await load_family(conn, rain_rows, now, rain_windows, RAIN_WINDOW_BINS)
@@ -95,11 +94,6 @@ async def load_window(conn: asyncpg.Connection, now: datetime, points: list[str]
         displacement = _family(displacement_rows, now, WINDOW_BINS, store.sensor_set(displacement_windows, now))
         rain = _family(rain_rows, now, RAIN_WINDOW_BINS, store.sensor_set(rain_windows, now))
     return Window(now, point_rows, displacement, rain)
-
-
-def _displacement_horizon_s(row) -> float:
-    """How far back a displacement sensor's window reaches: WINDOW_BINS of its own bins."""
-    return float(displacement_bin_s(row["reporting_interval_s"]) * WINDOW_BINS)
 
 
 async def load_family(conn: asyncpg.Connection, rows: list, now: datetime, windows: list[SensorWindow],
@@ -123,8 +117,13 @@ def _family(rows: list, now: datetime, n_bins: int, readings: tuple[np.ndarray, 
     return SensorSet(rows, *readings, frm.timestamp() + 1e-6, n_bins)
 
 
-def _windows(rows: list, horizon_s) -> list[SensorWindow]:
-    return [SensorWindow(r["device_id"], r["code"], horizon_s(r)) for r in rows]
+def family_windows(rows: list, *, displacement: bool) -> list[SensorWindow]:
+    """The sensors' windows: a displacement sensor's reaches back WINDOW_BINS of its own bins, a rain gauge's
+    RAIN_WINDOW_BINS hours."""
+    if not displacement:
+        return [SensorWindow(r["device_id"], r["code"], float(BIN_S * RAIN_WINDOW_BINS)) for r in rows]
+    horizon_s = displacement_bins_s([r["reporting_interval_s"] for r in rows]) * float(WINDOW_BINS)
+    return [SensorWindow(r["device_id"], r["code"], h) for r, h in zip(rows, horizon_s.tolist())]
 
 
 def _threshold_matrix(dicts: list[dict], key: str, default=(np.nan,) * 4) -> np.ndarray:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 import psycopg
 
-from alerting.evaluate import _windows, assess, load_family, load_window
+from alerting.evaluate import assess, family_windows, load_family, load_window
 from alerting.rules import RAIN_WINDOW_BINS, WINDOW_BINS
 from alerting.window import WindowStore
 from ingest import quarantine
@@ -36,8 +36,10 @@ async def compare(conn, store: WindowStore, now: datetime) -> int:
     """Refresh the store at `now` and check both families against the database; how many readings."""
     window = await load_window(conn, now, None, store)
     total = 0
-    for family, n_bins in ((window.displacement, WINDOW_BINS), (window.rain, RAIN_WINDOW_BINS)):
-        from_db = await load_family(conn, family.rows, now, n_bins)
+    for family, n_bins, displacement in ((window.displacement, WINDOW_BINS, True),
+                                         (window.rain, RAIN_WINDOW_BINS, False)):
+        from_db = await load_family(conn, family.rows, now, family_windows(family.rows, displacement=displacement),
+                                    n_bins)
         assert family.start_s == from_db.start_s and family.n_bins == from_db.n_bins
         in_memory = as_sets((family.idx, family.t_s, family.value), family.rows)
         assert in_memory == as_sets((from_db.idx, from_db.t_s, from_db.value), from_db.rows), now
@@ -222,8 +224,8 @@ def test_a_late_reading_noticed_during_a_fetch_or_for_another_sensor_of_the_devi
         # A notice for the device, then an evaluation that refreshes only its rain gauge (a neighbour's),
         # then one of its own point: the crack gauge's fetch still starts from the late reading.
         await backfill(40)
-        rain_only = [w for w in _windows(await conn.fetch("SELECT device_id, code FROM sensor WHERE kind = 'rain'"),
-                                         RAIN_WINDOW_BINS)]
+        rain_only = family_windows(await conn.fetch("SELECT device_id, code FROM sensor WHERE kind = 'rain'"),
+                                   displacement=False)
         await store.refresh(conn, rain_only, NOW)
         await compare(conn, store, NOW)
         # Notices missed while the engine was not listening: every window is read again.
