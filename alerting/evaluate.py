@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cached_property, lru_cache, partial
 from math import isfinite
+from operator import itemgetter
 
 import asyncpg
 import numpy as np
@@ -129,18 +130,15 @@ def family_windows(rows: list, *, displacement: bool) -> list[SensorWindow]:
 def _threshold_matrix(dicts: list[dict], key: str, default=(np.nan,) * 4) -> np.ndarray:
     """[n, 4] blue..red thresholds from each row's JSON `{key: {"blue": .., ...}}`. A row without the table
     takes `default`; in a row's own table a level left out is not warned on (NaN)."""
-    # Most rows share a few JSON texts, parsed once into the same dict (_parsed): one table row per dict.
-    rows: list[list[float]] = []
-    row_of: dict[int, int] = {}
-    which = np.empty(len(dicts), dtype=np.int64)
-    for i, d in enumerate(dicts):
-        r = row_of.get(id(d))
-        if r is None:
-            given = d.get(key)
-            r = row_of[id(d)] = len(rows)
-            rows.append([given.get(level, np.nan) for level in _LEVEL_KEYS] if given else list(default))
-        which[i] = r
-    return np.array(rows, dtype=float).reshape(-1, 4)[which]
+    # Most rows share a few JSON texts, parsed once into the same dict (_parsed): one table row per dict, and
+    # the rows' tables found by the dicts' identities in C (map), not in a Python loop.
+    ids = list(map(id, dicts))
+    distinct = {id(d): d for d in dicts}
+    position = {key_id: n for n, key_id in enumerate(distinct)}
+    tables = [[given.get(level, np.nan) for level in _LEVEL_KEYS] if (given := d.get(key)) else list(default)
+              for d in distinct.values()]
+    which = np.fromiter(map(position.__getitem__, ids), dtype=np.int64, count=len(ids))
+    return np.array(tables, dtype=float).reshape(-1, 4)[which]
 
 
 def _json(value) -> dict:
@@ -302,15 +300,21 @@ class Deformation:
 
 _PARAM_COLUMNS = ("reporting_interval_s", "resolution_mm", "v0_mm_per_day", "baseline_v0_mm_per_day",
                   "baseline_reference")
+_PARAMS_OF = itemgetter(*_PARAM_COLUMNS)
 
 
 def sensor_params(rows: list) -> dict[str, np.ndarray]:
     """Per sensor: its bin, resolution (configured, else the kind's), v0 as configured, from its quiet baseline
     and the kind's default, and whether its series is a tilt."""
     n = len(rows)
-    kinds = np.array([r["kind"] for r in rows], dtype=object)
-    # One pass over the rows; None becomes NaN in a float array.
-    table = np.array([tuple(r.get(c) for c in _PARAM_COLUMNS) for r in rows], dtype=float).reshape(n, len(_PARAM_COLUMNS))
+    kinds = np.array(list(map(itemgetter("kind"), rows)), dtype=object)
+    # One pass over the rows (the engine's query returns every column; a row made by hand may leave some out);
+    # None becomes NaN in a float array.
+    try:
+        values = list(map(_PARAMS_OF, rows))
+    except KeyError:
+        values = [tuple(r.get(c) for c in _PARAM_COLUMNS) for r in rows]
+    table = np.array(values, dtype=float).reshape(n, len(_PARAM_COLUMNS))
     interval, resolution, configured, baseline, reference = table.T
     kind_resolution = np.full(n, 0.1)
     default_v0 = np.ones(n)
@@ -340,11 +344,24 @@ def by_bin(params: dict, idx: np.ndarray):
 
 
 def _forecast(series: np.ndarray, bin_s: int, resolution: np.ndarray) -> k.FailureForecast:
-    """The failure forecast of these sensors' displacement series (rows), from their robust velocity history."""
-    history = k.robust_velocity(series, bin_s, resolution, SMOOTH_BINS)
-    return k.failure_forecast(history.mm_per_day, bin_s, FORECAST_SHORT_BINS, FORECAST_LONG_BINS, FORECAST_MIN_BINS,
-                              FORECAST_MIN_R2, FORECAST_RED_H, FORECAST_ORANGE_H, history.window_bins,
-                              FORECAST_MIN_SPEED_UP)
+    """The failure forecast of these sensors' displacement series (rows), from their robust velocity history;
+    the history is fitted only for the sensors whose acceleration still holds at the last bin (the rest have
+    no forecast, whatever came before)."""
+    n = len(series)
+    out = k.FailureForecast(np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, dtype=np.int64),
+                            np.zeros(n, dtype=np.int8))
+    recent = k.robust_velocity(series, bin_s, resolution, SMOOTH_BINS, last=FORECAST_SHORT_BINS + FORECAST_LONG_BINS)
+    pick = np.flatnonzero(k.accelerating_now(recent.mm_per_day, FORECAST_SHORT_BINS, FORECAST_LONG_BINS))
+    if not pick.size:
+        return out
+    history = k.robust_velocity(series[pick], bin_s, resolution[pick], SMOOTH_BINS)
+    f = k.failure_forecast(history.mm_per_day, bin_s, FORECAST_SHORT_BINS, FORECAST_LONG_BINS, FORECAST_MIN_BINS,
+                           FORECAST_MIN_R2, FORECAST_RED_H, FORECAST_ORANGE_H, history.window_bins,
+                           FORECAST_MIN_SPEED_UP)
+    for mine, theirs in zip((out.hours_to_failure, out.r2, out.fitted_bins, out.level),
+                            (f.hours_to_failure, f.r2, f.fitted_bins, f.level)):
+        mine[pick] = theirs
+    return out
 
 
 def deformation(s: SensorSet, now_s: float, params: dict) -> Deformation:
@@ -467,6 +484,9 @@ def _forecast_evidence(d: Deformation, j: int, now: datetime) -> dict:
     if not d.forecast_tried[j]:
         return {"method": method, "predicted_failure_at": None,
                 "note": "velocity at or below steady creep: no approach to failure to forecast"}
+    if not d.forecast_bins[j]:
+        return {"method": method, "predicted_failure_at": None,
+                "note": "no onset of acceleration holding at the last bin (short mean of 1/v not below the long one)"}
     if not np.isfinite(d.forecast_hours[j]):
         return {"method": method, "predicted_failure_at": None, "r2": _round(d.forecast_r2[j], 3),
                 "fitted_bins": int(d.forecast_bins[j]),

@@ -498,6 +498,23 @@ def _trailing_mean(values, bins) -> np.ndarray:
     return out
 
 
+def _inverse_below(v: np.ndarray, short_bins: int, long_bins: int):
+    """1/v (NaN for no movement), its short trailing mean, and where that mean is below the long one."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inverse = np.where(v > 0, 1.0 / v, np.nan)
+    short = _trailing_mean(inverse, short_bins)
+    long = _trailing_mean(inverse, long_bins)
+    return inverse, short, short < long - TIE_TOLERANCE * np.abs(long)  # NaN compares False: breaks the run
+
+
+def accelerating_now(velocity_mm_per_day, short_bins=3, long_bins=6) -> np.ndarray:
+    """[n]: the short trailing mean of 1/v is below the long one at the last bin, which every failure forecast
+    needs (an onset of acceleration that still holds). Given at least the last short + long bins of velocity,
+    it is what failure_forecast finds at that bin, so a caller can skip the sensors where it is not."""
+    v = np.asarray(velocity_mm_per_day, dtype=np.float64)
+    return _inverse_below(v, short_bins, long_bins)[2][:, -1] if v.shape[1] else np.zeros(v.shape[0], dtype=bool)
+
+
 def failure_forecast(velocity_mm_per_day, bin_s, short_bins=3, long_bins=6, min_bins=6, min_r2=0.8,
                      red_h=24.0, orange_h=72.0, window_bins=None, min_speed_up=1.5,
                      horizon_h=FORECAST_HORIZON_H) -> FailureForecast:
@@ -516,11 +533,7 @@ def failure_forecast(velocity_mm_per_day, bin_s, short_bins=3, long_bins=6, min_
     """
     v = np.asarray(velocity_mm_per_day, dtype=np.float64)
     n, n_bins = v.shape
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inverse = np.where(v > 0, 1.0 / v, np.nan)
-    short = _trailing_mean(inverse, short_bins)
-    long = _trailing_mean(inverse, long_bins)
-    below = short < long - TIE_TOLERANCE * np.abs(long)  # NaN compares False: breaks the run
+    inverse, short, below = _inverse_below(v, short_bins, long_bins)
     # The onset: one past the last bin that was not below; a row below throughout starts at bin 0.
     not_below = ~below
     last_not_below = np.where(not_below.any(axis=1), n_bins - 1 - np.argmax(not_below[:, ::-1], axis=1), -1)
