@@ -127,18 +127,23 @@ def family_windows(rows: list, *, displacement: bool) -> list[SensorWindow]:
     return [SensorWindow(r["device_id"], r["code"], h) for r, h in zip(rows, horizon_s.tolist())]
 
 
-def _threshold_matrix(dicts: list[dict], key: str, default=(np.nan,) * 4) -> np.ndarray:
-    """[n, 4] blue..red thresholds from each row's JSON `{key: {"blue": .., ...}}`. A row without the table
-    takes `default`; in a row's own table a level left out is not warned on (NaN)."""
+def _threshold_matrices(dicts: list[dict], *tables: tuple[str, tuple]) -> list[np.ndarray]:
+    """For each (key, default): [n, 4] blue..red thresholds from each row's JSON `{key: {"blue": .., ...}}`. A
+    row without the table takes `default` (None: no threshold); in a row's own table a level left out is not
+    warned on (NaN)."""
     # Most rows share a few JSON texts, parsed once into the same dict (_parsed): one table row per dict, and
     # the rows' tables found by the dicts' identities in C (map), not in a Python loop.
     ids = list(map(id, dicts))
     distinct = {id(d): d for d in dicts}
     position = {key_id: n for n, key_id in enumerate(distinct)}
-    tables = [[given.get(level, np.nan) for level in _LEVEL_KEYS] if (given := d.get(key)) else list(default)
-              for d in distinct.values()]
     which = np.fromiter(map(position.__getitem__, ids), dtype=np.int64, count=len(ids))
-    return np.array(tables, dtype=float).reshape(-1, 4)[which]
+    out = []
+    for key, default in tables:
+        unset = list(default or (np.nan,) * 4)
+        rows = [[given.get(level, np.nan) for level in _LEVEL_KEYS] if (given := d.get(key)) else unset
+                for d in distinct.values()]
+        out.append(np.array(rows, dtype=float).reshape(-1, 4)[which])
+    return out
 
 
 def _json(value) -> dict:
@@ -398,8 +403,7 @@ def deformation(s: SensorSet, now_s: float, params: dict) -> Deformation:
                                            floor)
     alpha = k.tangent_angle_deg(velocity2, v0)
     thresholds = [_json(r["thresholds"]) for r in s.rows]
-    v_thr = _threshold_matrix(thresholds, "velocity_mm_per_day")
-    d_thr = _threshold_matrix(thresholds, "displacement_mm")
+    v_thr, d_thr = _threshold_matrices(thresholds, ("velocity_mm_per_day", None), ("displacement_mm", None))
     without_forecast = k.deformation_levels(alpha, velocity2, series2, v_thr, d_thr, changed_rate=changed)
     d = Deformation(series2, velocity2, window_bins, changed, params["bin_s"], resolution, v0, v0_source, alpha,
                     without_forecast, np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, dtype=np.int64),
@@ -522,8 +526,9 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int, working: np.ndarray)
     n = len(s.rows)
     level_by_point = np.full(n_points, -1, dtype=np.int8)
     points_json = [_json(p["thresholds"]) for p in w.points]
-    thr_24 = _threshold_matrix(points_json, "rain_24h_mm", k.DEFAULT_RAIN_24H_MM)
-    thr_72 = _threshold_matrix(points_json, "rain_72h_mm", k.DEFAULT_RAIN_72H_MM)
+    # No default table for R_eff: it is judged only where a point configures it.
+    thr_24, thr_72, thr_reff = _threshold_matrices(points_json, ("rain_24h_mm", k.DEFAULT_RAIN_24H_MM),
+                                                   ("rain_72h_mm", k.DEFAULT_RAIN_72H_MM), ("r_eff_mm", None))
 
     def no_data(i: int) -> dict:
         return {"reasons": ["no working rain gauge bound to the point or within 10 km: rainfall state is no data"],
@@ -547,7 +552,6 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int, working: np.ndarray)
     gauge = _gauge_for_points(w, s, working, point_pos, n_points)
     has_gauge = gauge >= 0
     g = np.where(has_gauge, gauge, 0)
-    thr_reff = _threshold_matrix(points_json, "r_eff_mm")  # no default table: only where configured
     levels = np.maximum(k.rainfall_levels(total_24h[g], total_72h[g], thr_24, thr_72),
                         k.threshold_level(r_eff[g], thr_reff))
     level_by_point[has_gauge] = levels[has_gauge]

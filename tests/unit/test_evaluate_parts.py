@@ -7,7 +7,7 @@ import random
 import numpy as np
 
 from alerting import kernels
-from alerting.evaluate import SensorSet, _nearest_within, _threshold_matrix, deformation, sensor_params
+from alerting.evaluate import SensorSet, _nearest_within, _threshold_matrices, deformation, sensor_params
 from alerting.kernels import EARTH_RADIUS_M, NONE, RED, YELLOW
 from alerting.rules import DEFAULT_RESOLUTION_MM, DEFAULT_V0_MM_PER_DAY
 
@@ -43,8 +43,8 @@ def test_the_gauge_search_finds_each_points_nearest_gauge_within_the_radius_and_
 
 def test_a_points_own_table_leaves_out_levels_and_others_take_the_defaults():
     defaults = (50.0, 80.0, 100.0, 150.0)
-    matrix = _threshold_matrix([{"rain_24h_mm": {"blue": 40, "yellow": 70, "orange": 90}}, {}],
-                               "rain_24h_mm", defaults)
+    [matrix] = _threshold_matrices([{"rain_24h_mm": {"blue": 40, "yellow": 70, "orange": 90}}, {}],
+                                   ("rain_24h_mm", defaults))
     assert np.isnan(matrix[0, 3]) and matrix[0, :3].tolist() == [40, 70, 90]
     assert matrix[1].tolist() == list(defaults)
     # 156 mm in 24 h is orange for the point that set no red, red for the one on the defaults.
