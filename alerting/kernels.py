@@ -522,7 +522,7 @@ def failure_forecast(velocity_mm_per_day, bin_s, short_bins=3, long_bins=6, min_
     means; the onset of acceleration is where the short mean fell below the long one and stayed below to the
     last bin; the short mean of 1/v from the onset is fitted against time, and where it reaches zero is the
     predicted failure. Counted only with R^2 >= min_r2 over at least min_bins bins, a failure still ahead (within
-    horizon_h), and a real acceleration: the fitted velocity at the last bin at least min_speed_up times the one
+    horizon_h; one less than a bin ago is due now, 0 h), and a real acceleration: the fitted velocity at the last bin at least min_speed_up times the one
     at the onset. Consecutive velocities share most of their window and are smoothed again, so six bins of a
     steady but noisy creep hold few independent values and fit a falling line now and then; a slope heading
     for failure speeds up by far more than its noise.
@@ -564,9 +564,11 @@ def failure_forecast(velocity_mm_per_day, bin_s, short_bins=3, long_bins=6, min_
         speed_up = (y_mean + slope * (x_first - x_mean)) / (y_mean + slope * (x_last - x_mean))
     fitted = np.where(below[:, -1], n_bins - onset, 0) if n_bins else np.zeros(n, dtype=np.int64)
     counted = ((below[:, -1] if n_bins else np.zeros(n, bool)) & (count >= min_bins) & (slope < 0)
-               & (r2 >= min_r2) & (bins_ahead > 0) & (bins_ahead * bin_s / 3600.0 <= horizon_h)
+               & (r2 >= min_r2) & (bins_ahead > -1.0) & (bins_ahead * bin_s / 3600.0 <= horizon_h)
                & (speed_up >= min_speed_up - TIE_TOLERANCE))
-    hours = np.where(counted, bins_ahead * bin_s / 3600.0, np.nan)
+    # A failure the line puts less than a bin ago is due now: the fit is good to a bin, and a slope that fast
+    # is the one most in need of its red.
+    hours = np.where(counted, np.maximum(bins_ahead, 0.0) * bin_s / 3600.0, np.nan)
     level = np.full(n, NONE, dtype=np.int8)
     level[hours <= orange_h] = ORANGE
     level[hours <= red_h] = RED

@@ -333,11 +333,11 @@ def failure_forecast(fits: list[Velocity], bin_s) -> Forecast:
         return Forecast(None, r2, m, NONE)
     slope = sxy / sxx
     bins_ahead = t_mean - y_mean / slope - (n - 1)
-    hours = bins_ahead * bin_s / 3600
+    hours = max(bins_ahead, 0.0) * bin_s / 3600  # less than a bin ago: due now
     # A real acceleration: the fitted velocity at the last bin 1.5 times the one at the onset (the fitted 1/v at
-    # the onset over the fitted 1/v at the last bin); and a failure ahead, within a year.
+    # the onset over the fitted 1/v at the last bin); and a failure ahead, within a year, or less than a bin ago.
     speed_up = (y_mean + slope * (t[0] - t_mean)) / (y_mean + slope * (t[-1] - t_mean))
-    if bins_ahead <= 0 or hours > FORECAST_HORIZON_H or speed_up < FORECAST_MIN_SPEED_UP - TOLERANCE:
+    if bins_ahead <= -1 or hours > FORECAST_HORIZON_H or speed_up < FORECAST_MIN_SPEED_UP - TOLERANCE:
         return Forecast(None, r2, m, NONE)
     level = RED if hours <= FORECAST_RED_H else ORANGE if hours <= FORECAST_ORANGE_H else NONE
     return Forecast(hours, r2, m, level)

@@ -135,14 +135,17 @@ def red_within_readings_of(jump_at: datetime, readings: int) -> Check:
 
 
 def none_flagged_after(jump_at: datetime) -> Check:
-    """No reading after jump_at is flagged, not even for the one reading a spike flag may wait to be taken back."""
+    """No reading of the new trend keeps a flag (SPEC 8), and none but its first is flagged even on arrival: a
+    spike flag may wait for the next reading to be taken back, and that is all it may do (SPEC 3)."""
 
     def measure(replay: SeriesReplay) -> tuple[str, bool]:
-        arrived = sum(t > jump_at for t, _ in replay.flagged_on_arrival)
+        arrived = sorted(t for t, _ in replay.flagged_on_arrival if t > jump_at)
         left = sum(t > jump_at for t, _ in replay.flagged)
-        return f"{arrived} flagged on arrival, {left} still at the end", arrived == 0
+        first = min((t for t in replay.series.times if t > jump_at), default=None)
+        return (f"{len(arrived)} flagged on arrival (the first of the trend: {arrived == [first]}), {left} still "
+                "flagged after the next reading", left == 0 and arrived in ([], [first]))
 
-    return Check("readings of the new trend flagged", "none", measure)
+    return Check("readings of the new trend flagged", "none kept past the next reading", measure)
 
 
 def highest_alert_below(level: str) -> Check:

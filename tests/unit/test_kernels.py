@@ -472,6 +472,20 @@ def test_an_exactly_linear_inverse_velocity_is_forecast_exactly():
     assert forecast.level[0] == RED and forecast.fitted_bins[0] == 67
 
 
+def test_a_failure_the_line_puts_less_than_a_bin_ago_is_due_now_and_one_further_back_is_none():
+    t = np.arange(72.0)
+    for behind, counted in ((0.5, True), (1.5, False)):
+        # 1/v falls linearly and would have reached zero `behind` bins before the last one; the last velocities
+        # are the fastest yet, so the onset still holds.
+        inverse = 0.05 * (71.0 - behind - t)
+        velocity = np.where(inverse > 0, 1.0 / np.maximum(inverse, 1e-9), 1e9)
+        forecast = kernels.failure_forecast(velocity[None, :60], HOUR_S)
+        assert np.isfinite(forecast.hours_to_failure[0])  # a control: well ahead, it is counted
+        forecast = kernels.failure_forecast(np.minimum(velocity, 1e6)[None, :], HOUR_S)
+        assert (forecast.hours_to_failure[0] == 0.0 and forecast.level[0] == RED) if counted \
+            else np.isnan(forecast.hours_to_failure[0])
+
+
 def test_a_forecast_is_counted_from_the_onset_of_acceleration_not_from_the_start():
     forecast = _forecast(fukuzono_mm(20.0, quiet_bins=40))
     assert 20 <= forecast.fitted_bins[0] <= 32  # from the onset (bin 40), less the smoothing's start
