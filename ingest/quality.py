@@ -169,9 +169,14 @@ class SeriesQuality:
             return
         rows = await conn.fetch(Q["recent_good_values"], [k[0] for k in stale], [k[1] for k in stale], HISTORY)
         fresh = {k: _Series() for k in stale}
-        for row in rows:  # oldest first within each sensor
+        for row in rows:  # oldest first within each sensor, a suspect last
             series = fresh[(row["device_id"], row["sensor_code"])]
-            series.push(row["value"])
+            if row["suspect"]:
+                # Flagged by a worker before this one (or before a restart): the next reading still decides.
+                series.suspect = Reading(row["device_id"], row["sensor_code"], row["ts"], row["kind"], row["value"],
+                                         None, ["spike"])
+            else:
+                series.push(row["value"])
             series.last_ts = row["ts"]
         for key, series in fresh.items():
             # Nothing stored after what this copy last judged: no other worker moved on, and this copy knows

@@ -124,17 +124,29 @@ ON CONFLICT (device_id, sensor_code, ts) DO NOTHING
 RETURNING device_id, ts
 
 -- name: recent_good_values
--- The last $3 unflagged values of each given sensor, oldest first, to judge new readings against.
-SELECT s.device_id, s.sensor_code, recent.ts, recent.value
+-- The last $3 unflagged values of each given sensor, oldest first, to judge new readings against; and, as
+-- its last row (suspect true), the sensor's newest reading when that one is flagged only as a spike: the next
+-- reading may take the flag back, whichever worker (or restarted one) judges it.
+SELECT s.device_id, s.sensor_code, recent.ts, recent.value, recent.kind, false AS suspect
 FROM unnest($1::text[], $2::text[]) AS s (device_id, sensor_code)
 CROSS JOIN LATERAL (
-    SELECT r.ts, r.value FROM reading r
+    SELECT r.ts, r.value, r.kind FROM reading r
     WHERE r.device_id = s.device_id AND r.sensor_code = s.sensor_code AND r.quality = '{}'
       AND r.value IS NOT NULL
     ORDER BY r.ts DESC
     LIMIT $3
 ) recent
-ORDER BY s.device_id, s.sensor_code, recent.ts
+UNION ALL
+SELECT s.device_id, s.sensor_code, newest.ts, newest.value, newest.kind, true AS suspect
+FROM unnest($1::text[], $2::text[]) AS s (device_id, sensor_code)
+CROSS JOIN LATERAL (
+    SELECT r.ts, r.value, r.kind, r.quality FROM reading r
+    WHERE r.device_id = s.device_id AND r.sensor_code = s.sensor_code
+    ORDER BY r.ts DESC
+    LIMIT 1
+) newest
+WHERE newest.quality = '{spike}' AND newest.value IS NOT NULL
+ORDER BY 1, 2, 3
 
 -- name: clear_spike_flags
 -- Spikes that the next reading confirmed as real movement go back into evaluation.

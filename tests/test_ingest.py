@@ -1,13 +1,17 @@
 """Ingest through the real broker into the real database: stored, deduplicated, dead-lettered, quarantined."""
 
+import asyncio
 import json
 from datetime import datetime, timedelta, timezone
 
+import asyncpg
 import psycopg
 import pytest
 
 from ingest.consumer import Consumer
+from ingest.quality import SeriesQuality
 from ingest.quarantine import replay
+from sensors.readings import Reading
 from sensors.timestamps import format_utc
 from tests.support import Publisher, fetch, forget_session, register, running, wait_until
 
@@ -244,3 +248,27 @@ def test_a_sensor_silent_for_three_intervals_is_offline_until_it_reports_again(s
                    what="CR-01 back online")
     publisher.close()
     forget_session(settings, settings.ingest_client_id)
+
+
+def test_a_restarted_ingest_still_takes_back_the_spike_flag_its_predecessor_set(database_url):
+    """The suspect is read back from the database with the history: a worker that did not flag it decides it."""
+    register(database_url, sensors=(("CR-01", "crack", {}),))
+    start = NOW - timedelta(hours=30)
+    # A day of 2 mm/d hourly, then a jump to a new rate: the first fast reading was stored flagged.
+    values = [2.0 / 24 * k for k in range(24)] + [2.0 / 24 * 23 + 1.25]
+    with psycopg.connect(database_url) as conn, conn.cursor() as cur:
+        with cur.copy("COPY reading (device_id, sensor_code, ts, kind, value, quality) FROM STDIN") as copy:
+            for k, value in enumerate(values):
+                copy.write_row(("GW-500113-0001", "CR-01", start + timedelta(hours=k), "crack", value,
+                                ["spike"] if k == 24 else []))
+    following = Reading("GW-500113-0001", "CR-01", start + timedelta(hours=25), "crack", values[-1] + 1.25, None, [])
+
+    async def judge():
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await SeriesQuality().flag(conn, [following])
+        finally:
+            await conn.close()
+
+    assert asyncio.run(judge()) == [("GW-500113-0001", "CR-01", start + timedelta(hours=24))]
+    assert following.quality == []

@@ -29,14 +29,21 @@ def hourly(values: list[float], kind: str = "crack") -> list[Reading]:
 
 
 class StoredReadings:
-    """What `recent_good_values` reads from the database: the sensor's last unflagged values, oldest first."""
+    """What `recent_good_values` reads from the database: the sensor's last unflagged values, oldest first,
+    and its newest reading if that one is flagged only as a spike."""
 
     def __init__(self):
         self.readings: list[Reading] = []
 
     async def fetch(self, query, device_ids, sensor_codes, limit):
         good = [r for r in self.readings if not r.quality][-limit:]
-        return [{"device_id": r.device_id, "sensor_code": r.sensor_code, "ts": r.ts, "value": r.value} for r in good]
+        rows = [{"device_id": r.device_id, "sensor_code": r.sensor_code, "ts": r.ts, "value": r.value,
+                 "kind": r.kind, "suspect": False} for r in good]
+        newest = self.readings[-1] if self.readings else None
+        if newest is not None and newest.quality == ["spike"]:
+            rows.append({"device_id": newest.device_id, "sensor_code": newest.sensor_code, "ts": newest.ts,
+                         "value": newest.value, "kind": newest.kind, "suspect": True})
+        return rows
 
 
 def judged_one_by_one(readings: list[Reading], *, reloaded: bool = False):
@@ -131,6 +138,25 @@ def test_a_crack_gauge_going_from_2_to_30_mm_per_day_has_only_its_first_fast_rea
     assert flags == [["spike"] if k == FIRST_FAST else [] for k in range(len(readings))]
     assert cleared[FIRST_FAST + 1] == [key(readings[FIRST_FAST])]
     assert [r.quality for r in readings] == [[]] * len(readings)
+
+
+def test_a_worker_started_between_a_suspect_and_the_next_reading_still_takes_the_flag_back():
+    readings = hourly(crack_from_2_to_30_mm_per_day())
+    stored = StoredReadings()
+
+    async def judge(quality, batch):
+        cleared = []
+        for r in batch:
+            cleared += await quality.flag(stored, [r])
+            stored.readings.append(r)
+        return cleared
+
+    asyncio.run(judge(SeriesQuality(), readings[:FIRST_FAST + 1]))
+    assert readings[FIRST_FAST].quality == ["spike"]
+    # Ingest restarts (or another worker takes the sensor): a new process judges the next reading.
+    cleared = asyncio.run(judge(SeriesQuality(), readings[FIRST_FAST + 1:]))
+    assert cleared == [key(readings[FIRST_FAST])]
+    assert [r.quality for r in readings[FIRST_FAST + 1:]] == [[]] * (len(readings) - FIRST_FAST - 1)
 
 
 def test_a_suspect_is_dropped_when_the_database_has_a_good_reading_after_it():
