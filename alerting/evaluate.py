@@ -339,13 +339,17 @@ def sensor_params(rows: list) -> dict[str, np.ndarray]:
 
 
 def by_bin(params: dict, idx: np.ndarray):
-    """For each bin size among the sensors: (bin_s, the sensors' rows, the readings' positions) ."""
-    for bin_s in np.unique(params["bin_s"]).tolist():
-        rows = np.flatnonzero(params["bin_s"] == bin_s)
-        position = np.full(len(params["bin_s"]), -1, dtype=np.int64)
+    """For each bin size among the sensors: (bin_s, the sensors' rows, each sensor's position among them, the
+    readings' positions in idx). With one bin size (the usual fleet) the readings are all of them, uncopied."""
+    sizes, group = np.unique(params["bin_s"], return_inverse=True)
+    position = np.empty(len(group), dtype=np.int64)
+    rows_of = [np.flatnonzero(group == g) for g in range(len(sizes))]
+    for rows in rows_of:
         position[rows] = np.arange(len(rows))
-        readings = np.flatnonzero(position[idx] >= 0) if len(idx) else np.empty(0, np.int64)
-        yield int(bin_s), rows, position, readings
+    group_of_reading = group[idx] if len(sizes) > 1 else None
+    for g, bin_s in enumerate(sizes.tolist()):
+        readings = slice(None) if group_of_reading is None else np.flatnonzero(group_of_reading == g)
+        yield int(bin_s), rows_of[g], position, readings
 
 
 def _forecast(series: np.ndarray, bin_s: int, resolution: np.ndarray) -> k.FailureForecast:
