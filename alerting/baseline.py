@@ -71,6 +71,8 @@ async def _refresh(conn: asyncpg.Connection, rows: list, now: datetime, to: date
                                        start_s, bin_s, n_bins, max_gap_bins=MAX_GAP_BINS)
         resolution = k.effective_resolution_mm(series, params["resolution"][sensors])
         velocity = k.robust_velocity(series, bin_s, resolution, SMOOTH_BINS).mm_per_day
+        # A tilt is judged on the magnitude of its change, either way: its creep rate is the speed, unsigned.
+        velocity[params["tilt"][sensors]] = np.abs(velocity[params["tilt"][sensors]])
         bin_end_s = start_s + bin_s * np.arange(1, n_bins + 1)
         quiet = np.isfinite(velocity)
         for j, row in enumerate(sensors.tolist()):

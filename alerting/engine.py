@@ -10,6 +10,7 @@ in memory (`alerting.window`), which fetch only what was stored since the last e
 import asyncio
 import json
 import logging
+import math
 from datetime import datetime, timezone
 
 import asyncpg
@@ -37,9 +38,10 @@ Q = queries("engine")
 # New readings arrive in bursts (one commit per ingest batch, several workers); gathering them for
 # this long turns a burst into one evaluation while keeping reading-to-alert well under a second.
 EVENT_DEBOUNCE_S = 0.05
-# Quiet baselines refreshed per run of their job (every engine interval), the oldest first: at a run a minute,
-# 144,000 a day, each reading its sensor's month of readings; a national fleet of 100,000 is a day old at most.
-BASELINE_SENSORS_PER_CYCLE = 100
+# Quiet baselines refreshed a day, the oldest first, each reading its sensor's month of readings: every
+# sensor of a national fleet (100,000) at most a day old, with room to spare. Each run of the job (every
+# engine interval) takes its share.
+BASELINE_SENSORS_PER_DAY = 150_000
 # How long to wait before listening again after the listening connection broke.
 RELISTEN_DELAY_S = 5.0
 
@@ -88,6 +90,7 @@ class Engine:
                                  protocol=mqtt.MQTTv311)
         if settings.mqtt_username:
             self._mqtt.username_pw_set(settings.mqtt_username, settings.mqtt_password)
+        self._baselines_per_run = max(1, math.ceil(BASELINE_SENSORS_PER_DAY * settings.engine_interval_s / 86_400))
         # Set once the engine listens for new readings; from then on none is missed by the event path.
         self.listening = asyncio.Event()
 
@@ -127,11 +130,11 @@ class Engine:
         await self._evaluate(None)
 
     async def refresh_baselines(self) -> None:
-        """The scheduled refresh of the oldest quiet baselines (v0 of sensors without a configured one)."""
+        """The scheduled refresh of the oldest quiet baselines."""
         now = datetime.now(timezone.utc)
         try:
             async with self._pool.acquire() as conn:
-                refreshed = await refresh_baselines(conn, now, limit=BASELINE_SENSORS_PER_CYCLE)
+                refreshed = await refresh_baselines(conn, now, limit=self._baselines_per_run)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.error("refreshing quiet baselines at %s failed: %s: %s; the next run tries again", now.isoformat(),
                       type(exc).__name__, exc)

@@ -273,6 +273,7 @@ class Deformation:
     resolution: np.ndarray  # [n]: effective resolution (mm)
     v0: np.ndarray  # [n]
     v0_source: np.ndarray  # [n]: index into kernels.V0_SOURCES
+    v0_floor: np.ndarray  # [n]: one stated resolution over the velocity window, below which v0 never goes
     alpha: np.ndarray  # [n, 2]
     levels: k.DeformationLevels
     forecast_hours: np.ndarray  # [n]: hours to the predicted failure, NaN unless counted
@@ -401,15 +402,17 @@ def deformation(s: SensorSet, now_s: float, params: dict) -> Deformation:
         full_series[bin_s] = (rows, series)
         series2[rows], velocity2[rows], window_bins[rows], changed[rows], resolution[rows] = (
             series[:, -2:], v, wb, ch, res)
-    # v0 is never below one resolution over the velocity window: a single step of whole millimetres is creep.
-    floor = resolution / (SMOOTH_BINS * params["bin_s"] / k.SECONDS_PER_DAY)
+    # v0 is never below one resolution over the velocity window (over which the baseline's velocities are
+    # measured too): a single step of whole millimetres is creep. The stated resolution, not the noise of the
+    # window being judged, which never sets its own reference.
+    floor = params["resolution"] / (SMOOTH_BINS * params["bin_s"] / k.SECONDS_PER_DAY)
     v0, v0_source = k.reference_creep_rate(params["configured_v0"], params["baseline_v0"], params["default_v0"],
                                            floor)
     alpha = k.tangent_angle_deg(velocity2, v0)
     thresholds = [_json(r["thresholds"]) for r in s.rows]
     v_thr, d_thr = _threshold_matrices(thresholds, ("velocity_mm_per_day", None), ("displacement_mm", None))
     without_forecast = k.deformation_levels(alpha, velocity2, series2, v_thr, d_thr, changed_rate=changed)
-    d = Deformation(series2, velocity2, window_bins, changed, params["bin_s"], resolution, v0, v0_source, alpha,
+    d = Deformation(series2, velocity2, window_bins, changed, params["bin_s"], resolution, v0, v0_source, floor, alpha,
                     without_forecast, np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, dtype=np.int64),
                     without_forecast.angle_level >= k.YELLOW, np.zeros(n, dtype=bool), full_series)
     # The forecast sets a level only above steady creep; fitted now where it can raise the level, and for the
@@ -464,6 +467,7 @@ def _assess_deformation(w: Window, point_pos: dict, n_points: int):
                 "velocity_window_bins": int(d.window_bins[j]), "bin_h": _round(d.bin_s[j] / 3600.0, 3),
                 "changed_rate": bool(d.changed_rate[j]), "resolution_mm": _round(d.resolution[j], 3),
                 "v0_mm_per_day": _round(d.v0[j], 3), "v0_source": k.V0_SOURCES[d.v0_source[j]],
+                "v0_floor_mm_per_day": _round(d.v0_floor[j], 3),
                 "tangent_angle_deg": _round(d.alpha[j, -1]),
                 "failure_forecast": _forecast_evidence(d, j, w.now),
             }
@@ -521,7 +525,8 @@ def _deformation_reason(name: str, d: Deformation, j: int) -> str:
     elif np.isfinite(d.forecast_hours[j]):
         parts.append(f"failure forecast in {d.forecast_hours[j]:.1f} h")
     return (f"{name} {k.LEVEL_NAMES[levels.level[j]]}: " + ", ".join(parts)
-            + f"; v0 {d.v0[j]:.2f} mm/d ({k.V0_SOURCES[d.v0_source[j]]})")
+            + f"; v0 {d.v0[j]:.2f} mm/d ({k.V0_SOURCES[d.v0_source[j]]}"
+            + (", raised to one resolution over the velocity window)" if d.v0[j] <= d.v0_floor[j] else ")"))
 
 
 def _assess_rain(w: Window, point_pos: dict, n_points: int, working: np.ndarray):

@@ -352,12 +352,13 @@ def deformation_level(readings, now_s, kind="crack", reporting_interval_s=3600, 
     series = fill_gaps(resample_last(readings, start_s, bin_s, n_bins))
     if kind == "tilt":
         series = tilt_magnitude(series, reference_value)
-    resolution = effective_resolution_mm(series, KIND_RESOLUTION_MM[kind] if resolution_mm is None
-                                         else resolution_mm)
+    stated = KIND_RESOLUTION_MM[kind] if resolution_mm is None else resolution_mm
+    resolution = effective_resolution_mm(series, stated)
     before, last = (velocity_at(series, i, bin_s, resolution) for i in (n_bins - 2, n_bins - 1))
     window_days = VELOCITY_WINDOW_BINS * bin_s / SECONDS_PER_DAY
-    v0, v0_source = reference_creep_rate(configured_v0, baseline_v0, KIND_V0_MM_PER_DAY[kind],
-                                         resolution / window_days)
+    # The floor comes from the sensor's stated resolution, not from the noise of the window being judged: that
+    # window never sets its own reference.
+    v0, v0_source = reference_creep_rate(configured_v0, baseline_v0, KIND_V0_MM_PER_DAY[kind], stated / window_days)
     by_angle = angle_level(tangent_angle_deg(before.mm_per_day, v0), tangent_angle_deg(last.mm_per_day, v0),
                            before.mm_per_day, last.mm_per_day, last.changed_rate)
     # On steady creep 1/v wanders, and a short falling stretch of it fits a line by chance: the forecast is

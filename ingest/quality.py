@@ -49,6 +49,7 @@ MIN_SCALE = {"crack": 0.05, "gnss": 1.0, "tilt": 0.02, "deep": 0.2, "soil_moistu
 # Analog sensors that always carry some noise; a crack gauge on a quiet slope legitimately repeats.
 STUCK_KINDS = frozenset({"gnss", "tilt", "accel", "soil_moisture", "soil_temp", "pore_pressure"})
 STUCK_RUN = 24  # identical values in a row
+WHOLE_UNIT_KINDS = frozenset({"gnss"})  # kinds some firmware reports in whole millimetres
 # A worker's copy of a sensor's history older than this is reloaded: another worker may have moved on.
 HISTORY_TTL_S = 900.0
 # Readings judged between yields to the event loop, so that a commit going on meanwhile is not held up.
@@ -209,9 +210,10 @@ class SeriesQuality:
             s.suspect = r
             s.last_ts = r.ts
             return False
-        # A whole number is what a sensor printing whole units (%.0f firmware, whole-millimetre GNSS) sends: on
-        # a quiet slope it repeats for days, and calling that stuck would hide the sensor from the engine.
-        if r.kind in STUCK_KINDS and not r.value.is_integer():
+        # A GNSS receiver printing whole millimetres (%.0f firmware) repeats its value for days on a quiet slope,
+        # and calling that stuck would hide it from the engine. Other kinds report finer than their units, and a
+        # dead one often freezes on a whole number (a tilt at 0.0): those stay judged.
+        if r.kind in STUCK_KINDS and not (r.kind in WHOLE_UNIT_KINDS and r.value.is_integer()):
             s.repeats = s.repeats + 1 if s.values and r.value == s.values[-1] else 0
             if s.repeats >= STUCK_RUN - 1:
                 r.quality.append("stuck")

@@ -155,9 +155,15 @@ INSERT INTO sensor_baseline (device_id, code, v0_mm_per_day, reference_value, qu
                              computed_at)
 SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::timestamptz[],
                      $7::timestamptz[], $8::timestamptz[])
+-- A v0 that counted is kept while the new one does not (a deformation alert open for most of the month
+-- leaves fewer than 7 quiet days): falling back to the kind's default would judge a fast creeping slope
+-- against a slow default and turn steady creep red. Only the time of the attempt moves on.
 ON CONFLICT (device_id, code) DO UPDATE
-SET v0_mm_per_day = excluded.v0_mm_per_day, reference_value = excluded.reference_value,
-    quiet_days = excluded.quiet_days, period_from = excluded.period_from, period_to = excluded.period_to,
+SET v0_mm_per_day = CASE WHEN excluded.v0_mm_per_day IS NULL AND sensor_baseline.v0_mm_per_day IS NOT NULL THEN sensor_baseline.v0_mm_per_day ELSE excluded.v0_mm_per_day END,
+    reference_value = CASE WHEN excluded.v0_mm_per_day IS NULL AND sensor_baseline.v0_mm_per_day IS NOT NULL THEN sensor_baseline.reference_value ELSE excluded.reference_value END,
+    quiet_days = CASE WHEN excluded.v0_mm_per_day IS NULL AND sensor_baseline.v0_mm_per_day IS NOT NULL THEN sensor_baseline.quiet_days ELSE excluded.quiet_days END,
+    period_from = CASE WHEN excluded.v0_mm_per_day IS NULL AND sensor_baseline.v0_mm_per_day IS NOT NULL THEN sensor_baseline.period_from ELSE excluded.period_from END,
+    period_to = CASE WHEN excluded.v0_mm_per_day IS NULL AND sensor_baseline.v0_mm_per_day IS NOT NULL THEN sensor_baseline.period_to ELSE excluded.period_to END,
     computed_at = excluded.computed_at
 
 -- name: live_rule_versions

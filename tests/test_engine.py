@@ -473,3 +473,37 @@ def test_a_crack_measured_by_hand_every_few_days_is_assessed_on_its_own_step(dat
     sensor = sensor_evidence(database_url)
     assert sensor["bin_h"] == 72 and sensor["level"] != "no data"
     assert open_alerts(database_url)[0][1:3] == ("deformation", "red")
+
+
+def test_a_baseline_that_counted_is_kept_while_a_long_alert_leaves_too_few_quiet_days(database_url):
+    register(database_url, sensors=(("CR-01", "crack", {}),))
+    set_sensor(database_url, "CR-01", v0_mm_per_day=None, reporting_interval_s=3600)
+    start = NOW - timedelta(days=64)
+    # A slope creeping steadily at 12 mm/d for two months.
+    insert_series(database_url, "CR-01", "crack",
+                  [(t, 12.0 * (t - start).total_seconds() / 86400) for t in hourly(start, NOW)])
+    refresh_baselines(database_url, NOW - timedelta(days=24))
+    [(counted,)] = fetch(database_url, "SELECT v0_mm_per_day FROM sensor_baseline")
+    assert abs(counted - 12.0) < 0.1
+    # A blue alert (say, a cumulative displacement threshold) open for the last 24 days leaves 6 quiet days.
+    with psycopg.connect(database_url) as conn:
+        conn.execute("INSERT INTO alert (hazard_point, type, level, rule_version, raised_at, updated_at) "
+                     "VALUES ('500113-HP-0042', 'deformation', 'blue', 'test', %s, %s)",
+                     (NOW - timedelta(days=24), NOW - timedelta(days=24)))
+    refresh_baselines(database_url, NOW)
+    assert fetch(database_url, "SELECT v0_mm_per_day, computed_at FROM sensor_baseline") == [(counted, NOW)]
+    # Judged against its own 12 mm/d, the steady creep raises nothing (against the kind's 1 mm/d it was red).
+    evaluate(database_url, NOW)
+    assert open_alerts(database_url) == [("500113-HP-0042", "deformation", "blue", "open")]
+
+
+def test_a_tilt_creeping_back_steadily_is_steady_creep(database_url):
+    register(database_url, sensors=(("QJ-01", "tilt", {}),))
+    set_sensor(database_url, "QJ-01", v0_mm_per_day=None, reporting_interval_s=3600)
+    start = NOW - timedelta(days=12)
+    insert_series(database_url, "QJ-01", "tilt",
+                  [(t, 5.0 - 0.3 * (t - start).total_seconds() / 86400) for t in hourly(start, NOW)])
+    refresh_baselines(database_url, NOW - timedelta(hours=1))
+    [(v0,)] = fetch(database_url, "SELECT v0_mm_per_day FROM sensor_baseline")
+    assert abs(v0 - 0.3) < 0.01
+    assert evaluate(database_url, NOW) == [] and open_alerts(database_url) == []

@@ -177,3 +177,10 @@ def test_a_suspect_is_dropped_when_the_database_has_a_good_reading_after_it():
     asyncio.run(judge_then_reload())
     assert quality._series[sensor].suspect is None
     assert quality._series[sensor].last_ts == readings[-1].ts + HOUR / 2
+
+
+def test_a_tilt_frozen_on_a_whole_number_is_stuck_but_a_whole_millimetre_gnss_is_not():
+    tilt, _ = judged_one_by_one(hourly([0.0] * 30, kind="tilt"))
+    gnss, _ = judged_one_by_one(hourly([12.0] * 30, kind="gnss"))
+    assert tilt[23:] == [["stuck"]] * 7 and tilt[:23] == [[]] * 23
+    assert gnss == [[]] * 30
