@@ -1,4 +1,5 @@
-"""One evaluation: take the last 72 h of good readings, run the kernels, and assess every hazard point.
+"""One evaluation: take each sensor's window of good readings (72 of its own bins for displacement, 11 days of
+hours for rain), run the kernels, and assess every hazard point.
 
 `load_window` is the only I/O (the readings come from the engine's rolling windows, `alerting.window`,
 or straight from the database for replay); `assess` is numpy over all sensors at once and returns one Assessment
@@ -8,7 +9,7 @@ assessments: that is what makes replay reproduce live events.
 
 import gc
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cached_property, lru_cache, partial
 from math import isfinite
@@ -57,7 +58,8 @@ class SensorSet:
     idx: np.ndarray  # 0-based sensor position of each reading
     t_s: np.ndarray
     value: np.ndarray
-    start_s: float  # bins are [start_s + k * BIN_S, ...), k < n_bins, the last one ending at now
+    start_s: float  # rain bins are [start_s + k * BIN_S, ...), k < n_bins, the last ending at now (displacement
+    # sensors lay out bins of their own, `deformation`)
     n_bins: int
 
     @cached_property
@@ -276,32 +278,42 @@ class Deformation:
     v0_floor: np.ndarray  # [n]: one stated resolution over the velocity window, below which v0 never goes
     alpha: np.ndarray  # [n, 2]
     levels: k.DeformationLevels
-    forecast_hours: np.ndarray  # [n]: hours to the predicted failure, NaN unless counted
-    forecast_r2: np.ndarray  # [n]
-    forecast_bins: np.ndarray  # [n]
-    forecast_tried: np.ndarray  # [n]: the sensor is above steady creep, where a forecast applies
-    forecast_fitted: np.ndarray  # [n]: its forecast has been fitted
+    lag_bins: np.ndarray  # [n]: how long before now (in bins) the last bin's reading was taken
     full_series: dict  # bin_s -> (the sensors' rows, their [rows, WINDOW_BINS] series)
+    forecast_hours: np.ndarray = field(init=False)  # [n]: hours to the predicted failure, NaN unless counted
+    forecast_r2: np.ndarray = field(init=False)  # [n]
+    forecast_bins: np.ndarray = field(init=False)  # [n]: bins from the onset of acceleration, 0 without one
+    forecast_level: np.ndarray = field(init=False)  # [n]: the level a counted forecast sets
+    forecast_fitted: np.ndarray = field(init=False)  # [n]: its forecast has been fitted
 
-    def store_forecast(self, rows: np.ndarray, f: k.FailureForecast) -> np.ndarray:
-        """Keep the forecasts of these sensors; returns their levels."""
-        self.forecast_hours[rows], self.forecast_r2[rows], self.forecast_bins[rows] = (
-            f.hours_to_failure, f.r2, f.fitted_bins)
-        self.forecast_fitted[rows] = True
-        return f.level
+    def __post_init__(self):
+        n = len(self.v0)
+        self.forecast_hours, self.forecast_r2 = np.full(n, np.nan), np.full(n, np.nan)
+        self.forecast_bins = np.zeros(n, dtype=np.int64)
+        self.forecast_level = np.zeros(n, dtype=np.int8)
+        self.forecast_fitted = np.zeros(n, dtype=bool)
+
+    @property
+    def forecast_tried(self) -> np.ndarray:
+        """[n]: the sensor is above steady creep (angle yellow or more), where a forecast applies."""
+        return self.levels.angle_level >= k.YELLOW
 
     def fit_forecasts(self, sensors=None) -> None:
-        """Fit the forecasts that apply and are not fitted yet, of these sensors (all when None): the evidence of
-        a sensor red by another criterion asks for its forecast only when it is built."""
+        """Fit the forecasts that apply and are not fitted yet, of these sensors (a mask or indices; all when
+        None): the evidence of a sensor red by another criterion asks for its forecast only when it is built."""
         due = self.forecast_tried & ~self.forecast_fitted
         if sensors is not None:
             only = np.zeros_like(due)
             only[sensors] = True
             due &= only
         for bin_s, (rows, series) in self.full_series.items():
-            pick = np.flatnonzero(due[rows])
-            if pick.size:
-                self.store_forecast(rows[pick], _forecast(series[pick], bin_s, self.resolution[rows[pick]]))
+            pick = rows[due[rows]]
+            if not pick.size:
+                continue
+            f = _forecast(series[due[rows]], bin_s, self.resolution[pick], self.lag_bins[pick])
+            self.forecast_hours[pick], self.forecast_r2[pick], self.forecast_bins[pick], self.forecast_level[pick] = (
+                f.hours_to_failure, f.r2, f.fitted_bins, f.level)
+            self.forecast_fitted[pick] = True
 
 
 _PARAM_COLUMNS = ("reporting_interval_s", "resolution_mm", "v0_mm_per_day", "baseline_v0_mm_per_day",
@@ -353,7 +365,7 @@ def by_bin(params: dict, idx: np.ndarray):
         yield int(bin_s), rows_of[g], position, readings
 
 
-def _forecast(series: np.ndarray, bin_s: int, resolution: np.ndarray) -> k.FailureForecast:
+def _forecast(series: np.ndarray, bin_s: int, resolution: np.ndarray, lag_bins: np.ndarray) -> k.FailureForecast:
     """The failure forecast of these sensors' displacement series (rows), from their robust velocity history;
     the history is fitted only for the sensors whose acceleration still holds at the last bin (the rest have
     no forecast, whatever came before)."""
@@ -367,7 +379,7 @@ def _forecast(series: np.ndarray, bin_s: int, resolution: np.ndarray) -> k.Failu
     history = k.robust_velocity(series[pick], bin_s, resolution[pick], SMOOTH_BINS)
     f = k.failure_forecast(history.mm_per_day, bin_s, FORECAST_SHORT_BINS, FORECAST_LONG_BINS, FORECAST_MIN_BINS,
                            FORECAST_MIN_R2, FORECAST_RED_H, FORECAST_ORANGE_H, history.window_bins,
-                           FORECAST_MIN_SPEED_UP)
+                           FORECAST_MIN_SPEED_UP, lag_bins=lag_bins[pick])
     for mine, theirs in zip((out.hours_to_failure, out.r2, out.fitted_bins, out.level),
                             (f.hours_to_failure, f.r2, f.fitted_bins, f.level)):
         mine[pick] = theirs
@@ -382,6 +394,7 @@ def deformation(s: SensorSet, now_s: float, params: dict) -> Deformation:
     window_bins = np.zeros(n, dtype=np.int64)
     changed = np.zeros(n, dtype=bool)
     resolution = np.zeros(n)
+    lag_bins = np.zeros(n)
     full_series: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for bin_s, rows, position, readings in by_bin(params, s.idx):
         start_s = now_s - bin_s * WINDOW_BINS + 1e-6
@@ -395,13 +408,14 @@ def deformation(s: SensorSet, now_s: float, params: dict) -> Deformation:
                                            np.flatnonzero(tilt[first:stop]), reference[first:stop], MAX_GAP_BINS)
             res = k.effective_resolution_mm(series, sens_res[first:stop])
             v = k.robust_velocity(series, bin_s, res, SMOOTH_BINS, last=2)
-            return series, res, v.mm_per_day, v.window_bins[:, -1], v.changed_rate[:, -1]
+            lag = k.last_bin_lag(idx, t_s, value, count, start_s, bin_s, WINDOW_BINS)
+            return series, res, v.mm_per_day, v.window_bins[:, -1], v.changed_rate[:, -1], lag
 
-        series, res, v, wb, ch = k.in_sensor_blocks(chain, position[s.idx[readings]], s.t_s[readings],
-                                                     s.value[readings], len(rows))
+        series, res, v, wb, ch, lag = k.in_sensor_blocks(chain, position[s.idx[readings]], s.t_s[readings],
+                                                          s.value[readings], len(rows))
         full_series[bin_s] = (rows, series)
-        series2[rows], velocity2[rows], window_bins[rows], changed[rows], resolution[rows] = (
-            series[:, -2:], v, wb, ch, res)
+        series2[rows], velocity2[rows], window_bins[rows], changed[rows], resolution[rows], lag_bins[rows] = (
+            series[:, -2:], v, wb, ch, res, lag)
     # v0 is never below one resolution over the velocity window (over which the baseline's velocities are
     # measured too): a single step of whole millimetres is creep. The stated resolution, not the noise of the
     # window being judged, which never sets its own reference.
@@ -413,22 +427,15 @@ def deformation(s: SensorSet, now_s: float, params: dict) -> Deformation:
     v_thr, d_thr = _threshold_matrices(thresholds, ("velocity_mm_per_day", None), ("displacement_mm", None))
     without_forecast = k.deformation_levels(alpha, velocity2, series2, v_thr, d_thr, changed_rate=changed)
     d = Deformation(series2, velocity2, window_bins, changed, params["bin_s"], resolution, v0, v0_source, floor, alpha,
-                    without_forecast, np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, dtype=np.int64),
-                    without_forecast.angle_level >= k.YELLOW, np.zeros(n, dtype=bool), full_series)
+                    without_forecast, lag_bins, full_series)
     # The forecast sets a level only above steady creep; fitted now where it can raise the level, and for the
-    # evidence of a sensor already red only when that evidence is built (Deformation.fit_forecasts).
-    forecast_level = np.zeros(n, dtype=np.int8)
-    for bin_s, (rows, series) in full_series.items():
-        pick = np.flatnonzero(d.forecast_tried[rows] & (without_forecast.level[rows] < k.RED))
-        if pick.size:
-            forecast_level[rows[pick]] = d.store_forecast(rows[pick], _forecast(series[pick], bin_s,
-                                                                                resolution[rows[pick]]))
+    # evidence of a sensor already red only when that evidence is built.
+    d.fit_forecasts(without_forecast.level < k.RED)
     d.levels = k.deformation_levels(alpha, velocity2, series2, v_thr, d_thr, changed_rate=changed,
-                                    forecast_level=forecast_level)
+                                    forecast_level=d.forecast_level)
     return d
 
 
-_NO_THRESHOLDS = np.full((1, 4), np.nan)
 
 
 def _assess_deformation(w: Window, point_pos: dict, n_points: int):
@@ -477,7 +484,7 @@ def _assess_deformation(w: Window, point_pos: dict, n_points: int):
                                       "tangent_angle_deg": {"yellow": "> 50", "orange": ">= 80", "red": ">= 85"},
                                       "failure_forecast_h": {"orange": FORECAST_ORANGE_H, "red": FORECAST_RED_H}}
             if not has_data[j]:
-                ev["reasons"].append(f"{name}: no data in the last {_SILENT_BINS} bins")
+                ev["reasons"].append(f"{name}: no velocity at the last bin (no reading in it, or too few since a gap)")
                 continue
             if level > 0:
                 ev["reasons"].append(_deformation_reason(name, d, j))
@@ -486,8 +493,6 @@ def _assess_deformation(w: Window, point_pos: dict, n_points: int):
     return level_by_point, has_sensor, evidence
 
 
-_SILENT_BINS = SMOOTH_BINS
-
 
 def _forecast_evidence(d: Deformation, j: int, now: datetime) -> dict:
     """Sensor j's failure forecast as evidence: a prediction only when it counted (SPEC 4.1)."""
@@ -495,7 +500,7 @@ def _forecast_evidence(d: Deformation, j: int, now: datetime) -> dict:
     d.fit_forecasts([j])
     if not d.forecast_tried[j]:
         return {"method": method, "predicted_failure_at": None,
-                "note": "velocity at or below steady creep: no approach to failure to forecast"}
+                "note": "tangent angle not above 50 deg (steady creep and its margin): no approach to failure"}
     if not d.forecast_bins[j]:
         return {"method": method, "predicted_failure_at": None,
                 "note": "no onset of acceleration holding at the last bin (short mean of 1/v not below the long one)"}

@@ -113,6 +113,19 @@ def resample_last(sensor_idx, t_s, value, n_sensors, start_s, bin_s, n_bins) -> 
     return out.reshape(n_sensors, n_bins)
 
 
+def last_bin_lag(sensor_idx, t_s, value, n_sensors, start_s, bin_s, n_bins) -> np.ndarray:
+    """[n]: how long before the end of the last bin (in bins) the reading that bin holds was taken; 0 where
+    the last bin is empty. A bin's value is its last reading, not a reading at its end."""
+    flat, t_s, _ = _bin_readings(sensor_idx, t_s, value, n_sensors, start_s, bin_s, n_bins)
+    last = flat % n_bins == n_bins - 1
+    latest_t = np.full(n_sensors, np.nan)
+    if last.any():
+        latest_t.fill(-np.inf)
+        np.maximum.at(latest_t, flat[last] // n_bins, t_s[last])
+    end_s = start_s + n_bins * bin_s
+    return np.where(np.isfinite(latest_t), (end_s - latest_t) / bin_s, 0.0)
+
+
 def resample_sum(sensor_idx, t_s, value, n_sensors, start_s, bin_s, n_bins) -> np.ndarray:
     """Sum of the finite readings per sensor and equal-width bin, [n_sensors, n_bins], NaN where a bin is empty."""
     flat, _, value = _bin_readings(sensor_idx, t_s, value, n_sensors, start_s, bin_s, n_bins)
@@ -517,7 +530,7 @@ def accelerating_now(velocity_mm_per_day, short_bins=3, long_bins=6) -> np.ndarr
 
 def failure_forecast(velocity_mm_per_day, bin_s, short_bins=3, long_bins=6, min_bins=6, min_r2=0.8,
                      red_h=24.0, orange_h=72.0, window_bins=None, min_speed_up=1.5,
-                     horizon_h=FORECAST_HORIZON_H) -> FailureForecast:
+                     horizon_h=FORECAST_HORIZON_H, lag_bins=None) -> FailureForecast:
     """Fukuzono (1985) with Carla et al. (2017)'s filtering and start: 1/v smoothed by short and long trailing
     means; the onset of acceleration is where the short mean fell below the long one and stayed below to the
     last bin; the short mean of 1/v from the onset is fitted against time, and where it reaches zero is the
@@ -530,11 +543,13 @@ def failure_forecast(velocity_mm_per_day, bin_s, short_bins=3, long_bins=6, min_
     Velocities of no movement (0 or less, NaN) have no inverse and break the stretch. A velocity fitted over
     a trailing window of w bins (`window_bins`, [n, T]) is the rate at the window's middle, and a trailing
     mean's value is that of its middle bin: each is placed there, or the forecast would run late by both lags.
+    And a bin's value is its last reading, taken `lag_bins` ([n], last_bin_lag) before the bin's end: the time
+    to failure counts from the last bin's end (now), not from that reading.
     """
     v = np.asarray(velocity_mm_per_day, dtype=np.float64)
     n, n_bins = v.shape
     inverse, short, below = _inverse_below(v, short_bins, long_bins)
-    # The onset: one past the last bin that was not below; a row below throughout starts at bin 0.
+    # The onset: one past the last bin that was not below (the long mean is undefined in the first bins).
     not_below = ~below
     last_not_below = np.where(not_below.any(axis=1), n_bins - 1 - np.argmax(not_below[:, ::-1], axis=1), -1)
     onset = last_not_below + 1
@@ -557,7 +572,8 @@ def failure_forecast(velocity_mm_per_day, bin_s, short_bins=3, long_bins=6, min_
         slope = sxy / sxx
         r2 = np.where(syy > 0, sxy * sxy / (sxx * syy), np.nan)
         # Bins after the last one until the fitted 1/v reaches zero.
-        bins_ahead = (x_mean - y_mean / slope) - (n_bins - 1)
+        lag = 0.0 if lag_bins is None else np.asarray(lag_bins, dtype=np.float64)
+        bins_ahead = (x_mean - y_mean / slope) - (n_bins - 1) - lag
         x_first = np.where(weight, x, np.inf).min(axis=1)
         x_last = np.where(weight, x, -np.inf).max(axis=1)
         # The fitted 1/v at the onset over the one at the last bin: how many times faster the slope now moves.

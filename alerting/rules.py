@@ -8,7 +8,7 @@ import numpy as np
 RULE_VERSION = "2026.12-1"
 
 BIN_S = 3600  # resampling interval of the rain series, and of displacement reported hourly or more often
-WINDOW_BINS = 72  # the longest rolling total, 72 h, sets how much displacement history one evaluation reads
+WINDOW_BINS = 72  # bins of displacement history one evaluation reads: 72 h for hourly bins (the longest rain total)
 # SPEC 4.1: a displacement sensor's bin is its reporting interval rounded up to one of these, or its own
 # step when it reports less often than daily (InSAR, manual surveys); its windows are counted in its bins.
 DISPLACEMENT_BINS_S = (3600, 6 * 3600, 86_400)

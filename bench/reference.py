@@ -305,7 +305,14 @@ def _falls_below(a, b) -> bool:
     return a is not None and b is not None and a < b - TOLERANCE * abs(b)
 
 
-def failure_forecast(fits: list[Velocity], bin_s) -> Forecast:
+def last_bin_lag(readings, start_s, bin_s, n_bins) -> float:
+    """How long before the window's end (in bins) the reading the last bin holds was taken; 0 for an empty bin."""
+    in_last = [t_s for t_s, value in readings
+               if math.isfinite(value) and _bin_of(t_s, start_s, bin_s, n_bins) == n_bins - 1]
+    return (start_s + n_bins * bin_s - max(in_last)) / bin_s if in_last else 0.0
+
+
+def failure_forecast(fits: list[Velocity], bin_s, lag_bins=0.0) -> Forecast:
     """Fukuzono's inverse-velocity forecast from the onset of acceleration (Carla et al. 2017's filtering)."""
     inverse = [1.0 / f.mm_per_day if f.mm_per_day is not None and f.mm_per_day > 0 else None for f in fits]
     n = len(fits)
@@ -332,7 +339,8 @@ def failure_forecast(fits: list[Velocity], bin_s) -> Forecast:
     if m < FORECAST_MIN_BINS or r2 is None or r2 < FORECAST_MIN_R2 or sxy >= 0:
         return Forecast(None, r2, m, NONE)
     slope = sxy / sxx
-    bins_ahead = t_mean - y_mean / slope - (n - 1)
+    # Counted from the window's end (now), not from the last bin's reading, taken lag_bins before it.
+    bins_ahead = t_mean - y_mean / slope - (n - 1) - lag_bins
     hours = max(bins_ahead, 0.0) * bin_s / 3600  # less than a bin ago: due now
     # A real acceleration: the fitted velocity at the last bin 1.5 times the one at the onset (the fitted 1/v at
     # the onset over the fitted 1/v at the last bin); and a failure ahead, within a year, or less than a bin ago.
@@ -363,8 +371,8 @@ def deformation_level(readings, now_s, kind="crack", reporting_interval_s=3600, 
                            before.mm_per_day, last.mm_per_day, last.changed_rate)
     # On steady creep 1/v wanders, and a short falling stretch of it fits a line by chance: the forecast is
     # made only where the velocity is above steady creep.
-    forecast = failure_forecast(velocities(series, bin_s, resolution), bin_s) if by_angle >= YELLOW \
-        else NO_FORECAST
+    forecast = failure_forecast(velocities(series, bin_s, resolution), bin_s,
+                                last_bin_lag(readings, start_s, bin_s, n_bins)) if by_angle >= YELLOW else NO_FORECAST
     by_velocity = threshold_level(last.mm_per_day, velocity_thresholds)
     by_displacement = threshold_level(series[-1], displacement_thresholds)
     return SensorLevels(max(by_angle, by_velocity, by_displacement, forecast.level), by_angle, by_velocity,

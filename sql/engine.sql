@@ -5,8 +5,7 @@
 -- configured v0 and resolution, and their quiet baseline.
 SELECT s.device_id, s.code, s.kind, s.hazard_point, s.v0_mm_per_day, s.thresholds,
        s.reporting_interval_s, p.lon, p.lat, s.resolution_mm,
-       b.v0_mm_per_day AS baseline_v0_mm_per_day, b.reference_value AS baseline_reference, b.quiet_days,
-       b.computed_at AS baseline_computed_at
+       b.v0_mm_per_day AS baseline_v0_mm_per_day, b.reference_value AS baseline_reference
 FROM sensor s
 JOIN hazard_point p ON p.code = s.hazard_point
 LEFT JOIN sensor_baseline b ON b.device_id = s.device_id AND b.code = s.code

@@ -141,3 +141,23 @@ def test_the_failure_forecast_is_tried_only_above_steady_creep():
     values = [round(10.0 + 2.0 * k / 24, 3) for k in range(72)]
     tried = [judged(row, values).forecast_tried[0] for row in rows]
     assert tried == [False, True]  # at v0: 45 deg; at four times v0: 76 deg
+
+
+def test_a_daily_sensors_forecast_counts_from_now_not_from_its_last_reading():
+    # A daily survey whose 1/v falls linearly to zero 2 days after the last reading (Fukuzono), judged 0.01,
+    # 6, 12 and 23 hours after that reading: the time left shrinks as the day goes by.
+    days = np.arange(72.0)
+    failure_day = days[-1] + 2.0
+    values = [20.0 - 2.0 * np.log(failure_day - d) for d in days]
+    row = sensor(interval_s=86_400, v0_mm_per_day=0.05)
+    left = []
+    for since_h in (0.01, 6.0, 12.0, 23.0):
+        t_s = NOW_S - 86_400 * (71 - days) - since_h * HOUR_S
+        readings = SensorSet([row], np.zeros(72, dtype=np.int64), t_s, np.asarray(values), NOW_S - 72 * 86_400, 72)
+        d = deformation(readings, NOW_S, sensor_params([row]))
+        d.fit_forecasts()
+        left.append(d.forecast_hours[0])
+    # Each later look finds as many hours fewer (before, the forecast stood still all day at 19 h) ...
+    np.testing.assert_allclose(np.subtract(left[0], left), [0.0, 5.99, 11.99, 22.99], atol=0.01)
+    # ... and the first is near the truth, the 6-day velocity windows of so steep an approach running a bit early.
+    assert abs(left[0] - 48.0) < 0.15 * 48.0
