@@ -6,7 +6,9 @@ PostgreSQL looks up before the real ones, inside a transaction that is rolled ba
 never read, written or locked, and nothing is published. Replay starts with no open alert at --from.
 
 Replay evaluates with the rules of this version (RULE_VERSION): live events that an earlier version made
-are not reproduced, and `other_rule_versions` says which there were, so that the CLI can say so.
+are not reproduced, and `other_rule_versions` says which there were, so that the CLI can say so. It also
+judges with each sensor's quiet baseline as stored now (the engine refreshes it daily), not as it stood at
+the time replayed: a sensor without a configured v0 may be judged against a slightly different v0.
 """
 
 import json
