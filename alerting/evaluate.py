@@ -436,8 +436,6 @@ def deformation(s: SensorSet, now_s: float, params: dict) -> Deformation:
     return d
 
 
-
-
 def _assess_deformation(w: Window, point_pos: dict, n_points: int):
     """Per point: the highest sensor level (-1 when every sensor is without data), whether the point has
     displacement sensors at all, and a function building point i's evidence."""
