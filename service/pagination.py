@@ -6,6 +6,8 @@ import asyncpg
 from fastapi import Response
 from pydantic import BaseModel, Field
 
+from service.schemas import RequestModel
+
 DEFAULT_PAGE = 100
 # A province is about 10,000 points: one page can put all of them on a map.
 MAX_PAGE = 10_000
@@ -13,7 +15,7 @@ MAX_PAGE = 10_000
 MAX_OFFSET = 2**63 - 1
 
 
-class PageQuery(BaseModel):
+class PageQuery(RequestModel):
     """The query parameters every list endpoint shares; list filters extend it."""
 
     limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="At most this many items.")

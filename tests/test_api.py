@@ -1,6 +1,7 @@
 """The HTTP API of SPEC 6 against a real database: tokens and roles, hazard points (register, change, cancel, who
 did it), alerts, probes and metrics."""
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -763,3 +764,23 @@ def test_the_monitoring_plan_sets_the_routine_patrol_rate(client, admin):
                             json={"monitoring_plan": {"routine_patrols_per_week": 0}}, headers=admin)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][-1] == "routine_patrols_per_week"
+
+
+@pytest.mark.parametrize("path, method, body, loc", [
+    ("/api/v1/hazard-points", "post", {**SPEC_POINT, "lon": float("inf")}, ["body", "lon"]),
+    ("/api/v1/hazard-points", "post", {**SPEC_POINT, "threatened_property_wan_yuan": float("nan")},
+     ["body", "threatened_property_wan_yuan"]),
+    ("/api/v1/weather-warnings", "post",
+     {"level": "orange", "valid_from": "2026-07-01T00:00:00Z", "valid_to": "2026-07-02T00:00:00Z",
+      "polygon": {"type": "Polygon", "coordinates": [[[106.0, 29.0], [float("nan"), 29.0], [107.0, 30.0],
+                                                      [106.0, 29.0]]]}},
+     ["body", "polygon", "Polygon", "coordinates", 0, 1, 0]),
+])
+def test_nan_and_infinity_are_422_naming_the_field_never_stored(client, admin, db, path, method, body, loc):
+    # Python's JSON writes inf and nan as Infinity and NaN, which the API's JSON reader takes as numbers.
+    response = client.request(method, path, content=json.dumps(body),
+                              headers={**admin, "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert [error["loc"] for error in response.json()["detail"]] == [loc]
+    assert db.execute("SELECT count(*) FROM hazard_point").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM weather_warning").fetchone()[0] == 0

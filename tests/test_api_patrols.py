@@ -649,3 +649,19 @@ def test_reports_filter_by_judgement_and_since(client, officer, points):  # noqa
     since = client.get("/api/v1/patrol-reports", params={"since": "2026-06-15T00:00:00Z"}, headers=officer)
     assert ids(since) == [new["id"]]
     assert ids(client.get("/api/v1/patrol-reports", headers=officer)) == [new["id"], old["id"]]
+
+
+@pytest.mark.parametrize("value", ["Infinity", "-Infinity", "NaN"])
+def test_a_non_finite_accuracy_is_422_naming_it_and_nothing_is_filed(client, monitor, db, value):  # noqa: F811
+    headers, _ = monitor
+    # As a phone's JSON may carry it (Python's JSON reader takes these words as numbers) ...
+    text = json.dumps(body()).replace('"accuracy_m": 8', f'"accuracy_m": {value}')
+    as_json = client.post("/api/v1/patrol-reports", content=text,
+                          headers={**headers, "Content-Type": "application/json"})
+    # ... and as a form field.
+    as_form = client.post("/api/v1/patrol-reports", data=form(accuracy_m=value), headers=headers)
+    for response in (as_json, as_form):
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["body", "accuracy_m"] and "finite" in error["msg"]
+    assert count(db, "patrol_report") == 0

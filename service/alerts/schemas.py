@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from service.pagination import PageQuery
+from service.schemas import RequestModel
 
 AlertLevel = Literal["blue", "yellow", "orange", "red"]
 # A hazard point's level: the highest of its unresolved alerts, or none.
@@ -72,13 +73,13 @@ class AlertDetail(AlertPublic):
     events: list[AlertEventPublic]
 
 
-class AlertAcknowledge(BaseModel):
+class AlertAcknowledge(RequestModel):
     """A duty officer takes the alert in hand; its escalation stops."""
 
     note: str | None = None
 
 
-class EvacuationCreate(BaseModel):
+class EvacuationCreate(RequestModel):
     """How many of the point's threatened people were moved, and where to."""
 
     model_config = ConfigDict(extra="forbid")
@@ -89,7 +90,7 @@ class EvacuationCreate(BaseModel):
     note: str | None = None
 
 
-class AlertVerify(BaseModel):
+class AlertVerify(RequestModel):
     """The field verdict; a confirmed red alert may record its evacuation at the same time."""
 
     verdict: Literal["confirmed", "false_alarm"]
@@ -97,7 +98,7 @@ class AlertVerify(BaseModel):
     evacuation: EvacuationCreate | None = None
 
 
-class AlertResolve(BaseModel):
+class AlertResolve(RequestModel):
     """Close the alert (or, for a held-lower orange or red, lower it): the duty officer's word."""
 
     note: str | None = None

@@ -6,6 +6,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, Field
 
 from service.hazard_points.schemas import GridRole
+from service.schemas import RequestModel
 
 GapKind = Literal["no_online_device", "incomplete_grid", "patrol_overdue", "device_offline"]
 GAP_KINDS: tuple[GapKind, ...] = get_args(GapKind)
@@ -13,7 +14,7 @@ GAP_KINDS: tuple[GapKind, ...] = get_args(GapKind)
 CSV_COLUMNS = ("county_code", "gap", "point", "name", "detail")
 
 
-class CoverageQuery(BaseModel):
+class CoverageQuery(RequestModel):
     """Filters of GET /reports/coverage."""
 
     county_code: str | None = Field(None, pattern=r"^\d{6}$", description="Only this county.", examples=["500113"])

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo
 from alerting.rules import DEFAULT_RESOLUTION_MM
 from service.hazard_points.schemas import POINT_CODE_PATTERN, LevelThresholds, SensorResolution
 from service.pagination import PageQuery
+from service.schemas import RequestModel
 
 # `manual`: the marked cracks of a point that grid monitors measure with a tape and send with patrol reports.
 Protocol = Literal["universal", "native", "manual"]
@@ -31,7 +32,7 @@ DEFAULT_READINGS = 1000
 MAX_READINGS = 10_000
 
 
-class SensorThresholds(BaseModel):
+class SensorThresholds(RequestModel):
     """What the deformation rule compares a displacement sensor with (SPEC 4.1)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -40,7 +41,7 @@ class SensorThresholds(BaseModel):
     displacement_mm: LevelThresholds | None = None
 
 
-class SensorCreate(BaseModel):
+class SensorCreate(RequestModel):
     """A sensor of a new device."""
 
     code: str = Field(pattern=SENSOR_CODE_PATTERN, max_length=64, examples=["L1_LF_1"])
@@ -73,7 +74,7 @@ def _codes_unique(codes: list[str]) -> None:
         seen.add(code)
 
 
-class DeviceCreate(BaseModel):
+class DeviceCreate(RequestModel):
     """A new device with its sensors, as field clients send it."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
@@ -99,7 +100,7 @@ class DeviceCreate(BaseModel):
         return sensors
 
 
-class SensorUpdate(BaseModel):
+class SensorUpdate(RequestModel):
     """A change to one registered sensor of the device."""
 
     model_config = ConfigDict(extra="forbid")
@@ -108,7 +109,7 @@ class SensorUpdate(BaseModel):
     resolution_mm: ResolutionMm | None = Field(description=f"{RESOLUTION_DESCRIPTION} Send null to go back to it.")
 
 
-class DeviceUpdate(BaseModel):
+class DeviceUpdate(RequestModel):
     """What an administrator may change on a registered device; a field left out stays as it is."""
 
     model_config = ConfigDict(extra="forbid")
@@ -194,7 +195,7 @@ class DeviceQuery(PageQuery):
     online: bool | None = None
 
 
-class ReadingsQuery(BaseModel):
+class ReadingsQuery(RequestModel):
     """The time range and bucketing of a sensor's readings; the last 24 h raw by default."""
 
     model_config = ConfigDict(populate_by_name=True)

@@ -10,6 +10,7 @@ from alerting.rules import DEFAULT_RESOLUTION_MM
 from service.alerts.schemas import Level
 from service.pagination import PageQuery
 from service.people.schemas import PHONE_PATTERN
+from service.schemas import RequestModel
 
 HazardType = Literal["landslide", "collapse", "debris_flow", "ground_subsidence", "ground_fissure", "unstable_slope"]
 Scale = Literal["small", "medium", "large", "giant"]
@@ -36,7 +37,7 @@ PersonId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 CardText = Annotated[str, Field(min_length=1, max_length=500)]
 
 
-class LevelThresholds(BaseModel):
+class LevelThresholds(RequestModel):
     """Thresholds by warning level, rising from blue to red; a level left out is not warned on."""
 
     model_config = ConfigDict(extra="forbid")
@@ -55,7 +56,7 @@ class LevelThresholds(BaseModel):
         return self
 
 
-class PointThresholds(BaseModel):
+class PointThresholds(RequestModel):
     """The point's own rainfall thresholds (SPEC 4.2); a table left out uses the area defaults."""
 
     model_config = ConfigDict(extra="forbid")
@@ -69,7 +70,7 @@ class PointThresholds(BaseModel):
         None, description="On the effective antecedent rainfall; not warned on unless given.")
 
 
-class MonitoringPlan(BaseModel):
+class MonitoringPlan(RequestModel):
     """The switches of the point's monitoring plan that the warning rules read."""
 
     model_config = ConfigDict(extra="forbid")
@@ -82,7 +83,7 @@ class MonitoringPlan(BaseModel):
         "patrol regime creates tasks at this rate and the coverage report counts a point overdue after 7 days / it.")
 
 
-class CardContact(BaseModel):
+class CardContact(RequestModel):
     """Someone to call, as the card lists them."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -92,7 +93,7 @@ class CardContact(BaseModel):
     role: str | None = Field(None, min_length=1, max_length=100, examples=["村委会主任 (village head)"])
 
 
-class HazardPointCard(BaseModel):
+class HazardPointCard(RequestModel):
     """The disaster-avoidance card (防灾避险明白卡) handed to every threatened household; a field left out is blank.
 
     The CAP messages of the point's alerts carry these fields as their instruction.
@@ -110,7 +111,7 @@ class HazardPointCard(BaseModel):
     contacts: list[CardContact] = Field(default_factory=list, max_length=20, description="联系人: whom to call.")
 
 
-class HazardPointCreate(BaseModel):
+class HazardPointCreate(RequestModel):
     """A new hazard point, as field clients send it."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
@@ -159,7 +160,7 @@ REGISTRY_FIELDS = ("name", "type", "scale", "lon", "lat", "county_code", "townsh
                    "threatened_households", "threatened_people", "threatened_property_wan_yuan", "status")
 
 
-class HazardPointUpdate(BaseModel):
+class HazardPointUpdate(RequestModel):
     """A change to a registered point: any field but the code; a field left out stays as it is.
 
     Null clears a field that may be empty (township, village, property); thresholds, monitoring_plan and
@@ -265,7 +266,7 @@ class SensorPublic(SensorResolution):
     last_reading_at: datetime | None
 
 
-class GridMember(BaseModel):
+class GridMember(RequestModel):
     """The person holding one role of the point's four-role grid."""
 
     person_id: int
@@ -278,7 +279,7 @@ class GridMember(BaseModel):
 Grid = dict[GridRole, GridMember | None]
 
 
-class GridAssignment(BaseModel):
+class GridAssignment(RequestModel):
     """Who holds each of the point's four grid roles, by person id; a role left out or null is vacant."""
 
     model_config = ConfigDict(extra="forbid")
@@ -301,7 +302,7 @@ class HazardPointDetail(HazardPointPublic):
     grid: Grid
 
 
-class CardLocation(BaseModel):
+class CardLocation(RequestModel):
     """Where the point is: WGS84 position and administrative division codes."""
 
     lon: float

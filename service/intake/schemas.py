@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from service.devices.schemas import DEVICE_ID_PATTERN
 from service.pagination import PageQuery
+from service.schemas import RequestModel
 
 # Enough of a payload to recognise it in a console; the whole payload is in payload_base64.
 PREVIEW_CHARS = 500
@@ -108,7 +109,7 @@ class QuarantinePublic(BaseModel):
     count: int = Field(description="How many quarantined readings match, over all pages.")
 
 
-class QuarantineReplay(BaseModel):
+class QuarantineReplay(RequestModel):
     """Which quarantined readings to replay: one device's, or (left out) every device's."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

@@ -7,6 +7,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from service.hazard_points.schemas import Latitude, Longitude
 from service.pagination import PageQuery
+from service.schemas import RequestModel
 
 Regime = Literal[
     "routine", "flood_before", "flood_during", "flood_after", "rain_before", "rain_during", "rain_after", "verification"
@@ -86,7 +87,7 @@ class PatrolTasksPublic(BaseModel):
 MAX_MEASUREMENTS = 100
 
 
-class Measurement(BaseModel):
+class Measurement(RequestModel):
     """A tape reading at a marked crack of the point: a sensor of one of the point's manual devices."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -111,7 +112,7 @@ class MeasurementPublic(BaseModel):
     value_mm: float = Field(examples=[12.5])
 
 
-class PatrolReportCreate(BaseModel):
+class PatrolReportCreate(RequestModel):
     """A patrol report from a phone: JSON, or multipart/form-data with the same fields plus `photos`."""
 
     model_config = ConfigDict(

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.pagination import PageQuery
+from service.schemas import RequestModel
 
 # The four grid roles a person can be assigned to points for, and the duty officers of the console.
 PersonRole = Literal["monitor", "area_lead", "resident_geologist", "county_admin", "duty_officer"]
@@ -13,7 +14,7 @@ PersonRole = Literal["monitor", "area_lead", "resident_geologist", "county_admin
 PHONE_PATTERN = r"^\+?[0-9][0-9 \-]{4,30}$"
 
 
-class PersonCreate(BaseModel):
+class PersonCreate(RequestModel):
     """A new person."""
 
     model_config = ConfigDict(str_strip_whitespace=True)

@@ -17,6 +17,7 @@ from pydantic import (
 from service.alerts.schemas import AlertLevel
 from service.hazard_points.schemas import CountyCode, TownshipCode, VillageCode
 from service.pagination import PageQuery
+from service.schemas import RequestModel
 
 # The ways of giving a warning's area, in the order the request body lists them; exactly one is given.
 AREA_FIELDS = ("county_codes", "township_codes", "village_codes", "polygon")
@@ -56,7 +57,7 @@ LinearRing = Annotated[
 PolygonRings = Annotated[list[LinearRing], Field(min_length=1, description="The outer ring, then any holes.")]
 
 
-class PolygonGeometry(BaseModel):
+class PolygonGeometry(RequestModel):
     """A GeoJSON Polygon: an outer ring and its holes."""
 
     type: Literal["Polygon"]
@@ -67,7 +68,7 @@ class PolygonGeometry(BaseModel):
         return [self.coordinates]
 
 
-class MultiPolygonGeometry(BaseModel):
+class MultiPolygonGeometry(RequestModel):
     """A GeoJSON MultiPolygon: several polygons, each with its holes."""
 
     type: Literal["MultiPolygon"]
@@ -81,7 +82,7 @@ class MultiPolygonGeometry(BaseModel):
 AreaPolygon = Annotated[PolygonGeometry | MultiPolygonGeometry, Field(discriminator="type")]
 
 
-class WeatherWarningCreate(BaseModel):
+class WeatherWarningCreate(RequestModel):
     """A meteorological risk warning (气象风险预警) for an area, as the meteorological service issues it.
 
     Give the area one way: county, township or village codes, or a GeoJSON polygon.
