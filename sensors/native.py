@@ -10,7 +10,7 @@ import msgspec
 
 from sensors.kinds import ALL_KINDS
 from sensors.readings import _GOOD_NAMES, BadReading, Reading, as_number, build_reading_within, value_only_kinds
-from sensors.timestamps import parse_utc
+from sensors.timestamps import EARLIEST, parse_utc
 
 if TYPE_CHECKING:  # universal imports this module's MalformedMessage; the status shape is its
     from sensors.universal import DeviceStatus
@@ -176,7 +176,7 @@ def _timestamp(raw: object) -> datetime:
                 ts = _fromisoformat(raw)
             except ValueError:
                 ts = None
-            if ts is not None and ts.tzinfo is _UTC:  # what parse_utc returns for it, without converting
+            if ts is not None and ts.tzinfo is _UTC and ts >= EARLIEST:  # what parse_utc returns, unconverted
                 _last_timestamp = (raw, ts)
                 return ts
     return parse_utc(raw)

@@ -78,7 +78,8 @@ def test_the_quick_timestamp_parser_agrees_with_parse_utc(text):
         assert _timestamp(text).utcoffset() == timedelta(0)
 
 
-@pytest.mark.parametrize("raw", ["2026-07-01T08:00:00", "yesterday Z", "Z", "", 20260701, None])
+@pytest.mark.parametrize("raw", ["2026-07-01T08:00:00", "yesterday Z", "Z", "", 20260701, None,
+                                 "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "1969-12-31T23:59:59.000Z"])
 def test_the_quick_timestamp_parser_refuses_what_parse_utc_refuses(raw):
     with pytest.raises(BadReading) as expected:
         parse_utc(raw)
@@ -101,6 +102,20 @@ def test_a_native_message_decodes_the_same_twice_and_keeps_per_reading_reasons()
     assert [r.sensor_code for r in first.readings] == ["CR-01", "CR-05"]
     assert first.readings[1].server_timed and first.readings[1].ts == RECEIVED_AT
     assert [reason.split(":")[0] for reason in first.rejected] == ["readings[1]", "readings[2]", "readings[3]"]
+
+
+@pytest.mark.parametrize("bad", ["0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00Z"])
+def test_a_reading_stamped_year_1_is_rejected_alone_and_the_good_one_beside_it_is_kept(bad):
+    # Year 1 with +01:00 overflowed converting to UTC and dropped the whole message; with Z it was stored as
+    # PostgreSQL's -infinity.
+    payload = json.dumps({"gateway": "GW-1", "seq": 1, "readings": [
+        {"sensor": "CR-01", "ts": "2026-07-01T08:00:00.000Z", "kind": "crack", "value": 1.0},
+        {"sensor": "CR-02", "ts": bad, "kind": "crack", "value": 1.0},
+    ]}).encode()
+    decoded = decode_readings(payload, topic_gateway="GW-1", received_at=RECEIVED_AT, future_tolerance=TOLERANCE,
+                              retention=RETENTION)
+    assert [r.sensor_code for r in decoded.readings] == ["CR-01"]
+    assert decoded.rejected == [f"readings[1]: timestamp {bad!r} is before 1970: a device clock that was never set"]
 
 
 def _random_message(rng: random.Random) -> bytes:
