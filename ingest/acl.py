@@ -247,7 +247,12 @@ def add_parser(subparsers) -> None:
                     "gateway logs in with its id and may publish only its own topics; the service account of "
                     "GEOHAZARD_MQTT_URL may do everything. Devices without a password get one, written once "
                     "to --credentials-out (mode 0600) for the installer; only hashes are stored. Running it "
-                    "again without new devices changes nothing. Reload the broker (SIGHUP) afterwards.")
+                    "again without new devices changes nothing. Reload the broker (SIGHUP) afterwards. "
+                    "Manual devices (measured by hand) get no account. What it cannot do: a universal "
+                    "device's id travels inside its $dp frame, which every universal device may publish, "
+                    "so a device with valid credentials can still send frames naming another device "
+                    "(MQTT 3.1.1 does not tell ingest who published); the broker stops it from publishing "
+                    "any other topic.")
     p.add_argument("--password-file", required=True, type=Path, help="Mosquitto password_file to write")
     p.add_argument("--acl-file", required=True, type=Path, help="Mosquitto acl_file to write")
     p.add_argument("--credentials-out", type=Path,

@@ -34,6 +34,11 @@ def test_each_subcommand_explains_itself(name):
     assert len(result.stdout.splitlines()) > 3
 
 
+def test_acl_help_says_a_device_can_still_name_another_in_its_dp_frames():
+    text = " ".join(geohazard("acl", "--help").stdout.split())
+    assert "can still send frames naming another device" in text and "Manual devices" in text
+
+
 def test_an_unreachable_database_is_named_with_how_to_start_it():
     result = geohazard("migrate", env={"GEOHAZARD_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"})
     assert result.returncode == 1
