@@ -33,6 +33,12 @@ def template_db():
     """A database with every migration applied, used only as the template of the per-test ones."""
     name = f"geohazard_tmpl_{uuid.uuid4().hex[:10]}"
     migrate(_url_for(name))
+    # TimescaleDB's job scheduler connects to every database that allows it, the template too, and a clone of
+    # a database someone is connected to fails ("being accessed by other users"): the template takes no
+    # connections, and any it has is ended.
+    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(name)))
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
     yield name
     _drop(name)
 

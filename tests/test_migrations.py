@@ -298,11 +298,11 @@ def test_timescaledb_hypertable_policies_and_continuous_aggregate(needs_timescal
         assert [c.strip() for c in segmentby.split(",")] == ["device_id", "sensor_code"]
         assert " ".join(orderby.split()).lower().startswith("ts desc"), orderby
 
-        def job(proc_name: str, relation: str, key: str, interval: str | None):
+        def job(proc_name: str, relation: str | list[str], key: str, interval: str | None):
             row = conn.execute(
                 "SELECT (config->>%s)::interval IS NOT DISTINCT FROM %s::interval "
-                "FROM timescaledb_information.jobs WHERE proc_name = %s AND hypertable_name = %s",
-                (key, interval, proc_name, relation),
+                "FROM timescaledb_information.jobs WHERE proc_name = %s AND hypertable_name = ANY(%s::text[])",
+                (key, interval, proc_name, [relation] if isinstance(relation, str) else relation),
             ).fetchall()
             assert row == [(True,)], (proc_name, relation, key, interval, row)
 
@@ -316,8 +316,11 @@ def test_timescaledb_hypertable_policies_and_continuous_aggregate(needs_timescal
         ).fetchone()
         assert cagg is not None, "rain_hourly is not a continuous aggregate"
         assert cagg[0] is False  # real-time: the current hour is visible before it is materialised
-        job("policy_refresh_continuous_aggregate", cagg[1], "start_offset", None)
-        job("policy_refresh_continuous_aggregate", cagg[1], "end_offset", "1 hour")
+        # Since TimescaleDB 2.20 the jobs view names the continuous aggregate itself, before it its
+        # materialization hypertable.
+        refreshed = ["rain_hourly", cagg[1]]
+        job("policy_refresh_continuous_aggregate", refreshed, "start_offset", None)
+        job("policy_refresh_continuous_aggregate", refreshed, "end_offset", "1 hour")
 
         columns = _rows(
             conn,
