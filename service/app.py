@@ -10,6 +10,7 @@ from service import db, errors, health
 from service.alerts.router import router as alerts_router
 from service.auth.dependencies import current_token
 from service.broker import Broker
+from service.limits import BodyGuard
 from service.coverage.router import router as coverage_router
 from service.devices.router import router as devices_router
 from service.hazard_points.router import router as hazard_points_router
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_request_body_bytes, api_prefix=API_PREFIX)
     app.add_middleware(health.RequestMetrics)
     app.include_router(health.router)
 

@@ -4,22 +4,28 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.auth import service as auth_service
 from service.auth.schemas import ApiToken, Role
 from service.db import get_pool
 from service.errors import Forbidden, Unauthorized
+from service.limits import TOKEN_STATE
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `geohazard token create`.")
 
 
 async def current_token(
+    request: Request,
     pool: Annotated[asyncpg.Pool, Depends(get_pool)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiToken:
-    """The caller of this request; 401 when the bearer token is missing, unknown or revoked."""
+    """The caller of this request; 401 when the bearer token is missing, unknown or revoked. A request with a
+    body was checked before its body was read (service.limits.BodyGuard), which left the token here."""
+    checked = getattr(request.state, TOKEN_STATE, None)
+    if checked is not None:
+        return checked
     if credentials is None:
         raise Unauthorized()
     token = await auth_service.authenticate(pool, credentials.credentials)
