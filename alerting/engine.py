@@ -51,7 +51,11 @@ async def evaluate_once(conn: asyncpg.Connection, now: datetime, points: list[st
     """One evaluation at `now` of every point (or the given ones); every change recorded and returned.
     The live engine passes its rolling windows; without them the readings are read from the database."""
     window = await load_window(conn, now, points, store)
-    assessments = assess(window)
+    return await record_assessments(conn, assess(window), now)
+
+
+async def record_assessments(conn: asyncpg.Connection, assessments: list, now: datetime) -> list[Change]:
+    """Move each (point, type)'s open alert towards its assessment at `now`; every change recorded and returned."""
     open_alerts = {(a["hazard_point"], a["type"]): a for a in await conn.fetch(Q["open_alerts"])}
     changes = []
     for assessment in assessments:

@@ -1,8 +1,9 @@
 """`geohazard replay-series`: one recorded monitoring series replayed through the live engine's own path.
 
 The series (a CSV file) becomes the readings of one displacement sensor of one hazard point, fed in time
-order through ingest's quality filter and writer (`SeriesQuality.flag`, `write_batch`) and evaluated by
-`evaluate_once` after each reading (or each bin), with the lifecycle's hold times. As `geohazard replay`
+order through ingest's quality filter and writer (`SeriesQuality.flag`, `write_batch`) and evaluated as
+`evaluate_once` does (`load_window`, `assess`, `record_assessments`) after each reading (or each bin), with
+the lifecycle's hold times. As `geohazard replay`
 does, it runs against temporary twins of the tables involved (registry, readings, alerts and the quiet
 baselines), inside a transaction that is rolled back: any migrated database serves, and nothing real is
 read or written. No duty officer acknowledges or confirms anything, so orange and red never fall.
@@ -25,7 +26,7 @@ import asyncpg
 
 from alerting import kernels as k
 from alerting.baseline import refresh_baselines
-from alerting.engine import evaluate_once
+from alerting.engine import record_assessments
 from alerting.evaluate import assess, load_window
 from alerting.replay import parse_duration
 from alerting.rules import displacement_bin_s
@@ -344,8 +345,10 @@ async def replay_series(conn: asyncpg.Connection, series: Series, plan: ReplayPl
                 await refresh_baselines(conn, at)
             else:
                 await refresh_baselines(conn, at, until=plan.baseline_until, min_days=0)
-            reasons, sensor = await _sensor_evidence(conn, at)
-            for change in await evaluate_once(conn, at):
+            # evaluate_once, with the assessments kept for the sensor's evidence.
+            assessments = assess(await load_window(conn, at))
+            reasons, sensor = _sensor_evidence(assessments)
+            for change in await record_assessments(conn, assessments, at):
                 if change.type == "deformation":
                     alert_level = change.to_level or k.LEVEL_NAMES[0]
             level = sensor.get("level", NO_DATA)
@@ -378,9 +381,9 @@ async def _ingest(conn: asyncpg.Connection, quality: SeriesQuality, kind: str, t
     return [(r.ts, list(r.quality)) for r in readings if r.quality]
 
 
-async def _sensor_evidence(conn: asyncpg.Connection, at: datetime) -> tuple[list[str], dict]:
-    """The deformation assessment's reasons and the sensor's evidence entry at `at`, as evaluate_once gets them."""
-    for assessment in assess(await load_window(conn, at)):
+def _sensor_evidence(assessments: list) -> tuple[list[str], dict]:
+    """The deformation assessment's reasons and the sensor's evidence entry."""
+    for assessment in assessments:
         if assessment.hazard_point == POINT and assessment.type == "deformation":
             assessment.explained()
             entries = assessment.evidence.get("sensors") or [{}]
