@@ -1,10 +1,19 @@
-"""The HTTP API: the app factory, its database pool's lifespan, and where each domain's routes mount."""
+"""The HTTP API: the app factory, its database pool's lifespan, and where each domain's routes mount.
 
+`geohazard serve --workers N` runs N processes, each building its own app with `create_app` (uvicorn's factory):
+each has its own database pool (a share of GEOHAZARD_API_DB_CONNECTIONS), its own MQTT connection (a client id
+of its own) and, while a client streams alert events, its own LISTEN connection; nothing else is kept in memory
+between requests, and /metrics sums the workers' figures (service.health).
+"""
+
+import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import APIRouter, Depends, FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import db, errors, health
 from service.alerts.router import router as alerts_router
@@ -20,7 +29,13 @@ from service.people.router import router as people_router
 from service.settings import Settings, get_settings
 from service.weather.router import router as weather_router
 
+log = logging.getLogger(__name__)
+
 API_PREFIX = "/api/v1"
+# Every response names the worker process that answered, for an operator chasing one slow or failing worker.
+WORKER_HEADER = "X-Geohazard-Worker"
+# A worker's pool never holds fewer connections: one for requests while an alert stream's LISTEN holds the other.
+MIN_WORKER_POOL = 2
 DESCRIPTION = """\
 Geological-hazard monitoring and early warning: the hazard-point registry with its sensors and
 four-role grid, and the alerts raised from deformation, rainfall and device health.
@@ -36,9 +51,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await db.create_pool(settings.database_url)
+        pool_size = worker_pool_size(settings)
+        app.state.pool = await db.create_pool(settings.database_url, max_size=pool_size)
         app.state.broker = Broker(settings)
         app.state.broker.start()
+        workers = settings.api_worker_count
+        log.info("API worker %d serving, with a database pool of at most %d connections (%d shared by %d worker%s)",
+                 os.getpid(), pool_size, settings.api_db_connections, workers, "s" if workers > 1 else "")
         try:
             yield
         finally:
@@ -55,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_request_body_bytes, api_prefix=API_PREFIX)
     app.add_middleware(health.RequestMetrics)
+    app.add_middleware(WorkerHeader)
     app.include_router(health.router)
 
     api = APIRouter(
@@ -72,6 +92,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(intake_router)
     app.include_router(api)
     return app
+
+
+def worker_pool_size(settings: Settings) -> int:
+    """Connections one worker's pool may open: its share of api_db_connections, at most db.POOL_MAX_SIZE."""
+    share = settings.api_db_connections // settings.api_worker_count
+    return max(MIN_WORKER_POOL, min(db.POOL_MAX_SIZE, share))
+
+
+class WorkerHeader:
+    """ASGI middleware adding the answering process's pid to every HTTP response as X-Geohazard-Worker."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.header = (WORKER_HEADER.lower().encode(), str(os.getpid()).encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_naming_worker(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), self.header]}
+            await send(message)
+
+        await self.app(scope, receive, send_naming_worker)
 
 
 def _version() -> str:

@@ -2,10 +2,15 @@
 
 import argparse
 import asyncio
+import copy
+import functools
 import logging
+import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 from datetime import datetime
 
@@ -18,6 +23,9 @@ from service.registry_import import command as import_cli
 from service.settings import Settings
 
 log = logging.getLogger("geohazard")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# With several API workers their lines interleave; the pid says whose each is.
+LOG_FORMAT_WITH_PID = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 START_MOSQUITTO = "mosquitto -d -c /etc/mosquitto/mosquitto.conf"
@@ -86,13 +94,62 @@ def cmd_migrate(settings: Settings, args) -> None:
 def cmd_serve(settings: Settings, args) -> None:
     import uvicorn
 
-    from service.app import create_app
+    from service.app import MIN_WORKER_POOL, worker_pool_size
 
     check_postgres(settings)
     host, port = args.host or settings.api_host, args.port or settings.api_port
-    # Open event streams would hold a graceful shutdown forever; give them 5 s to close.
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
-                timeout_graceful_shutdown=5)
+    workers = args.workers or settings.api_worker_count
+    if workers * MIN_WORKER_POOL > settings.api_db_connections:
+        raise NotReady(f"{workers} workers need at least {workers * MIN_WORKER_POOL} database connections "
+                       f"({MIN_WORKER_POOL} each), but GEOHAZARD_API_DB_CONNECTIONS is {settings.api_db_connections}: "
+                       f"raise it or run fewer workers")
+    # The workers are new interpreters (uvicorn spawns them) that build the app from this environment.
+    os.environ["GEOHAZARD_API_WORKERS"] = str(workers)
+    settings = settings.model_copy(update={"api_workers": workers})
+    _warn_if_postgres_lacks_connections(settings, workers * worker_pool_size(settings))
+    serve = functools.partial(
+        uvicorn.run, "service.app:create_app", factory=True, host=host, port=port, workers=workers,
+        log_config=_serve_log_config(settings.log_level, with_pid=workers > 1), log_level=settings.log_level.lower(),
+        # Open event streams would hold a graceful shutdown forever; give them 5 s to close.
+        timeout_graceful_shutdown=5)
+    if workers == 1:
+        serve()
+        return
+    # Each worker counts its requests in files of its own there, and /metrics sums them (prometheus-client's
+    # multi-process mode); the directory must start empty, so every run gets a new one.
+    metrics_dir = tempfile.mkdtemp(prefix="geohazard-api-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        serve()
+    finally:
+        shutil.rmtree(metrics_dir)
+
+
+def _serve_log_config(level: str, *, with_pid: bool) -> dict:
+    """uvicorn's logging with the root logger as main() sets it up, which each worker process applies anew."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["geohazard"] = {"format": LOG_FORMAT_WITH_PID if with_pid else LOG_FORMAT}
+    config["handlers"]["geohazard"] = {"class": "logging.StreamHandler", "formatter": "geohazard",
+                                       "stream": "ext://sys.stderr"}
+    config["root"] = {"handlers": ["geohazard"], "level": level.upper()}
+    return config
+
+
+def _warn_if_postgres_lacks_connections(settings: Settings, connections: int) -> None:
+    """Log a warning when the API's pools, all full, would need more connections than PostgreSQL has free."""
+    with psycopg.connect(settings.database_url, connect_timeout=5) as conn:
+        # In use: every client's connection but this one.
+        limit, reserved, in_use = conn.execute(
+            "SELECT current_setting('max_connections')::int, current_setting('superuser_reserved_connections')::int,"
+            " (SELECT count(*) - 1 FROM pg_stat_activity WHERE backend_type = 'client backend')").fetchone()
+    free = limit - reserved - in_use
+    if connections > free:
+        log.warning("the API's pools may open %d database connections together, but PostgreSQL has %d free "
+                    "(max_connections %d, %d reserved for superusers, %d in use): under load some requests would "
+                    "fail; raise max_connections, or lower GEOHAZARD_API_DB_CONNECTIONS or --workers",
+                    connections, free, limit, reserved, in_use)
 
 
 def cmd_ingest(settings: Settings, args) -> None:
@@ -293,6 +350,13 @@ def cmd_token(settings: Settings, args) -> None:
 
 # --- argument parsing --------------------------------------------------------------------------
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="geohazard",
@@ -310,9 +374,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("serve", help="run the HTTP API (FastAPI; OpenAPI at /docs)",
-                       description="Serve the HTTP API under /api/v1 with /healthz, /readyz and /docs.")
+                       description="Serve the HTTP API under /api/v1 with /healthz, /readyz, /metrics and /docs. "
+                                   "With --workers N, N processes (uvicorn's workers) accept connections on the "
+                                   "same port, each with its own share of the database connections "
+                                   "(GEOHAZARD_API_DB_CONNECTIONS, 40 in all, at most 10 a worker) and its own MQTT "
+                                   "connection; every response names its worker's pid in X-Geohazard-Worker, and "
+                                   "/metrics sums the requests of every worker.")
     p.add_argument("--host", help="address to listen on (default GEOHAZARD_API_HOST, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (default GEOHAZARD_API_PORT, 8000)")
+    p.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="worker processes (default GEOHAZARD_API_WORKERS, else one per two cores this process may "
+                        "use, at least 1 and at most 8: PostgreSQL needs the other half; 1 serves from this process "
+                        "alone)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("ingest", help="take readings from MQTT into the database",
@@ -466,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
         for error in exc.errors():
             print(f"  GEOHAZARD_{str(error['loc'][0]).upper()}: {error['msg']}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     # APScheduler logs every run of every job at INFO; the engine logs what a run changed instead.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:

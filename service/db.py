@@ -16,10 +16,10 @@ async def _decode_json(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(pg_type, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def create_pool(database_url: str) -> asyncpg.Pool:
+async def create_pool(database_url: str, *, max_size: int = POOL_MAX_SIZE) -> asyncpg.Pool:
     """Open the pool, failing at once if the database cannot be reached."""
     return await asyncpg.create_pool(
-        database_url, min_size=POOL_MIN_SIZE, max_size=POOL_MAX_SIZE, init=_decode_json,
+        database_url, min_size=POOL_MIN_SIZE, max_size=max_size, init=_decode_json,
         # asyncpg keeps its statements prepared; the listings' optional filters ("$2 IS NULL OR ...") make a
         # generic plan that ignores them, which PostgreSQL may switch to after five runs: plan every call.
         server_settings={"plan_cache_mode": "force_custom_plan"},

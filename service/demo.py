@@ -115,7 +115,8 @@ def run_demo(settings: Settings, *, port: int, duration_s: float | None, engine_
                PYTHONUNBUFFERED="1")
     api_url = f"http://{settings.api_host}:{port}"
     procs = {
-        "api": _spawn("api", ["serve", "--port", str(port)], env),
+        # One worker: the demo's one visitor needs no more, and every process of the demo shares this machine.
+        "api": _spawn("api", ["serve", "--workers", "1", "--port", str(port)], env),
         "ingest": _spawn("ingest", ["ingest"], env),
     }
     watcher = _watch_alerts(settings)

@@ -1,11 +1,13 @@
 """What operators and orchestrators ask, outside /api/v1 and without authentication: liveness and readiness
 probes, and the Prometheus metrics of the API's requests."""
 
+import os
 import time
 
 import asyncpg
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.deps import PoolDep
@@ -106,5 +108,16 @@ def route_template(scope: Scope) -> str:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "The Prometheus text format"}},
 )
 async def metrics() -> Response:
-    """Requests by method, route template and status, their latency, and the process's own metrics."""
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    """Requests by method, route template and status, their latency, and the process's own metrics; with several
+    workers, the requests of every worker, summed, and no per-process metrics (prometheus-client cannot sum them)."""
+    return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
+
+
+def _registry() -> CollectorRegistry:
+    """This process's registry, or with several workers (`geohazard serve` sets PROMETHEUS_MULTIPROC_DIR, where
+    each worker keeps its figures) one that reads every worker's files."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    return registry
