@@ -1,18 +1,22 @@
 """API listing latency under concurrent load (SPEC 8: p99 under 50 ms for the alert and hazard-point listings
-with 20,000 points and 10,000 alerts), beside /healthz under the same load, measured in the same run.
+with 20,000 points and 10,000 alerts), with one `geohazard serve` worker and with several, beside /healthz under
+the same load, all measured in the same run.
 
 Starts a private PostgreSQL and Mosquitto (tests/servers.py), migrates, and seeds the registry with COPY from a
 seeded generator: --points hazard points spread unevenly over 20 counties with their townships and villages,
 types and scales in field proportions, devices with sensors on a third of them, a four-role grid on most;
 --alerts alerts, 15% of them not yet resolved (open, acknowledged or verified, at most one per point and type)
-and the rest two years of resolved history. Then `geohazard serve` runs on a free loopback port, and a separate
-process drives it with --concurrency keep-alive clients (asyncio + httpx), each sending its next request as soon
-as the last is answered, for --seconds per scenario after a short warm-up. Each scenario is one URL: the default
-page of each listing and the filters consoles use (county, level, state, bbox); the baseline is /healthz, which
-does no database work, under the same concurrency, measured first and again last (the machine's load drifts).
+and the rest two years of resolved history. Then one `geohazard serve --workers W` per --workers count runs on a
+free loopback port (all at once, idle but for the one being measured), and a separate process drives them with
+each --concurrency count of keep-alive clients (asyncio + httpx), each sending its next request as soon as the
+last is answered, for --seconds per scenario after a short warm-up. Each scenario is one URL: the default page
+of each listing and the filters consoles use (county, level, state, bbox); the baseline is /healthz, which does
+no database work, under the same concurrency, measured first and again last (the machine's load drifts). Each
+scenario is measured against every server back to back, so one worker and several see the same machine.
 Latency is measured by the client, request sent to response read.
 
-    .venv/bin/python bench/api.py [--points 20000] [--alerts 10000] [--concurrency 4] [--seconds 5]
+    .venv/bin/python bench/api.py [--points 20000] [--alerts 10000] [--workers 1,2] [--concurrency 4,20]
+                                  [--seconds 5]
 """
 
 import argparse
@@ -36,7 +40,9 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for service and tests
 
 from service import db as service_db  # noqa: E402
+from service.app import WORKER_HEADER, worker_pool_size  # noqa: E402
 from service.auth import create_token  # noqa: E402
+from service.settings import Settings  # noqa: E402
 from tests.fault import geohazard_env, migrate  # noqa: E402
 from tests.servers import ROOT, TempMosquitto, TempPostgres, free_port, log_tail  # noqa: E402
 
@@ -238,39 +244,49 @@ async def _drive(base_url: str, token: str, path: str, concurrency: int, seconds
                       time.process_time() - cpu_started, sent[0])
 
 
-def load_process(conn, base_url: str, token: str, concurrency: int, seconds: float) -> None:
-    """The load generator, in its own process: runs each path it is sent and sends back the Result."""
-    while (path := conn.recv()) is not None:
+def load_process(conn, token: str, seconds: float) -> None:
+    """The load generator, in its own process: runs each (server URL, path, concurrency) it is sent and sends back
+    the Result."""
+    while (job := conn.recv()) is not None:
+        base_url, path, concurrency = job
         conn.send(asyncio.run(_drive(base_url, token, path, concurrency, seconds)))
 
 
 class ServeProcess:
-    """`geohazard serve` on a free loopback port, logging to a file; its CPU time read from /proc."""
+    """`geohazard serve --workers N` on a free loopback port, logging to a file; CPU and memory read from /proc."""
 
-    def __init__(self, log_path: Path, **env) -> None:
+    def __init__(self, log_path: Path, workers: int, **env) -> None:
         self.port = free_port()
         self.log = log_path
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "service.cli", "serve", "--port", str(self.port)], cwd=ROOT,
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=geohazard_env(**env))
+                [sys.executable, "-m", "service.cli", "serve", "--workers", str(workers), "--port", str(self.port)],
+                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=geohazard_env(**env))
         self.url = f"http://127.0.0.1:{self.port}"
+        # Up once every worker has answered: new connections until as many pids as workers have been seen.
+        answered_by: set[str] = set()
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not self._healthy():
+        while len(answered_by) < workers:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                sys.exit(f"geohazard serve did not come up\n--- {log_path} ---\n{log_tail(log_path)}")
-            time.sleep(0.1)
-
-    def _healthy(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+                sys.exit(f"geohazard serve --workers {workers} did not come up ({len(answered_by)} answered)\n"
+                         f"--- {log_path} ---\n{log_tail(log_path)}")
+            try:
+                answered_by.add(httpx.get(f"{self.url}/healthz", timeout=1).headers[WORKER_HEADER])
+            except httpx.HTTPError:
+                time.sleep(0.1)
 
     def cpu_s(self) -> float:
-        """CPU seconds the server process has used so far."""
-        return process_cpu_s(self.process.pid)
+        """CPU seconds the server's processes (uvicorn's parent and its workers) have used so far."""
+        return tree_cpu_s(self.process.pid, include_root=True)
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server's processes together, in MiB."""
+        total_kb = 0
+        for pid in tree_pids(self.process.pid, include_root=True):
+            status = Path(f"/proc/{pid}/status").read_text()
+            total_kb += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+        return total_kb / 1024
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -278,29 +294,44 @@ class ServeProcess:
             self.process.wait(30)
 
 
-def _cpu_s_and_parent(stat: Path) -> tuple[float, str]:
-    """A process's user plus system CPU seconds so far, and its parent's pid, from its /proc/<pid>/stat."""
-    fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), fields[1]
+def _processes() -> dict[int, tuple[float, int]]:
+    """Every process's user plus system CPU seconds so far and its parent's pid, from /proc/<pid>/stat."""
+    processes = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        except (FileNotFoundError, ProcessLookupError):  # exited while we looked
+            continue
+        processes[int(stat.parent.name)] = ((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
+                                            int(fields[1]))
+    return processes
 
 
-def process_cpu_s(pid: int) -> float:
-    return _cpu_s_and_parent(Path(f"/proc/{pid}/stat"))[0]
+def tree_pids(root: int, *, include_root: bool, processes: dict[int, tuple[float, int]] | None = None) -> list[int]:
+    """The pids of `root`'s descendants, and `root` itself if asked."""
+    processes = processes if processes is not None else _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (_, parent) in processes.items():
+        children.setdefault(parent, []).append(pid)
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return [root, *found] if include_root else found
+
+
+def tree_cpu_s(root: int, *, include_root: bool) -> float:
+    """CPU seconds used so far by `root`'s descendants (and `root` if asked); exited ones are no longer counted."""
+    processes = _processes()
+    return sum(processes[pid][0] for pid in tree_pids(root, include_root=include_root, processes=processes)
+               if pid in processes)
 
 
 def postgres_cpu_s(postgres: TempPostgres) -> float:
-    """CPU seconds used so far by the private PostgreSQL's processes (the postmaster's children: the API pool's
+    """CPU seconds used so far by the private PostgreSQL's processes (the postmaster's children: the API pools'
     backends, checkpointer, autovacuum...)."""
-    postmaster = (postgres.data / "postmaster.pid").read_text().split()[0]
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            cpu_s, parent = _cpu_s_and_parent(stat)
-        except (FileNotFoundError, ProcessLookupError):  # exited while we looked
-            continue
-        if parent == postmaster:
-            total += cpu_s
-    return total
+    return tree_cpu_s(int((postgres.data / "postmaster.pid").read_text().split()[0]), include_root=False)
 
 
 def quantiles_ms(latencies_s: list[float]) -> tuple[float, float]:
@@ -309,12 +340,96 @@ def quantiles_ms(latencies_s: list[float]) -> tuple[float, float]:
     return cuts[49] * 1000, cuts[98] * 1000
 
 
+def counts(text: str) -> list[int]:
+    """A comma-separated list of counts of at least 1, e.g. 4,20."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: every count must be at least 1")
+    return values
+
+
+@dataclass
+class Measured:
+    scenario: Scenario
+    result: Result
+    api_cpu_s: float  # per request, the server's processes
+    db_cpu_s: float  # per request, PostgreSQL's processes
+
+
+def print_table(measured: list[Measured]) -> list[str]:
+    """One server at one concurrency: every scenario's figures; returns the listings that missed the target."""
+    base_p50, base_p99 = quantiles_ms([latency for m in measured if not m.scenario.listing
+                                       for latency in m.result.latencies_s])
+    print(f"{'scenario':<36}{'matching':>9}{'req/s':>7}{'API':>6}{'DB':>6}{'load':>6}{'p50 ms':>8}{'p99 ms':>8}"
+          f"{'p50/hz':>8}{'p99/hz':>8}   target p99 < {TARGET_P99_MS:g} ms")
+    print(f"{'':<36}{'':>9}{'':>7}{'CPU ms per request':>18}")
+    missed = []
+    for m in measured:
+        result = m.result
+        if not result.latencies_s:
+            print(f"{m.scenario.name:<36} no successful request; {result.errors} errors, first: {result.first_error}")
+            missed.append(m.scenario.name)
+            continue
+        p50, p99 = quantiles_ms(result.latencies_s)
+        verdict = ""
+        if m.scenario.listing:
+            verdict = "met" if p99 < TARGET_P99_MS and not result.errors else "NOT met"
+            if verdict != "met":
+                missed.append(m.scenario.name)
+        matching = "" if result.matching is None else f"{result.matching:,}"
+        rate = len(result.latencies_s) / result.elapsed_s
+        print(f"{m.scenario.name:<36}{matching:>9}{rate:>7,.0f}{m.api_cpu_s * 1000:>6.1f}{m.db_cpu_s * 1000:>6.1f}"
+              f"{result.client_cpu_s / len(result.latencies_s) * 1000:>6.1f}{p50:>8.1f}{p99:>8.1f}"
+              f"{p50 / base_p50:>8.1f}{p99 / base_p99:>8.1f}   {verdict}"
+              + (f" ({result.errors} errors, first: {result.first_error})" if result.errors else ""))
+    return missed
+
+
+def print_comparison(concurrency: int, by_workers: dict[int, list[Measured]]) -> None:
+    """Each scenario's p50 and p99 with every worker count, and their ratios to the first count (the baseline)."""
+    worker_counts = list(by_workers)
+    baseline = worker_counts[0]
+    head = "".join(f"{f'{w}w p50':>9}{f'{w}w p99':>9}" for w in worker_counts)
+    head += "".join(f"{f'p50 {w}w/{baseline}w':>12}{f'p99 {w}w/{baseline}w':>12}" for w in worker_counts[1:])
+    print(f"{concurrency} clients{'':<26}{head}")
+    p99s: dict[int, list[float]] = {w: [] for w in worker_counts}
+    ratios: dict[int, list[float]] = {w: [] for w in worker_counts[1:]}
+    for n, scenario in enumerate(m.scenario for m in by_workers[baseline]):
+        figures = {w: quantiles_ms(by_workers[w][n].result.latencies_s) if by_workers[w][n].result.latencies_s
+                   else (float("nan"), float("nan")) for w in worker_counts}
+        row = "".join(f"{figures[w][0]:>9.1f}{figures[w][1]:>9.1f}" for w in worker_counts)
+        row += "".join(f"{figures[w][0] / figures[baseline][0]:>12.2f}{figures[w][1] / figures[baseline][1]:>12.2f}"
+                       for w in worker_counts[1:])
+        print(f"{scenario.name:<36}{row}")
+        if scenario.listing:
+            for w in worker_counts:
+                p99s[w].append(figures[w][1])
+            for w in worker_counts[1:]:
+                ratios[w].append(figures[w][1] / figures[baseline][1])
+    summary = ", ".join(f"{w} worker{'s' if w > 1 else ''} {min(p99s[w]):.0f}-{max(p99s[w]):.0f} ms"
+                        for w in worker_counts)
+    summary += "".join(f"; {w}w/{baseline}w {min(ratios[w]):.2f}-{max(ratios[w]):.2f} (median "
+                       f"{statistics.median(ratios[w]):.2f})" for w in worker_counts[1:])
+    print(f"listings' p99 at {concurrency} clients: {summary}\n")
+
+
 def main() -> int:
+    serve_default = Settings().api_worker_count
+    default_workers = sorted({1, max(2, serve_default)})
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--points", type=int, default=20_000, help="hazard points (default 20000)")
     parser.add_argument("--alerts", type=int, default=10_000, help="alerts (default 10000)")
-    parser.add_argument("--concurrency", type=int, default=4,
-                        help="concurrent keep-alive clients (default 4: a duty room's consoles refreshing at once)")
+    parser.add_argument("--workers", type=counts, default=default_workers,
+                        help=f"worker counts of `geohazard serve`, comma-separated, one server each; the first is the "
+                             f"baseline of the ratios (default {','.join(map(str, default_workers))}: one worker, and "
+                             f"serve's default here, {serve_default}, or 2 if that is 1); the target is judged on "
+                             f"serve's default if measured, else on the last")
+    parser.add_argument("--concurrency", type=counts, default=[4, 20],
+                        help="numbers of concurrent keep-alive clients, comma-separated (default 4,20: a duty room's "
+                             "consoles refreshing at once, and a busy province's)")
     parser.add_argument("--seconds", type=float, default=5.0, help="timed seconds per scenario (default 5)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated registry (default 1)")
     args = parser.parse_args()
@@ -332,27 +447,37 @@ def main() -> int:
             token = create_token(conn, name="bench console", role="duty_officer")
             max_connections = conn.execute("SHOW max_connections").fetchone()[0]
         runs = scenarios(url)
-        server = ServeProcess(Path(workdir) / "serve.log", database_url=url, mqtt_url=mosquitto.url,
-                              topic_root="bench/v1", client_id="bench-api", log_level="WARNING")
-        print(f"geohazard serve on {server.url}; {len(runs)} scenarios of {args.seconds:g}s "
-              f"(+{WARM_UP_S:g}s warm-up) each", flush=True)
-        ours, theirs = multiprocessing.get_context("spawn").Pipe()
-        driver = multiprocessing.get_context("spawn").Process(
-            target=load_process, args=(theirs, server.url, token, args.concurrency, args.seconds), daemon=True)
-        driver.start()
-        results: list[tuple[Scenario, Result, float, float]] = []
+        servers: dict[int, ServeProcess] = {}
+        results: dict[tuple[int, int], list[Measured]] = {}
         try:
-            for scenario in runs:
-                api_cpu, db_cpu = server.cpu_s(), postgres_cpu_s(postgres)
-                ours.send(scenario.path)
-                result = ours.recv()
-                api_cpu, db_cpu = server.cpu_s() - api_cpu, postgres_cpu_s(postgres) - db_cpu
-                results.append((scenario, result, api_cpu / result.requests_total, db_cpu / result.requests_total))
-                print(f"  {scenario.name}: {len(result.latencies_s):,} requests", flush=True)
+            for workers in args.workers:
+                servers[workers] = ServeProcess(Path(workdir) / f"serve-{workers}.log", workers, database_url=url,
+                                                mqtt_url=mosquitto.url, topic_root="bench/v1", client_id="bench-api",
+                                                log_level="WARNING")
+            print(f"geohazard serve with {' and '.join(map(str, servers))} workers; {len(runs)} scenarios of "
+                  f"{args.seconds:g}s (+{WARM_UP_S:g}s warm-up) each, per server and per concurrency", flush=True)
+            ours, theirs = multiprocessing.get_context("spawn").Pipe()
+            driver = multiprocessing.get_context("spawn").Process(
+                target=load_process, args=(theirs, token, args.seconds), daemon=True)
+            driver.start()
+            for concurrency in args.concurrency:
+                for scenario in runs:
+                    done = []
+                    for workers, server in servers.items():  # back to back: the same machine for every server
+                        api_cpu, db_cpu = server.cpu_s(), postgres_cpu_s(postgres)
+                        ours.send((server.url, scenario.path, concurrency))
+                        result = ours.recv()
+                        api_cpu, db_cpu = server.cpu_s() - api_cpu, postgres_cpu_s(postgres) - db_cpu
+                        results.setdefault((concurrency, workers), []).append(
+                            Measured(scenario, result, api_cpu / result.requests_total, db_cpu / result.requests_total))
+                        done.append(f"{workers}w {len(result.latencies_s):,}")
+                    print(f"  {concurrency} clients, {scenario.name}: {', '.join(done)} requests", flush=True)
             ours.send(None)
             driver.join(30)
+            memory_mb = {workers: server.rss_mb() for workers, server in servers.items()}
         finally:
-            server.stop()
+            for server in servers.values():
+                server.stop()
         load_after = os.getloadavg()
 
     print()
@@ -361,39 +486,31 @@ def main() -> int:
     # What uvicorn picks by itself when installed (uvicorn[standard]); the serve process shares this environment.
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http_parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    print(f"concurrency: {args.concurrency} keep-alive clients in one load process (asyncio + httpx, closed loop); "
-          f"geohazard serve: 1 uvicorn process, 1 event loop ({loop}, HTTP parser {http_parser}), asyncpg pool "
-          f"{service_db.POOL_MIN_SIZE}..{service_db.POOL_MAX_SIZE}, log level WARNING (no access log); "
+    pools = ", ".join(f"{w} worker{'s' if w > 1 else ''} {service_db.POOL_MIN_SIZE}.."
+                      f"{worker_pool_size(Settings(api_workers=w))} each" for w in servers)
+    print(f"clients: keep-alive, in one load process (asyncio + httpx, closed loop); geohazard serve: one event loop "
+          f"per worker ({loop}, HTTP parser {http_parser}), log level WARNING (no access log); asyncpg pools: {pools}; "
           f"PostgreSQL max_connections {max_connections}")
-    print()
-    base_p50, base_p99 = quantiles_ms([latency for scenario, result, *_ in results if not scenario.listing
-                                       for latency in result.latencies_s])
-    print(f"{'scenario':<36}{'matching':>9}{'req/s':>7}{'API':>6}{'DB':>6}{'load':>6}{'p50 ms':>8}{'p99 ms':>8}"
-          f"{'p50/hz':>8}{'p99/hz':>8}   target p99 < {TARGET_P99_MS:g} ms")
-    print(f"{'':<36}{'':>9}{'':>7}{'CPU ms per request':>18}")
+    print("memory of each server's processes after the run: "
+          + ", ".join(f"{w} worker{'s' if w > 1 else ''} {mb:.0f} MiB" for w, mb in memory_mb.items()))
+    judged_workers = serve_default if serve_default in servers else args.workers[-1]
     missed = []
-    for scenario, result, api_cpu, db_cpu in results:
-        if not result.latencies_s:
-            print(f"{scenario.name:<36} no successful request; {result.errors} errors, first: {result.first_error}")
-            missed.append(scenario.name)
-            continue
-        p50, p99 = quantiles_ms(result.latencies_s)
-        verdict = ""
-        if scenario.listing:
-            verdict = "met" if p99 < TARGET_P99_MS and not result.errors else "NOT met"
-            if verdict != "met":
-                missed.append(scenario.name)
-        matching = "" if result.matching is None else f"{result.matching:,}"
-        rate = len(result.latencies_s) / result.elapsed_s
-        print(f"{scenario.name:<36}{matching:>9}{rate:>7,.0f}{api_cpu * 1000:>6.1f}{db_cpu * 1000:>6.1f}"
-              f"{result.client_cpu_s / len(result.latencies_s) * 1000:>6.1f}{p50:>8.1f}{p99:>8.1f}"
-              f"{p50 / base_p50:>8.1f}{p99 / base_p99:>8.1f}   {verdict}"
-              + (f" ({result.errors} errors, first: {result.first_error})" if result.errors else ""))
-    print(f"\nLatency is the client's, request sent to response read, with all {args.concurrency} clients busy; "
-          "/hz is the /healthz\nbaseline of the same run (its two runs together). CPU per request: the API process "
-          "(API), PostgreSQL's\nprocesses (DB) and the load generator (load); their sum bounds the rate the machine's "
-          "cores can serve.")
-    print("All listings met the target." if not missed else f"Target missed by: {', '.join(missed)}.")
+    for (concurrency, workers), measured in results.items():
+        print(f"\n{concurrency} clients, {workers} worker{'s' if workers > 1 else ''}:")
+        table_missed = print_table(measured)
+        if workers == judged_workers:
+            missed += [f"{name} ({concurrency} clients)" for name in table_missed]
+    print(f"\nLatency is the client's, request sent to response read, with every client busy; /hz is the /healthz "
+          "baseline of\nthe same server and concurrency (its two runs together). CPU per request: the server's "
+          "processes (API),\nPostgreSQL's (DB) and the load generator (load); their sum bounds the rate the "
+          "machine's cores can serve.\n")
+    if len(servers) > 1:
+        for concurrency in args.concurrency:
+            print_comparison(concurrency, {w: results[(concurrency, w)] for w in servers})
+    judged = f"{judged_workers} worker{'s' if judged_workers > 1 else ''} (serve's default here)" \
+        if judged_workers == serve_default else f"{judged_workers} workers"
+    print(f"All listings met the target with {judged}." if not missed
+          else f"Target missed with {judged} by: {', '.join(missed)}.")
     return 1 if missed else 0
 
 
