@@ -178,27 +178,36 @@ class TempPostgres(_Server):
 class TempMosquitto(_Server):
     """The project's broker configuration (deploy/mosquitto/mosquitto.conf) on a free port and a temp dir.
 
-    The listener is moved to 127.0.0.1:<port>, persistence to the temp dir, and every other absolute path
-    in the file into the temp dir, so the broker behaves as deployed (persistence, queue limits, in-flight
-    window) without sharing anything. `stop()` is graceful (SIGTERM), so the broker saves its sessions
-    and queued messages and `start()` restores them; `kill()` is a crash.
+    The listener is moved to 127.0.0.1:<port> (one anonymous listener is added where the file defines none),
+    persistence to the temp dir, and every other absolute path in the file into the temp dir, so the broker
+    behaves as deployed (persistence, queue limits, in-flight window) without sharing anything. `stop()` is
+    graceful (SIGTERM), so the broker saves its sessions and queued messages and `start()` restores them;
+    `kill()` is a crash.
+
+    With `include_dir` (what `geohazard acl --config-dir` wrote), its *.conf files take the place of the
+    file's include_dir line and its other files (password files, ACL) are copied into the temp dir: the
+    broker then has the listeners and accounts of production, each listener on its own port but on
+    127.0.0.1, and `port` is the first of them.
     """
 
-    def __init__(self, conf: Path = MOSQUITTO_CONF):
+    def __init__(self, conf: Path = MOSQUITTO_CONF, *, include_dir: Path | None = None):
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="geohazard-mqtt-"))
         self.data = self.dir / "data"
         self.data.mkdir()
         self.log = self.dir / "mosquitto.log"
         self.conf = self.dir / "mosquitto.conf"
+        self.include_dir = include_dir
         self.conf.write_text(self._rewrite(conf.read_text()))
         if os.geteuid() == 0:
-            # As root, mosquitto drops to the `mosquitto` user (else `nobody`) before writing persistence.
+            # As root, mosquitto drops to the `mosquitto` user (else `nobody`) before writing persistence
+            # and reading the password files.
             try:
                 user = pwd.getpwnam("mosquitto")
             except KeyError:
                 user = pwd.getpwnam("nobody")
-            os.chown(self.data, user.pw_uid, user.pw_gid)
+            for path in (self.data, *(p for p in self.dir.iterdir() if p.is_file())):
+                os.chown(path, user.pw_uid, user.pw_gid)
             self.dir.chmod(0o755)  # mkdtemp's 0700 would keep that user out
         self.process: subprocess.Popen | None = None
 
@@ -206,21 +215,41 @@ class TempMosquitto(_Server):
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
-    def _rewrite(self, text: str) -> str:
+    def _rewrite(self, text: str, *, included: bool = False) -> str:
         out = []
         for line in text.splitlines():
             words = line.split()
             if not words or words[0].startswith("#"):
                 out.append(line)
+            elif words[0] == "listener" and included:
+                out.append(f"listener {words[1]} 127.0.0.1")
             elif words[0] == "listener":
                 out.append(f"listener {self.port} 127.0.0.1")
             elif words[0] == "persistence_location":
                 out.append(f"persistence_location {self.data}/")
             elif words[0] == "include_dir":
-                continue  # the production credentials and ACL (conf.d/auth.conf): tests connect anonymously
+                out.append(self._included())
             else:
                 out.append(re.sub(r"(?<=\s)/\S+", lambda m: str(self.dir / Path(m.group(0)).name), line))
+        if not included and not any(line.startswith("listener ") for line in "\n".join(out).splitlines()):
+            # mosquitto.conf leaves the listeners to conf.d/auth.conf: without it, tests connect anonymously.
+            out += [f"listener {self.port} 127.0.0.1", "allow_anonymous true"]
         return "\n".join(out) + "\n"
+
+    def _included(self) -> str:
+        """The include_dir's *.conf files as one text, their other files copied beside the config; "" without one."""
+        if self.include_dir is None:
+            return ""
+        texts = []
+        for path in sorted(self.include_dir.iterdir()):  # in Mosquitto's order
+            if path.suffix == ".conf":
+                texts.append(self._rewrite(path.read_text(), included=True))
+            elif path.is_file():
+                shutil.copyfile(path, self.dir / path.name)
+        listeners = [line.split()[1] for text in texts for line in text.splitlines() if line.startswith("listener ")]
+        if listeners:
+            self.port = int(listeners[0])
+        return "".join(texts)
 
     def start(self) -> "TempMosquitto":
         """Start the broker and wait until it accepts connections."""

@@ -1,18 +1,16 @@
-"""`geohazard acl` (SPEC 2.4): the generated password file and ACL, checked with a real Mosquitto.
+"""`geohazard acl` (SPEC 2.4): the generated listeners, password files and ACL, checked with a real Mosquitto.
 
-Each test that needs the broker starts its own `mosquitto` on a free loopback port with the files
-just generated, and connects real clients to it: what a device may publish arrives, what it may not
-never does. Mosquitto drops a forbidden publish silently (the publisher still gets its PUBACK), so
-each forbidden publish is followed by an allowed one from the same client, and once that one has
-arrived the forbidden one is known not to have.
+Each test that needs the broker starts its own `mosquitto` (tests/servers.py: the shipped mosquitto.conf
+with the files just generated as its conf.d) on free loopback ports, and connects real clients to it: what
+a device may publish arrives, what it may not never does. Mosquitto drops a forbidden publish silently (the
+publisher still gets its PUBACK), so each forbidden publish is followed by an allowed one, and once that one
+has arrived the forbidden one is known not to have.
 """
 
 import argparse
 import csv
-import getpass
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import threading
@@ -26,37 +24,48 @@ import psycopg
 import pytest
 
 from ingest import acl
-from ingest.acl import AclError, generate, password_matches
+from ingest.acl import ACL, BROKER_CONF, DEVICE_PASSWORDS, SERVICE_PASSWORDS, AclError, generate, password_matches
+from tests.servers import TempMosquitto, accepts_connections, free_port
 from tests.support import WAIT_S, fetch, register, wait_until
 
 POINT = "500113-HP-0042"
 SERVICE_USER = "geohazard"
 SERVICE_PASSWORD = "a-service-password-for-tests"
+INGEST_USER = "geohazard-ingest"
+INGEST_PASSWORD = "an-ingest-password-for-tests"
 NATIVE_GATEWAYS = ("GW-A", "GW-B")
 UNIVERSAL_DEVICES = ("UD-A", "UD-B")
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd")
+FILES = (BROKER_CONF, DEVICE_PASSWORDS, SERVICE_PASSWORDS, ACL)
 
 
 @dataclass(frozen=True)
 class Files:
-    password_file: Path
-    acl_file: Path
+    config_dir: Path
     credentials: Path
 
+    def __getitem__(self, name: str) -> Path:
+        return self.config_dir / name
+
+
+@dataclass(frozen=True)
+class Ports:
+    devices: int
+    services: int
+
 
 @pytest.fixture
-def port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def ports():
+    return Ports(free_port(), free_port())
 
 
 @pytest.fixture
-def acl_settings(settings, port):
-    """The test's settings with a service account in GEOHAZARD_MQTT_URL, pointing at the test's broker."""
-    url = f"mqtt://{SERVICE_USER}:{SERVICE_PASSWORD}@127.0.0.1:{port}"
-    return settings.model_copy(update={"mqtt_url": url})
+def acl_settings(settings, ports):
+    """The test's settings with the service and ingest accounts, pointing at the test broker's services' port."""
+    return settings.model_copy(update={
+        "mqtt_url": f"mqtt://{SERVICE_USER}:{SERVICE_PASSWORD}@127.0.0.1:{ports.services}",
+        "ingest_mqtt_url": f"mqtt://{INGEST_USER}:{INGEST_PASSWORD}@127.0.0.1:{ports.services}"})
 
 
 @pytest.fixture
@@ -73,7 +82,8 @@ def registry(database_url):
 
 @pytest.fixture
 def files(tmp_path):
-    return Files(tmp_path / "passwd", tmp_path / "acl", tmp_path / "credentials.csv")
+    (tmp_path / "conf.d").mkdir()
+    return Files(tmp_path / "conf.d", tmp_path / "credentials.csv")
 
 
 @pytest.fixture
@@ -82,9 +92,9 @@ def conn(database_url):
         yield conn
 
 
-def _generate(conn, settings, files, *, credentials=None, rotate=()):
-    return generate(conn, settings=settings, password_file=files.password_file, acl_file=files.acl_file,
-                    credentials_out=credentials, rotate=rotate)
+def _generate(conn, settings, files, ports=None, *, credentials=None, rotate=()):
+    return generate(conn, settings=settings, config_dir=files.config_dir,
+                    device_port=ports.devices if ports else acl.DEVICE_PORT, credentials_out=credentials, rotate=rotate)
 
 
 def _credentials(path: Path) -> dict[str, str]:
@@ -101,57 +111,37 @@ def _hashes(database_url) -> dict[str, str | None]:
 
 @dataclass
 class Broker:
-    port: int
+    ports: Ports
     passwords: dict[str, str]
 
 
 @pytest.fixture
-def broker(conn, acl_settings, files, registry, port, tmp_path):
+def broker(conn, acl_settings, files, registry, ports):
     """A Mosquitto of this test's own, loaded with freshly generated files; the devices' passwords."""
     if MOSQUITTO is None:
         pytest.skip("mosquitto is not installed")
-    _generate(conn, acl_settings, files, credentials=files.credentials)
-    config = tmp_path / "mosquitto.conf"
-    config.write_text(
-        f"listener {port} 127.0.0.1\n"
-        "allow_anonymous false\n"
-        f"password_file {files.password_file}\n"
-        f"acl_file {files.acl_file}\n"
-        "persistence false\n"
-        # Run as whoever runs the tests (as root, `user root` keeps it from switching to `mosquitto`,
-        # which could not read the 0600 password file in pytest's private temp directory).
-        f"user {getpass.getuser()}\n"
-        f"log_dest file {tmp_path / 'mosquitto.log'}\n"
-    )
-    process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_until(lambda: process.poll() is not None or _accepts(port), what="the test broker to listen")
-        assert process.poll() is None, f"mosquitto exited: {process.stderr.read().decode()}"
-        yield Broker(port, _credentials(files.credentials))
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _accepts(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
+    _generate(conn, acl_settings, files, ports, credentials=files.credentials)
+    with TempMosquitto(include_dir=files.config_dir) as mosquitto:
+        wait_until(lambda: accepts_connections(ports.services), what="the services' listener")
+        passwords = _credentials(files.credentials) | {SERVICE_USER: SERVICE_PASSWORD, INGEST_USER: INGEST_PASSWORD}
+        yield Broker(ports, passwords)
 
 
 class Client:
     """A real MQTT client logged in to the test broker; collects what it receives."""
 
-    def __init__(self, port: int, username: str, password: str, *, subscribe: tuple[str, ...] = ()):
+    def __init__(self, port: int, username: str, password: str, *, subscribe: tuple[str, ...] = (),
+                 client_id: str | None = None):
         self.messages: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self.reason = None
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{username}-{uuid.uuid4().hex[:6]}")
+        self.disconnections = 0
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                  client_id=client_id or f"{username}-{uuid.uuid4().hex[:6]}")
         self.client.username_pw_set(username, password)
         self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = lambda *_: self._ready.set()
         self.client.on_message = self._on_message
         self._subscribe = subscribe
@@ -165,6 +155,9 @@ class Client:
             self._ready.set()
         else:
             client.subscribe([(topic, 1) for topic in self._subscribe])
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        self.disconnections += 1
 
     def _on_message(self, client, userdata, message):
         with self._lock:
@@ -191,12 +184,14 @@ class Client:
 
 @pytest.fixture
 def clients(broker):
-    """Opens clients on the test broker and closes them at the end of the test."""
+    """Opens clients on the test broker (services on theirs, devices on theirs) and closes them at the end."""
     opened = []
 
-    def open_client(username, password=None, *, subscribe=()):
-        client = Client(broker.port, username, broker.passwords[username] if password is None else password,
-                        subscribe=subscribe)
+    def open_client(username, password=None, *, subscribe=(), client_id=None, port=None):
+        if port is None:
+            port = broker.ports.services if username in (SERVICE_USER, INGEST_USER) else broker.ports.devices
+        client = Client(port, username, broker.passwords[username] if password is None else password,
+                        subscribe=subscribe, client_id=client_id)
         opened.append(client)
         return client
 
@@ -279,6 +274,65 @@ def test_a_device_cannot_log_in_with_another_device_s_password(clients, broker):
     assert clients("GW-A", broker.passwords["GW-B"]).refused
 
 
+# --- who may connect where, and as which client --------------------------------------------------
+
+
+def test_a_device_asking_for_another_device_s_client_id_gets_its_own(clients, service):
+    victim = clients("UD-A", client_id="UD-A", subscribe=("$creq/UD-A/#",))  # SPEC 2.1: its id is its client id
+    clients("GW-A", client_id="UD-A")  # before, the broker closed the victim's connection for this one
+    service.publish("$creq/UD-A/c1", b"$cmd=getstatus")
+    victim.wait_for("$creq/UD-A/c1", b"$cmd=getstatus")
+    assert victim.disconnections == 0
+
+
+def test_device_accounts_are_refused_on_the_services_listener(clients, broker):
+    assert clients("GW-A", port=broker.ports.services).refused
+
+
+def test_service_accounts_are_refused_on_the_devices_listener(clients, broker):
+    assert clients(SERVICE_USER, port=broker.ports.devices).refused
+    assert clients(INGEST_USER, port=broker.ports.devices).refused
+
+
+def test_ingest_s_account_reads_what_devices_send_and_publishes_nothing(acl_settings, clients, service):
+    root = acl_settings.topic_root
+    ingest = clients(INGEST_USER, subscribe=(f"$share/ingest/{root}/gateways/+/readings", "$dp", "$crsp/+/+"))
+    gateway = clients("GW-A", subscribe=(f"{root}/gateways/GW-A/cmd",))
+    device = clients("UD-A")
+    gateway.publish(f"{root}/gateways/GW-A/readings", b"reading")
+    device.publish("$dp", b"frame")
+    device.publish("$crsp/UD-A/c1", b"$cmd=getstatus&result=succ")
+    ingest.wait_for(f"{root}/gateways/GW-A/readings", b"reading")
+    ingest.wait_for("$dp", b"frame")
+    ingest.wait_for("$crsp/UD-A/c1", b"$cmd=getstatus&result=succ")
+    ingest.publish(f"{root}/gateways/GW-A/cmd", b"forged")  # acknowledged, and dropped, before the next is sent
+    service.publish(f"{root}/gateways/GW-A/cmd", b"real")
+    gateway.wait_for(f"{root}/gateways/GW-A/cmd", b"real")
+    assert not gateway.received(f"{root}/gateways/GW-A/cmd", b"forged")
+
+
+@pytest.mark.parametrize("taken", ["{ingest}", "{ingest}-3", "geohazard-api-0a1b2c3d"])
+def test_a_device_named_like_a_geohazard_process_s_client_id_is_refused(conn, acl_settings, files, registry, taken):
+    device_id = taken.format(ingest=acl_settings.ingest_client_id)
+    conn.execute("INSERT INTO device (id, hazard_point, protocol) VALUES (%s, %s, 'universal')", (device_id, POINT))
+    with pytest.raises(AclError, match=f"client ids of the geohazard processes \\({device_id}\\)"):
+        _generate(conn, acl_settings, files, credentials=files.credentials)
+    assert not any(files[name].exists() for name in FILES) and not files.credentials.exists()
+
+
+def test_the_services_may_not_share_the_devices_port(conn, acl_settings, files, registry, ports):
+    shared_port = acl_settings.model_copy(update={
+        "mqtt_url": f"mqtt://{SERVICE_USER}:pw@127.0.0.1:{ports.devices}", "ingest_mqtt_url": None})
+    with pytest.raises(AclError, match="need a listener of their own"):
+        _generate(conn, shared_port, files, ports, credentials=files.credentials)
+
+
+def test_without_an_ingest_url_ingest_shares_the_service_account(conn, acl_settings, files, registry):
+    _generate(conn, acl_settings.model_copy(update={"ingest_mqtt_url": None}), files, credentials=files.credentials)
+    assert [line.partition(":")[0] for line in files[SERVICE_PASSWORDS].read_text().splitlines()] == [SERVICE_USER]
+    assert f"user {INGEST_USER}" not in files[ACL].read_text()
+
+
 # --- the files and the passwords ---------------------------------------------------------------
 
 
@@ -305,11 +359,11 @@ def test_new_passwords_go_to_a_private_credentials_file_and_only_hashes_are_stor
 
 def test_running_twice_without_new_devices_changes_nothing(conn, acl_settings, files, registry, tmp_path):
     _generate(conn, acl_settings, files, credentials=files.credentials)
-    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (files.password_file, files.acl_file)}
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in map(files.__getitem__, FILES)}
     hashes = _hashes(acl_settings.database_url)
     time.sleep(0.01)  # so that a rewrite would show in the modification times
     outcome = _generate(conn, acl_settings, files, credentials=tmp_path / "second.csv")
-    assert (outcome.new_passwords, outcome.password_file_changed, outcome.acl_file_changed) == ([], False, False)
+    assert (outcome.new_passwords, outcome.written) == ([], [])
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in before} == before
     assert _hashes(acl_settings.database_url) == hashes
     assert not (tmp_path / "second.csv").exists()
@@ -324,7 +378,7 @@ def test_a_new_device_gets_a_password_and_the_others_keep_theirs(conn, acl_setti
     assert outcome.new_passwords == ["UD-NEW"] and list(_credentials(tmp_path / "new.csv")) == ["UD-NEW"]
     after = _hashes(acl_settings.database_url)
     assert {d: after[d] for d in hashes} == hashes
-    assert "user UD-NEW\n" in files.acl_file.read_text()
+    assert "user UD-NEW\n" in files[ACL].read_text()
 
 
 def test_a_manual_device_gets_no_broker_account(conn, acl_settings, files, registry, tmp_path):
@@ -332,7 +386,7 @@ def test_a_manual_device_gets_no_broker_account(conn, acl_settings, files, regis
         c.execute("INSERT INTO device (id, hazard_point, protocol) VALUES ('MAN-01', %s, 'manual')", (POINT,))
     outcome = _generate(conn, acl_settings, files, credentials=files.credentials)
     assert "MAN-01" not in outcome.new_passwords
-    assert "MAN-01" not in files.acl_file.read_text() and "MAN-01" not in files.password_file.read_text()
+    assert "MAN-01" not in files[ACL].read_text() and "MAN-01" not in files[DEVICE_PASSWORDS].read_text()
 
 
 def test_rotate_changes_one_device_s_password(conn, acl_settings, files, registry, tmp_path):
@@ -344,7 +398,7 @@ def test_rotate_changes_one_device_s_password(conn, acl_settings, files, registr
     assert outcome.new_passwords == ["GW-B"] and list(rotated) == ["GW-B"]
     assert {d for d in after if after[d] != hashes[d]} == {"GW-B"}
     assert password_matches(rotated["GW-B"], after["GW-B"])
-    assert f"GW-B:{after['GW-B']}\n" in files.password_file.read_text()
+    assert f"GW-B:{after['GW-B']}\n" in files[DEVICE_PASSWORDS].read_text()
 
 
 def test_rotating_an_unregistered_device_is_refused(conn, acl_settings, files, registry):
@@ -356,7 +410,7 @@ def test_new_passwords_without_a_credentials_file_are_refused_and_nothing_is_wri
         conn, acl_settings, files, registry):
     with pytest.raises(AclError, match="4 device\\(s\\) need a new password .* --credentials-out"):
         _generate(conn, acl_settings, files)
-    assert not files.password_file.exists() and not files.acl_file.exists()
+    assert not any(files[name].exists() for name in FILES)
     assert set(_hashes(acl_settings.database_url).values()) == {None}
 
 
@@ -369,7 +423,7 @@ def test_an_existing_credentials_file_is_never_overwritten(conn, acl_settings, f
 
 
 def test_a_failed_run_keeps_no_passwords(conn, acl_settings, files, registry, tmp_path):
-    unwritable = Files(tmp_path / "missing-dir" / "passwd", files.acl_file, files.credentials)
+    unwritable = Files(tmp_path / "missing-dir", files.credentials)
     with pytest.raises(FileNotFoundError):
         _generate(conn, acl_settings, unwritable, credentials=files.credentials)
     assert not files.credentials.exists()
@@ -383,7 +437,7 @@ def test_a_broker_url_without_a_service_account_is_refused(conn, settings, files
 
 def test_the_service_account_may_use_the_dollar_topics_by_name(acl_settings, files, conn, registry):
     _generate(conn, acl_settings, files, credentials=files.credentials)
-    text = files.acl_file.read_text()
+    text = files[ACL].read_text()
     service_block = text.split("\n\n")[1]
     assert service_block.splitlines()[0] == f"user {SERVICE_USER}"
     for grant in ("topic readwrite #", "topic readwrite $dp", "topic readwrite $creq/#", "topic readwrite $crsp/#"):
@@ -401,12 +455,12 @@ def _run(settings, *argv):
 
 
 def test_the_acl_subcommand_reveals_passwords_only_in_the_credentials_file(acl_settings, files, registry, capsys):
-    argv = ("--password-file", str(files.password_file), "--acl-file", str(files.acl_file))
+    argv = ("--config-dir", str(files.config_dir))
     _run(acl_settings, *argv, "--credentials-out", str(files.credentials))
     first = capsys.readouterr().out
     _run(acl_settings, *argv)
     second = capsys.readouterr().out
     assert "4 new password(s)" in first and "written" in first
-    assert f"{files.password_file}: unchanged" in second and "new password" not in second
+    assert f"{files[DEVICE_PASSWORDS]}: unchanged" in second and "new password" not in second
     for password in _credentials(files.credentials).values():
         assert password not in first + second
