@@ -1,8 +1,10 @@
 """Which decoder a message needs, by its topic, and what it adds to the batch being built."""
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from types import MappingProxyType
 
 from ingest.commands import prepare_answer
 from ingest.writer import Batch, CommandAnswer, DeadLetter, StatusReport
@@ -39,9 +41,16 @@ def subscriptions(topic_root: str, share_group: str | None, *, dollar_topics: bo
     return native + (dollar if dollar_topics else [])
 
 
+_NO_DEVICES: Mapping[str, str] = MappingProxyType({})
+
+
 def add_message(batch: Batch, topic: str, payload: bytes, received_at, limits: Limits,
-                accel_unit: dict[str, str]) -> None:
-    """Decode one message into the batch; a message that cannot be decoded becomes a dead letter."""
+                accel_unit: Mapping[str, str], without_dp: Mapping[str, str] = _NO_DEVICES) -> None:
+    """Decode one message into the batch; a message that cannot be decoded becomes a dead letter.
+
+    `accel_unit` (device -> "g") and `without_dp` (device -> its protocol, for the registry's native
+    gateways and manual devices) are the registry as last read, not queried per message.
+    """
     try:
         gateway = _READINGS_TOPICS.get((topic, limits.topic_root))
         if gateway is not None:  # a native readings topic seen before: nearly every message
@@ -49,7 +58,7 @@ def add_message(batch: Batch, topic: str, payload: bytes, received_at, limits: L
         elif answer_source(topic, limits.topic_root) is not None:
             _add_answer(batch, topic, payload, received_at, limits)
         elif topic == DP_TOPIC:
-            _add_universal(batch, topic, payload, received_at, limits, accel_unit)
+            _add_universal(batch, topic, payload, received_at, limits, accel_unit, without_dp)
         else:
             _add_native(batch, topic, payload, received_at, limits)
     except MalformedMessage as exc:
@@ -106,9 +115,16 @@ def _add_answer(batch: Batch, topic, payload, received_at, limits: Limits) -> No
     batch.answers.append(CommandAnswer(prepared, topic, payload, received_at))
 
 
-def _add_universal(batch: Batch, topic, payload, received_at, limits: Limits, accel_unit) -> None:
+def _add_universal(batch: Batch, topic, payload, received_at, limits: Limits, accel_unit, without_dp) -> None:
     frame = decode_frame(payload, received_at=received_at, future_tolerance=limits.future_tolerance,
                          retention=limits.retention, accel_unit=accel_unit)
+    # Every universal device may publish `$dp`, and the broker does not tell who published a frame (MQTT
+    # 3.1.1), so a frame naming a device that never sends one is another device posing as it.
+    protocol = without_dp.get(frame.device_id)
+    if protocol is not None:
+        raise MalformedMessage(
+            f"$dp frame names device {frame.device_id!r}, which the registry has as a {protocol} device: only "
+            "universal devices send $dp frames, so another device may be posing as it; nothing of it is stored")
     if not frame.readings and not frame.rejected and frame.status is None:
         raise MalformedMessage(f"the frame of device {frame.device_id!r} carries no readings")
     batch.readings.extend((topic, r) for r in frame.readings)

@@ -27,7 +27,20 @@ def device(settings):
 
 
 @pytest.fixture
-def dp(settings, device):
+def not_universal(settings):
+    """A native gateway and a manual device at another point, registered before ingest starts (it reads the
+    registry's protocols at start and then every minute): (gateway, manual device)."""
+    gateway, manual = f"GW-{uuid.uuid4().hex[:8]}", f"MAN-{uuid.uuid4().hex[:8]}"
+    register(settings.database_url, point="500113-HP-0099", gateway=gateway, sensors=(("L1_LF_1", "crack", {}),))
+    register(settings.database_url, point="500113-HP-0099", gateway=manual, protocol="manual",
+             sensors=(("L1_LF_1", "crack", {}),))
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute("UPDATE device SET battery_pct = 88 WHERE id = %s", (gateway,))
+    return gateway, manual
+
+
+@pytest.fixture
+def dp(settings, device, not_universal):
     publisher = Publisher(settings)
     consumer = Consumer(settings)
     with running(consumer.run):
@@ -114,3 +127,31 @@ def test_an_answer_to_a_command_never_sent_is_dead_lettered(settings, device, dp
     wait_until(lambda: fetch(settings.database_url, "SELECT reason FROM dead_letter"), what="the dead letter")
     assert "which was not sent" in fetch(settings.database_url, "SELECT reason FROM dead_letter")[0][0]
     publisher.close()
+
+
+def _dead_letters(url):
+    return [reason for (reason,) in fetch(url, "SELECT reason FROM dead_letter ORDER BY id")]
+
+
+def test_a_status_frame_naming_a_native_gateway_is_dead_lettered_and_its_battery_kept(settings, device, not_universal,
+                                                                                        dp):
+    gateway, _ = not_universal
+    dp(encode_frame(FRAME_STATUS, {gateway: {"S1_ZT_1": {"battery_dump_energy": 1}}}))
+    dp(encode_frame(FRAME_DATA, {device: {"L1_LF_1": 12.3}}))  # a real device's frame, after it
+    wait_until(lambda: fetch(settings.database_url, "SELECT 1 FROM reading WHERE device_id = %s", device),
+               what="the real device's reading")
+    assert fetch(settings.database_url, "SELECT battery_pct FROM device WHERE id = %s", gateway)[0][0] == 88.0
+    assert _dead_letters(settings.database_url) == [
+        f"$dp frame names device {gateway!r}, which the registry has as a native device: only universal devices "
+        "send $dp frames, so another device may be posing as it; nothing of it is stored"]
+
+
+def test_a_data_frame_naming_a_manual_device_is_dead_lettered_and_nothing_stored(settings, device, not_universal, dp):
+    _, manual = not_universal
+    dp(encode_frame(FRAME_DATA, {manual: {"L1_LF_1": {format_utc(NOW): 99.9}}}))
+    dp(encode_frame(FRAME_DATA, {device: {"L1_LF_1": 12.3}}))
+    wait_until(lambda: fetch(settings.database_url, "SELECT 1 FROM reading WHERE device_id = %s", device),
+               what="the real device's reading")
+    assert fetch(settings.database_url, "SELECT device_id, value FROM reading") == [(device, 12.3)]
+    [reason] = _dead_letters(settings.database_url)
+    assert f"names device {manual!r}, which the registry has as a manual device" in reason
