@@ -6,8 +6,10 @@ the event loop, which decodes the next batch while the previous one is being com
 Messages are acknowledged (PUBACK) after the batch holding them is committed, so a crash at any moment
 leaves them with the broker, which redelivers them to the same persistent session; redelivered readings
 are skipped by the (device, sensor, time) key. The receiver takes no more than four batches of messages
-it has not acknowledged, and nothing is acknowledged while the database is down: memory stays bounded
-and the backlog waits in the broker.
+it has not acknowledged, counted in messages and in payload bytes (GEOHAZARD_INGEST_WINDOW_BYTES), and
+nothing is acknowledged while the database is down: memory stays bounded and the backlog waits in the
+broker. A message larger than any a device sends (GEOHAZARD_INGEST_MAX_MESSAGE_BYTES) is not decoded: the
+receiver passes on only its beginning, size and hash, and it becomes a dead letter.
 """
 
 import asyncio
@@ -28,7 +30,7 @@ from ingest import metrics, receiver
 from ingest.quality import SeriesQuality
 from ingest.receiver import ReceiverConfig
 from ingest.routing import Limits, add_message, subscriptions
-from ingest.writer import Batch, DeadLetter, Rows, Written, prepare, write_batch
+from ingest.writer import KEPT_PAYLOAD_BYTES, Batch, DeadLetter, Rows, Written, prepare, write_batch
 from service.settings import Settings
 from sql import queries
 
@@ -40,6 +42,10 @@ MAX_RETRY_DELAY_S = 30.0
 MQTT_KEEPALIVE_S = 30
 # A receiver told to stop disconnects at once; one that takes longer than this is stuck and is killed.
 RECEIVER_STOP_S = 10.0
+# The receiver holds this many batches of messages not yet acknowledged, at most (in messages and in bytes):
+# a batch committing, the next one gathered, and as many again arriving meanwhile, so that paho keeps parsing
+# while the writer commits (at twice the batch, one-reading messages went 30% slower).
+BATCHES_IN_WINDOW = 4
 # A batch also ends when no message has come for this long: the receiver holds only a limited number of
 # messages not yet acknowledged (and the broker sends only so many), so waiting for more stalls ingest.
 IDLE_GAP_S = 0.005
@@ -86,8 +92,20 @@ class Incoming:
     qos: int
     session: int  # which broker connection delivered it; a PUBACK is only valid on that one
     topic: str
-    payload: bytes
+    payload: bytes  # all of it, or its first KEPT_PAYLOAD_BYTES if it is larger than ingest decodes (see whole)
     received_at: datetime
+    whole: tuple[int, bytes] | None  # the (size, SHA-256) of a payload too large to decode, which was cut
+
+    @property
+    def size(self) -> int:
+        """The payload's size as sent by its device."""
+        return self.whole[0] if self.whole else len(self.payload)
+
+    def dead_letter(self, reason: str) -> DeadLetter:
+        """This message as a dead letter, with the reason."""
+        size, sha256 = self.whole or (None, None)
+        return DeadLetter(self.received_at, self.topic, self.payload, reason, payload_bytes=size,
+                          payload_sha256=sha256)
 
 
 class Consumer:
@@ -105,6 +123,11 @@ class Consumer:
         self._wake_pending = False
         self._stopping = False
         self._receiver_lost = False
+        # Payload bytes received from the receiver and not yet acknowledged (the receiver holds as many, or more
+        # for a moment); the receiver's thread adds, the event loop subtracts.
+        self._held_bytes = self._held_bytes_max = 0
+        self._held_lock = threading.Lock()
+        self._batch_bytes = max(1, settings.ingest_window_bytes // BATCHES_IN_WINDOW)
         self._unjudged = 0  # batches whose readings' quality their commit is still to judge
         self._accel_unit: dict[str, str] = {}
         self._quality = SeriesQuality()
@@ -120,9 +143,9 @@ class Consumer:
             filters=subscriptions(self.settings.topic_root, self.settings.ingest_share_group,
                                   dollar_topics=self.settings.ingest_dollar_topics),
             keepalive_s=MQTT_KEEPALIVE_S, parent_pid=os.getpid(),
-            # A batch committing, the next one gathered, and as many again arriving meanwhile, so that paho
-            # keeps parsing while the writer commits (at twice the batch, one-reading messages went 30% slower).
-            max_outstanding=4 * self.settings.ingest_batch_messages)
+            max_outstanding=BATCHES_IN_WINDOW * self.settings.ingest_batch_messages,
+            max_outstanding_bytes=self.settings.ingest_window_bytes,
+            max_message_bytes=self.settings.ingest_max_message_bytes, kept_bytes=KEPT_PAYLOAD_BYTES)
         self._receiver, self._messages, self._acks = receiver.spawn(config)
         self._receiver_config = config
         threading.Thread(target=self._take_from_receiver, name="from-receiver", daemon=True).start()
@@ -153,8 +176,10 @@ class Consumer:
         for kind, *event in receiver.received(self._messages):
             if kind == "messages":
                 utc = timezone.utc
-                self._inbox.extend(Incoming(mid, qos, session, topic, payload, datetime.fromtimestamp(at, utc))
-                                   for session, mid, qos, topic, payload, at in event[0])
+                arrived = [Incoming(mid, qos, session, topic, payload, datetime.fromtimestamp(at, utc), whole)
+                           for session, mid, qos, topic, payload, at, whole in event[0]]
+                self._hold(sum(len(m.payload) for m in arrived))
+                self._inbox.extend(arrived)
                 if not self._wake_pending and not self._stopping:
                     self._wake_pending = True
                     self._loop.call_soon_threadsafe(self._wake)
@@ -171,12 +196,20 @@ class Consumer:
                 log.warning("disconnected from MQTT (%s); reconnecting, unacknowledged messages will be "
                             "redelivered", event[0])
             elif kind == "waiting":
-                log.warning("holding %d messages not yet committed and no commit for %.0fs: reading no more from "
-                            "the broker until one makes room (the backlog waits in the broker)", *event)
+                log.warning("holding %d messages (%d bytes) not yet committed and no commit for %.0fs: reading no "
+                            "more from the broker until one makes room (the backlog waits in the broker)", *event)
         self._messages.close()
         if not self._stopping:
             self._receiver_lost = True
             self._loop.call_soon_threadsafe(self._arrived.set)
+
+    def _hold(self, size: int) -> None:
+        """Count `size` more payload bytes held (a negative size: acknowledged)."""
+        with self._held_lock:
+            self._held_bytes += size
+            self._held_bytes_max = max(self._held_bytes_max, self._held_bytes)
+            metrics.HELD_BYTES.set(self._held_bytes)
+            metrics.HELD_BYTES_MAX.set(self._held_bytes_max)
 
     def _wake(self) -> None:
         # On the event loop. Cleared before the waiter looks at the inbox, so a message appended after
@@ -253,7 +286,10 @@ class Consumer:
         since_yield = 0
         for m in messages:
             part = Batch()
-            add_message(part, m.topic, m.payload, m.received_at, self.limits, self._accel_unit)
+            if m.whole is None:
+                add_message(part, m.topic, m.payload, m.received_at, self.limits, self._accel_unit)
+            else:
+                part.dead_letters.append(self._oversized(m))
             parts.append(part)
             since_yield += len(part.readings) + 1
             if since_yield >= DECODE_YIELD_EVERY:
@@ -280,8 +316,19 @@ class Consumer:
             self._last_summary, self._summary_base = time.monotonic(), self.totals
         return conn, written
 
+    def _oversized(self, m: Incoming) -> DeadLetter:
+        """The dead letter of a message too large to decode (the receiver passed on only its beginning)."""
+        limit = self.settings.ingest_max_message_bytes
+        log.warning("dead-lettered a message of %d bytes on %s without decoding it: larger than "
+                    "GEOHAZARD_INGEST_MAX_MESSAGE_BYTES (%d)", m.size, m.topic, limit)
+        metrics.OVERSIZED.inc()
+        return m.dead_letter(f"message of {m.size} bytes, larger than the {limit} bytes ingest decodes "
+                             f"(GEOHAZARD_INGEST_MAX_MESSAGE_BYTES; the largest universal frame is 65538 bytes): "
+                             f"not decoded, only its first {len(m.payload)} bytes are kept")
+
     async def _next_batch(self, stop: asyncio.Event) -> list[Incoming]:
-        """Wait for one message, then gather more until the batch is full, old enough, or the flow pauses."""
+        """Wait for one message, then gather more until the batch is full (in messages or in bytes), old enough,
+        or the flow pauses. A message larger than a batch's bytes makes a batch alone."""
         inbox = self._inbox
         if not inbox:
             self._arrived.clear()
@@ -292,14 +339,16 @@ class Consumer:
                     return []
                 if not inbox:  # woken for messages an earlier batch already took
                     return []
-        limit = self.settings.ingest_batch_messages
+        limit, limit_bytes = self.settings.ingest_batch_messages, self._batch_bytes
         messages = [inbox.popleft()]
+        size = len(messages[0].payload)
         deadline = time.monotonic() + self.settings.ingest_batch_wait_ms / 1000
-        while len(messages) < limit and not stop.is_set():
-            while inbox and len(messages) < limit:
+        while not stop.is_set():
+            while inbox and len(messages) < limit and size + len(inbox[0].payload) <= limit_bytes:
                 messages.append(inbox.popleft())
-            if len(messages) >= limit:
-                break
+                size += len(messages[-1].payload)
+            if inbox or len(messages) >= limit:
+                break  # full: the next message would pass the batch's messages or bytes
             timeout = min(deadline - time.monotonic(), IDLE_GAP_S)
             if timeout <= 0:
                 break
@@ -370,8 +419,7 @@ class Consumer:
             except REFUSED as exc:
                 log.warning("dead-lettered a message on %s the database refused: %s: %s", m.topic,
                             type(exc).__name__, exc)
-                letter = DeadLetter(m.received_at, m.topic, m.payload,
-                                    f"the database refused it: {type(exc).__name__}: {exc}")
+                letter = m.dead_letter(f"the database refused it: {type(exc).__name__}: {exc}")
                 total = total.plus(await write_batch(conn, Batch(dead_letters=[letter])))
         return total
 
@@ -398,8 +446,9 @@ class Consumer:
 
     def _acknowledge(self, messages: list[Incoming]) -> None:
         """Tell the receiver these are done: it acknowledges them (not those delivered on an earlier connection)."""
-        try:  # all of them, QoS 0 too: the receiver counts what it holds
-            receiver.send(self._acks, [(m.session, m.mid, m.qos) for m in messages])
+        self._hold(-sum(len(m.payload) for m in messages))
+        try:  # all of them, QoS 0 too: the receiver counts what it holds, in messages and bytes
+            receiver.send(self._acks, [(m.session, m.mid, m.qos, len(m.payload)) for m in messages])
         except OSError as exc:  # the receiver died: its connection went with it, so the broker redelivers these
             log.error("could not pass acknowledgements to the MQTT receiver: %s", exc)
             self._receiver_lost = True
@@ -407,6 +456,8 @@ class Consumer:
     def _count(self, messages: list[Incoming], written: Written, commit_s: float) -> None:
         self.totals = self.totals.plus(written)
         metrics.MESSAGES.inc(len(messages))
+        metrics.MESSAGE_BYTES.inc(sum(m.size for m in messages))
+        metrics.BATCH_BYTES.observe(sum(len(m.payload) for m in messages))
         metrics.READINGS.labels("stored").inc(written.stored)
         metrics.READINGS.labels("quarantined").inc(written.quarantined)
         metrics.DEAD_LETTERS.inc(written.dead_lettered)

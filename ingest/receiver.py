@@ -4,23 +4,28 @@ paho parses every packet in Python, which is about as much work as decoding and 
 one process both would share one interpreter lock, so the receiver runs paho in a child process and the
 writer (ingest.consumer) does everything else. The two talk over two pipes:
 
-- messages: the receiver sends pickled lists of (session, mid, qos, topic, payload, received_at) tuples,
-  and events ("connected", "subscribed", "waiting", ...) the writer logs;
+- messages: the receiver sends pickled lists of (session, mid, qos, topic, payload, received_at, whole)
+  tuples, and events ("connected", "subscribed", "waiting", ...) the writer logs; `whole` is None, or the
+  (size, SHA-256) of a payload larger than `max_message_bytes`, of which only the first `kept_bytes` are sent;
 - acks: the writer first sends the ReceiverConfig as a dict (on the pipe, not the command line, which
-  anyone can read with ps), then lists of (session, mid, qos) of the messages it is done with, their batch
-  committed, and None to stop.
+  anyone can read with ps), then lists of (session, mid, qos, payload bytes as sent) of the messages it is
+  done with, their batch committed, and None to stop.
 
 The receiver acknowledges (PUBACK) nothing on its own, and only on the connection that delivered the
 message. It exits when the writer goes away (its pipe closes, or the kernel's parent-death signal), and
 when one of its threads fails, leaving every unacknowledged message with the broker for the next run.
 
-It also holds at most `max_outstanding` messages the writer is not done with: at that many, paho's thread
-waits in the message callback, so nothing more is read from the socket and the backlog stays in the
-broker. The broker's own window (max_inflight_messages) cannot be relied on for this: Mosquitto 2.0.11
-sends a client its whole queue once the client acknowledges anything. While it waits, paho sends nothing
-either, keepalive pings included: if the writer is done with nothing for 1.5 keepalive intervals (a
-database outage with the window full), the broker drops the connection, paho reconnects once there is
-room, and the broker redelivers what was not acknowledged.
+It also holds at most `max_outstanding` messages, and `max_outstanding_bytes` bytes of payload, that the
+writer is not done with: when the next message would pass either, paho's thread waits in the message
+callback, so nothing more is read from the socket and the backlog stays in the broker. A message larger
+than the byte window passes alone, once the writer is done with every other. A payload larger than
+`max_message_bytes` (none a device sends) is not passed on: only its beginning, size and hash, for its
+dead letter, so the receiver holds it no longer than paho's callback. The broker's own window
+(max_inflight_messages) cannot be relied on for this: Mosquitto 2.0.11 sends a client its whole queue
+once the client acknowledges anything. While it waits, paho sends nothing either, keepalive pings included:
+if the writer is done with nothing for 1.5 keepalive intervals (a database outage with the window full),
+the broker drops the connection, paho reconnects once there is room, and the broker redelivers what was
+not acknowledged.
 
     python -m ingest.receiver MESSAGES_FD ACKS_FD   (started by spawn(), not by hand)
 """
@@ -28,6 +33,7 @@ room, and the broker redelivers what was not acknowledged.
 import ctypes
 import ctypes.util
 import dataclasses
+import hashlib
 import os
 import pickle
 import signal
@@ -68,6 +74,9 @@ class ReceiverConfig:
     keepalive_s: int
     parent_pid: int
     max_outstanding: int  # messages received that the writer is not done with, at most
+    max_outstanding_bytes: int  # and their payloads' bytes, at most (or one larger message alone)
+    max_message_bytes: int  # a larger payload is passed on cut to its first kept_bytes, with its size and hash
+    kept_bytes: int
 
 
 def spawn(config: ReceiverConfig) -> tuple[subprocess.Popen, Connection, Connection]:
@@ -100,7 +109,7 @@ def received(conn: Connection) -> Iterator:
 class Receiver:
     """paho's client; its callbacks only append to a buffer that a second thread sends down the pipe.
 
-    The buffer holds messages, as (session, mid, qos, topic, payload, received_at), and events, as
+    The buffer holds messages, as (session, mid, qos, topic, payload, received_at, whole), and events, as
     (kind, *details), in the order they happened.
     """
 
@@ -113,6 +122,7 @@ class Receiver:
         self._session = 0
         self._stopping = False
         self._outstanding = 0  # of this connection's messages, received and not acknowledged
+        self._outstanding_bytes = 0  # their payloads' bytes, as passed on
         self._room = threading.Condition()
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
@@ -143,7 +153,8 @@ class Receiver:
             return
         with self._room:
             self._session += 1
-            self._outstanding = 0  # the broker redelivers the earlier connection's messages; their acks are dropped
+            # The broker redelivers the earlier connection's messages; their acks are dropped.
+            self._outstanding = self._outstanding_bytes = 0
         client.subscribe([(f, 1) for f in self.config.filters])
         self._put(("connected", self._session, bool(flags.session_present)))
 
@@ -152,15 +163,27 @@ class Receiver:
             self._put(("disconnected", str(reason_code)))
 
     def _on_message(self, client, userdata, message):
+        payload, whole = message.payload, None
+        if len(payload) > self.config.max_message_bytes:
+            whole = (len(payload), hashlib.sha256(payload).digest())
+            payload = payload[:self.config.kept_bytes]
+        size = len(payload)
         with self._room:
             since, reported = time.monotonic(), False
-            while self._outstanding >= self.config.max_outstanding and not self._stopping:
+            while not self._has_room(size) and not self._stopping:
                 if not reported and time.monotonic() - since >= WAIT_REPORT_S:
-                    self._put(("waiting", self.config.max_outstanding, WAIT_REPORT_S))
+                    self._put(("waiting", self._outstanding, self._outstanding_bytes, WAIT_REPORT_S))
                     reported = True
                 self._room.wait(ROOM_WAIT_S)
             self._outstanding += 1
-        self._put((self._session, message.mid, message.qos, message.topic, message.payload, time.time()))
+            self._outstanding_bytes += size
+        self._put((self._session, message.mid, message.qos, message.topic, payload, time.time(), whole))
+
+    def _has_room(self, size: int) -> bool:
+        """Whether a message of `size` bytes fits the window now (alone, it always does: never a deadlock)."""
+        return self._outstanding == 0 or (
+            self._outstanding < self.config.max_outstanding
+            and self._outstanding_bytes + size <= self.config.max_outstanding_bytes)
 
     def _forward(self) -> None:
         """On its own thread: send what has arrived, a burst at a time."""
@@ -183,15 +206,17 @@ class Receiver:
             if messages:
                 send(self._messages, ("messages", messages))
 
-    def acknowledge(self, done: list[tuple[int, int, int]]) -> None:
-        """Acknowledge the QoS 1 and 2 messages of `done` (the writer is done with all of them)."""
+    def acknowledge(self, done: list[tuple[int, int, int, int]]) -> None:
+        """Acknowledge the QoS 1 and 2 messages of `done`, (session, mid, qos, bytes) of each (the writer is done
+        with all of them)."""
         with self._room:
             # A message from an earlier connection is redelivered on this one: it is acknowledged when the
             # writer is done with it again (its readings are already stored, so nothing is doubled).
-            current = [(mid, qos) for session, mid, qos in done if session == self._session]
+            current = [item for item in done if item[0] == self._session]
             self._outstanding -= len(current)
+            self._outstanding_bytes -= sum(size for *_, size in current)
             self._room.notify()
-        for mid, qos in current:
+        for _, mid, qos, _ in current:
             if qos > 0:
                 self.client.ack(mid, qos)
 

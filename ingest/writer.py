@@ -1,5 +1,6 @@
 """Commit a batch of decoded messages in one transaction: readings by COPY, the rest beside them."""
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -25,6 +26,15 @@ _READING_COLUMNS = list(Reading._fields)  # device_id, sensor_code, ts, kind, va
 _PLAIN_COUNT = 5
 PLAIN_COLUMNS = _READING_COLUMNS[:_PLAIN_COUNT]
 _STAGE_COLUMNS = [*_READING_COLUMNS, "topic"]
+# A dead letter keeps at most this many bytes of its payload, with the whole payload's size and SHA-256: the
+# largest universal frame (a type byte, a 2-byte length, 65,535 bytes of JSON), so that every $dp frame a
+# device can send is kept whole; a longer native message cut here still shows its gateway, seq and first
+# readings, and its hash matches it to the device's log.
+KEPT_PAYLOAD_BYTES = 65_538
+# The dead letters of one message keep this many of its bytes between them, at most: one message of thousands
+# of bad readings gives a dead letter per reading, and each would otherwise store the payload again. The
+# later ones keep its size and hash, which the ones with its bytes share.
+KEPT_BYTES_PER_MESSAGE = 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -34,6 +44,10 @@ class DeadLetter:
     payload: bytes
     reason: str
     client_id: str | None = None
+    # The whole payload's size and SHA-256 when `payload` is only its beginning (the receiver cut a message too
+    # large to decode); None: `payload` is the whole.
+    payload_bytes: int | None = None
+    payload_sha256: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -126,11 +140,30 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> Written:
             for notice in stored_notices(rows, batch.cleared_spikes):
                 await conn.execute(Q["notify_readings_stored"], notice)
         if dead_letters:
-            await conn.executemany(
-                Q["insert_dead_letter"],
-                [(d.received_at, _text(d.topic), d.client_id, d.payload, _text(d.reason)) for d in dead_letters],
-            )
+            await conn.executemany(Q["insert_dead_letter"], dead_letter_records(dead_letters))
     return Written(stored, quarantined, len(dead_letters))
+
+
+def dead_letter_records(letters: list[DeadLetter]) -> list[tuple]:
+    """The dead letters as insert_dead_letter's arguments, each payload cut to KEPT_PAYLOAD_BYTES with its whole
+    size and SHA-256, and no message's bytes kept more than KEPT_BYTES_PER_MESSAGE in all."""
+    # The letters of one message share its payload object: hashed and cut once, kept within one budget.
+    by_payload: dict[int, list] = {}  # id(payload) -> [kept bytes, size, sha256, bytes left to keep]
+    records = []
+    for d in letters:
+        message = by_payload.get(id(d.payload))
+        if message is None:
+            head = d.payload[:KEPT_PAYLOAD_BYTES]
+            if d.payload_sha256 is None:
+                size, sha256 = len(d.payload), hashlib.sha256(d.payload).digest()
+            else:
+                size, sha256 = d.payload_bytes, d.payload_sha256
+            message = by_payload[id(d.payload)] = [head, size, sha256, KEPT_BYTES_PER_MESSAGE]
+        head, size, sha256, left = message
+        kept = head if len(head) <= left else b""
+        message[3] = left - len(kept)
+        records.append((d.received_at, _text(d.topic), d.client_id, kept, size, sha256, _text(d.reason)))
+    return records
 
 
 @dataclass(slots=True)

@@ -42,6 +42,16 @@ class Settings(BaseSettings):
         "of 1000, so the next batch arrives and is decoded while this one commits)..."
     )
     ingest_batch_wait_ms: int = Field(100, ge=1, description="...or once the oldest waiting message is this old.")
+    ingest_window_bytes: int = Field(
+        16 * 1024 * 1024, ge=1, description="Payload bytes of messages ingest holds received and not yet committed, at "
+        "most (default 16 MiB; besides 4x GEOHAZARD_INGEST_BATCH_MESSAGES messages): beyond it, it reads no more "
+        "from the broker until a commit makes room, and a batch is cut at a quarter of it. A larger message passes "
+        "alone."
+    )
+    ingest_max_message_bytes: int = Field(
+        1024 * 1024, ge=65_538, description="A larger message is not decoded (default 1 MiB; at least 65,538, the "
+        "largest universal frame): it is dead-lettered with its size, SHA-256 and first 65,538 bytes."
+    )
     future_tolerance_s: int = Field(300, ge=0, description="Readings stamped further ahead than this are flagged.")
     retention_days: int = Field(3650, ge=1, description="Readings older than this are flagged as stale.")
     engine_interval_s: int = Field(60, ge=1, description="Seconds between full evaluations of every sensor.")

@@ -60,7 +60,10 @@ FROM unnest($1::text[], $2::timestamptz[]) AS seen (id, at)
 WHERE device.id = seen.id
 
 -- name: insert_dead_letter
-INSERT INTO dead_letter (received_at, topic, client_id, payload, reason) VALUES ($1, $2, $3, $4, $5)
+-- $4 is the payload, or only its beginning when it is long (see ingest/writer.py); $5 and $6 are the whole
+-- payload's size and SHA-256.
+INSERT INTO dead_letter (received_at, topic, client_id, payload, payload_bytes, payload_sha256, reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 
 -- name: apply_status
 -- A device's status report: fields it did not send keep their last value.

@@ -1,7 +1,9 @@
 """Ingest through the real broker into the real database: stored, deduplicated, dead-lettered, quarantined."""
 
 import asyncio
+import hashlib
 import json
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
@@ -11,6 +13,7 @@ import pytest
 from ingest.consumer import Consumer
 from ingest.quality import SeriesQuality
 from ingest.quarantine import replay
+from ingest.writer import KEPT_BYTES_PER_MESSAGE, KEPT_PAYLOAD_BYTES
 from sensors.readings import Reading
 from sensors.timestamps import format_utc
 from tests.support import Publisher, fetch, forget_session, register, running, wait_until
@@ -22,9 +25,9 @@ def crack(sensor="CR-01", minutes_ago=0, value=12.43):
     return {"sensor": sensor, "ts": format_utc(NOW - timedelta(minutes=minutes_ago)), "kind": "crack", "value": value}
 
 
-@pytest.fixture
-def ingest(settings):
-    register(settings.database_url, sensors=(("CR-01", "crack", {}), ("GN-01", "gnss", {}), ("RG-01", "rain", {})))
+@contextmanager
+def running_ingest(settings):
+    """Ingest running in this process with these settings; yields a publisher."""
     publisher = Publisher(settings)
     consumer = Consumer(settings)
     with running(consumer.run):
@@ -32,6 +35,13 @@ def ingest(settings):
         yield publisher
     publisher.close()
     forget_session(settings, settings.ingest_client_id)
+
+
+@pytest.fixture
+def ingest(settings):
+    register(settings.database_url, sensors=(("CR-01", "crack", {}), ("GN-01", "gnss", {}), ("RG-01", "rain", {})))
+    with running_ingest(settings) as publisher:
+        yield publisher
 
 
 def count(url, table):
@@ -86,6 +96,51 @@ def test_a_bad_reading_is_dead_lettered_and_the_good_ones_in_its_message_are_kep
     assert sorted(v for (v,) in fetch(settings.database_url, "SELECT value FROM reading")) == [1.0, 3.0]
     reason = fetch(settings.database_url, "SELECT reason FROM dead_letter")[0][0]
     assert reason.startswith("readings[1]: timestamp 'yesterday' is not ISO 8601")
+
+
+def native_payload(gateway: str, readings: list[dict]) -> bytes:
+    return json.dumps({"gateway": gateway, "seq": 1, "readings": readings}, separators=(",", ":")).encode()
+
+
+def test_a_message_larger_than_ingest_decodes_is_dead_lettered_with_its_size_hash_and_beginning(settings):
+    settings = settings.model_copy(update={"ingest_max_message_bytes": 200_000})
+    register(settings.database_url, sensors=(("CR-01", "crack", {}),))
+    # Both from a device not registered: readings that would be quarantined, each message over 64 KiB.
+    quarantined = native_payload("GW-NEW", [crack(minutes_ago=m) for m in range(2000)])
+    too_large = native_payload("GW-NEW", [crack(minutes_ago=m) for m in range(2000, 6000)])
+    assert 65_538 < len(quarantined) < 200_000 < len(too_large)
+    with running_ingest(settings) as ingest:
+        ingest.raw(f"{settings.topic_root}/gateways/GW-NEW/readings", quarantined)
+        ingest.raw(f"{settings.topic_root}/gateways/GW-NEW/readings", too_large)
+        ingest.readings("GW-500113-0001", [crack()])
+        wait_until(lambda: count(settings.database_url, "dead_letter") == 1
+                   and count(settings.database_url, "reading") == 1
+                   and count(settings.database_url, "quarantine") == 2000, what="the dead letter and readings")
+    # The message a device could send is quarantined whole, reading by reading, replayable once registered.
+    assert fetch(settings.database_url, "SELECT min(ts), max(ts) FROM quarantine")[0] == (
+        NOW - timedelta(minutes=1999), NOW)
+    # The other is not decoded: a dead letter with its beginning, whole size and hash, and why.
+    [(payload, size, sha256, reason)] = fetch(
+        settings.database_url, "SELECT payload, payload_bytes, payload_sha256, reason FROM dead_letter")
+    assert bytes(payload) == too_large[:KEPT_PAYLOAD_BYTES]
+    assert (size, bytes(sha256)) == (len(too_large), hashlib.sha256(too_large).digest())
+    assert reason == (f"message of {len(too_large)} bytes, larger than the 200000 bytes ingest decodes "
+                      "(GEOHAZARD_INGEST_MAX_MESSAGE_BYTES; the largest universal frame is 65538 bytes): not decoded, "
+                      f"only its first {KEPT_PAYLOAD_BYTES} bytes are kept")
+
+
+def test_the_dead_letters_of_a_message_of_many_bad_readings_keep_its_bytes_a_bounded_number_of_times(
+        settings, ingest):
+    bad = [{"sensor": "CR-01", "ts": "yesterday", "kind": "crack", "value": n} for n in range(1000)]
+    payload = native_payload("GW-500113-0001", [crack(), *bad])
+    ingest.raw(f"{settings.topic_root}/gateways/GW-500113-0001/readings", payload)
+    wait_until(lambda: count(settings.database_url, "dead_letter") == 1000, what="1000 dead letters")
+    assert count(settings.database_url, "reading") == 1
+    letters = fetch(settings.database_url, "SELECT length(payload), payload_bytes, payload_sha256 FROM dead_letter")
+    assert {(size, bytes(sha256)) for _, size, sha256 in letters} == {(len(payload), hashlib.sha256(payload).digest())}
+    kept = sorted((k for k, _, _ in letters), reverse=True)
+    whole = KEPT_BYTES_PER_MESSAGE // len(payload)
+    assert kept == [len(payload)] * whole + [0] * (1000 - whole)
 
 
 def test_a_gateway_publishing_for_another_is_dead_lettered(settings, ingest):

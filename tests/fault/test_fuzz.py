@@ -10,6 +10,7 @@ letters of every payload can be told apart; `$dp` frames carry their device id i
 rows are traced through the device ids each frame claims.
 """
 
+import hashlib
 import json
 import random
 import re
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
+from ingest.writer import KEPT_PAYLOAD_BYTES
 from sensors.timestamps import format_utc
 from tests.fault import IngestProcess, SessionPublisher, migrate, native_message, wait_for
 from tests.servers import TempMosquitto, TempPostgres
@@ -346,6 +348,7 @@ class FuzzRun:
                                     topic_root=TOPIC_ROOT, client_id=f"ingest-{uuid.uuid4().hex[:8]}")
         self.publisher = SessionPublisher(mosquitto.port, f"fuzzer-{uuid.uuid4().hex[:8]}")
         self._sentinels = 0
+        self._published: dict[bytes, bytes] = {}  # SHA-256 -> payload of what publish_all sent
 
     def _register(self) -> None:
         with psycopg.connect(self.url) as conn:
@@ -382,18 +385,27 @@ class FuzzRun:
 
     def publish_all(self, messages: list[tuple[str, bytes]]) -> None:
         """Publish (topic, payload) pairs, QoS 1, and wait for every PUBACK."""
+        self._published.update((hashlib.sha256(payload).digest(), payload) for _, payload in messages)
         for i, (topic, payload) in enumerate(messages):
             self.publisher.publish(topic, payload)
             assert i % 1000 or self.ingest.alive, f"ingest died after {i} payloads\n{self.ingest.evidence()}"
         self.publisher.wait_acknowledged(DRAIN_TIMEOUT_S)
 
     def outcomes(self, topic_filter: str):
-        """Dead letters (topic -> [(payload, reason)]) and stored or quarantined rows per device."""
+        """Dead letters (topic -> [(payload, reason)]) and stored or quarantined rows per device.
+
+        A dead letter keeps only the beginning of a long payload (or none, past its message's first letters), with
+        the whole payload's size and hash: such a payload is given back here as the whole one if what was kept of
+        it agrees, else as what was kept."""
         with psycopg.connect(self.url) as conn:
             letters = defaultdict(list)
-            for topic, payload, reason in conn.execute(
-                    "SELECT topic, payload, reason FROM dead_letter WHERE topic LIKE %s", (topic_filter,)):
-                letters[topic].append((bytes(payload), reason))
+            for topic, kept, size, sha256, reason in conn.execute(
+                    "SELECT topic, payload, payload_bytes, payload_sha256, reason FROM dead_letter WHERE topic LIKE %s",
+                    (topic_filter,)):
+                kept = bytes(kept)
+                whole = self._published.get(bytes(sha256), kept)
+                agrees = len(whole) == size and kept in (whole[:KEPT_PAYLOAD_BYTES], b"")
+                letters[topic].append((whole if agrees else kept, reason))
             rows = defaultdict(set)
             for table in ("reading", "quarantine"):
                 for device, sensor, ts, server_timed in conn.execute(
