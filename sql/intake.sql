@@ -4,13 +4,15 @@
 -- matching count, and an empty page is one row of NULLs carrying that count.
 
 -- name: dead_letters
--- Newest first. $1 received since, $2 text the reason contains (any case), $3 topic prefix, $4 limit, $5 offset.
+-- Newest first. $1 received since, $2 text the reason contains (any case), $3 topic prefix, $4 limit, $5 offset,
+-- $6 the payload's SHA-256.
 WITH matching AS NOT MATERIALIZED (
-    SELECT id, received_at, topic, client_id, payload, reason
+    SELECT id, received_at, topic, client_id, payload, payload_bytes, payload_sha256, reason
     FROM dead_letter
     WHERE ($1::timestamptz IS NULL OR received_at >= $1)
       AND ($2::text IS NULL OR strpos(lower(reason), lower($2)) > 0)
       AND ($3::text IS NULL OR starts_with(topic, $3))
+      AND ($6::bytea IS NULL OR payload_sha256 = $6)
 )
 SELECT total.count AS total_count, page.*
 FROM (SELECT count(*) FROM matching) AS total

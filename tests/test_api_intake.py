@@ -1,6 +1,8 @@
 """Dead letters and quarantine over HTTP (SPEC 2.4, 3 and 6), fed by the real ingest through the real broker."""
 
 import base64
+import hashlib
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -65,6 +67,31 @@ def test_dead_letters_filter_by_reason_topic_prefix_and_time(client, officer, se
     assert listed(client, "dead-letters", officer, since=later)["count"] == 0
     earlier = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     assert listed(client, "dead-letters", officer, since=earlier)["count"] == 3
+
+
+def test_a_long_dead_letter_shows_its_size_and_hash_and_says_its_payload_was_cut(
+        settings, ingest, client, officer):  # noqa: F811
+    topic = f"{settings.topic_root}/gateways/GW-500113-0001/readings"
+    long = b"not json: " + random.Random(1).randbytes(100_000)
+    ingest.raw(topic, long)
+    ingest.raw(topic, NOT_JSON)
+    wait_until(lambda: listed(client, "dead-letters", officer)["count"] == 2, what="2 dead letters over HTTP")
+    sha256 = hashlib.sha256(long).hexdigest()
+    [letter] = listed(client, "dead-letters", officer, payload_sha256=sha256.upper())["data"]
+    assert letter["reason"].startswith("payload is not JSON")
+    assert (letter["payload_bytes"], letter["payload_sha256"]) == (len(long), sha256)
+    assert (letter["payload_cut"], letter["payload_kept_bytes"]) == (True, 65_538)
+    assert base64.b64decode(letter["payload_base64"]) == long[:65_538]
+    [short] = listed(client, "dead-letters", officer, payload_sha256=hashlib.sha256(NOT_JSON).hexdigest())["data"]
+    assert (short["payload_bytes"], short["payload_cut"]) == (len(NOT_JSON), False)
+    assert short["payload_kept_bytes"] == len(NOT_JSON)
+
+
+def test_a_page_of_dead_letters_holds_at_most_200(client, officer):  # noqa: F811
+    response = client.get("/api/v1/dead-letters", params={"limit": 201}, headers=officer)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "limit"]
+    assert client.get("/api/v1/dead-letters", params={"limit": 200}, headers=officer).status_code == 200
 
 
 def test_a_since_without_a_zone_is_422_naming_it(client, officer):  # noqa: F811

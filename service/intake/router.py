@@ -29,7 +29,7 @@ async def list_dead_letters(
     conn: ConnDep, _officer: OfficerToken, query: Annotated[DeadLetterQuery, Query()]
 ) -> DeadLettersPublic:
     """Malformed messages and readings, newest first, each with its topic, the reason, and the raw payload as
-    base64 with a UTF-8 preview when it is text."""
+    base64 with a UTF-8 preview when it is text: its first 64 KiB at most, with its whole size and SHA-256."""
     letters, count = await intake_service.list_dead_letters(conn=conn, query=query)
     return DeadLettersPublic(data=letters, count=count)
 

@@ -25,7 +25,10 @@ _SQL = sql.queries("intake")
 
 async def list_dead_letters(*, conn: asyncpg.Connection, query: DeadLetterQuery) -> tuple[list[DeadLetterPublic], int]:
     """One page of the matching dead letters, newest first, and how many match in all."""
-    rows = await conn.fetch(_SQL["dead_letters"], query.since, query.reason, query.topic, query.limit, query.offset)
+    sha256 = bytes.fromhex(query.payload_sha256) if query.payload_sha256 else None
+    rows = await conn.fetch(
+        _SQL["dead_letters"], query.since, query.reason, query.topic, query.limit, query.offset, sha256
+    )
     rows, count = split_page(rows, "id")
     return [DeadLetterPublic.of(row) for row in rows], count
 
