@@ -57,7 +57,7 @@ DECODE_YIELD_EVERY = 200
 LAY_OUT_YIELD_EVERY = 1000
 # How often a summary line is logged while messages flow.
 SUMMARY_EVERY_S = 30.0
-# How often silent sensors are marked offline and the per-device acceleration units are reread.
+# How often silent sensors are marked offline and the per-device acceleration units and protocols are reread.
 HOUSEKEEPING_EVERY_S = 60.0
 # Errors that mean "the database is not reachable right now": hold the batch and retry it whole.
 # An administrator's shutdown and asyncpg losing track of a connection the server closed belong here.
@@ -130,6 +130,7 @@ class Consumer:
         self._batch_bytes = max(1, settings.ingest_window_bytes // BATCHES_IN_WINDOW)
         self._unjudged = 0  # batches whose readings' quality their commit is still to judge
         self._accel_unit: dict[str, str] = {}
+        self._without_dp: dict[str, str] = {}  # native gateways and manual devices -> their protocol
         self._quality = SeriesQuality()
         # Set once the broker has confirmed the subscriptions: from then on nothing published is missed.
         self.subscribed = threading.Event()
@@ -137,9 +138,11 @@ class Consumer:
 
     def _start_receiver(self) -> None:
         """Start the MQTT receiver process (ingest.receiver) and the thread that takes what it sends."""
+        login = self.settings.ingest_login
         config = ReceiverConfig(
-            host=self.settings.mqtt_host, port=self.settings.mqtt_port, username=self.settings.mqtt_username,
-            password=self.settings.mqtt_password, client_id=self.settings.ingest_client_id,
+            # Ingest's own account (GEOHAZARD_INGEST_MQTT_URL), which the broker's ACL lets only read.
+            host=login.host, port=login.port, username=login.username, password=login.password,
+            client_id=self.settings.ingest_client_id,
             filters=subscriptions(self.settings.topic_root, self.settings.ingest_share_group,
                                   dollar_topics=self.settings.ingest_dollar_topics),
             keepalive_s=MQTT_KEEPALIVE_S, parent_pid=os.getpid(),
@@ -186,12 +189,14 @@ class Consumer:
             elif kind == "connected":
                 session, session_present = event
                 log.info("connected to MQTT %s as %s (session resumed: %s); subscribed to %s",
-                         self.settings.mqtt_url, self.settings.ingest_client_id, session_present,
+                         self.settings.ingest_login, self.settings.ingest_client_id, session_present,
                          ", ".join(self._receiver_config.filters))
             elif kind == "subscribed":
                 self.subscribed.set()
             elif kind == "refused":
-                log.error("MQTT broker refused the connection: %s", event[0])
+                log.error("MQTT broker %s refused the connection: %s (check the account in "
+                          "GEOHAZARD_INGEST_MQTT_URL, or GEOHAZARD_MQTT_URL if unset, and that `geohazard acl` wrote "
+                          "it to the broker's services password file)", self.settings.ingest_login, event[0])
             elif kind == "disconnected" and not self._stopping:
                 log.warning("disconnected from MQTT (%s); reconnecting, unacknowledged messages will be "
                             "redelivered", event[0])
@@ -287,7 +292,7 @@ class Consumer:
         for m in messages:
             part = Batch()
             if m.whole is None:
-                add_message(part, m.topic, m.payload, m.received_at, self.limits, self._accel_unit)
+                add_message(part, m.topic, m.payload, m.received_at, self.limits, self._accel_unit, self._without_dp)
             else:
                 part.dead_letters.append(self._oversized(m))
             parts.append(part)
@@ -424,7 +429,8 @@ class Consumer:
         return total
 
     async def _housekeeping(self, conn):
-        """Mark silent sensors offline (and back), and reread which devices report acceleration in g."""
+        """Mark silent sensors offline (and back), and reread which devices report acceleration in g and which
+        send no `$dp` frames."""
         now = datetime.now(timezone.utc)
         try:
             conn = await self._connect(conn)
@@ -434,6 +440,7 @@ class Consumer:
             for row in await conn.fetch(Q["mark_reporting_sensors_online"], now):
                 log.info("sensor %s/%s is reporting again", row["device_id"], row["code"])
             self._accel_unit = {row["id"]: "g" for row in await conn.fetch(Q["accel_units_in_g"])}
+            self._without_dp = {row["id"]: row["protocol"] for row in await conn.fetch(Q["devices_without_dp"])}
         except CONNECTION_ERRORS as exc:
             log.error("housekeeping skipped, the database is unreachable: %s", exc)
             if conn is not None:

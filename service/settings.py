@@ -1,11 +1,21 @@
 """One place for configuration: GEOHAZARD_* environment variables, validated at start-up."""
 
+import os
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+
+# `geohazard serve` runs a worker per two cores by default: PostgreSQL spends as much CPU on a listing as the API
+# does or more (bench/api.py), and shares the machine in the usual shape, so more workers than half the cores only
+# crowd it out (on 2 cores, 2 workers answered no faster than 1). No more than 8: the API's database connections
+# (GEOHAZARD_API_DB_CONNECTIONS, 40) are shared among the workers, and past 8 each pool would hold fewer than 5, so
+# a busy worker would wait for a connection while others sat idle. A host of the API's own sets
+# GEOHAZARD_API_WORKERS to its cores.
+MAX_DEFAULT_API_WORKERS = 8
 
 # MM-DD of a day every year has (02-29 is refused: the season would move in other years).
 _MONTH_DAY = r"^(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)$"
@@ -27,6 +37,10 @@ class Settings(BaseSettings):
     ingest_client_id: str = Field(
         "geohazard-ingest",
         description="Fixed MQTT client id of the ingest process, so its persistent session survives restarts.",
+    )
+    ingest_mqtt_url: str | None = Field(
+        None, description="The broker account ingest logs in with (mqtt://user:password@host:port), read-only in "
+        "the ACL of `geohazard acl`; unset: GEOHAZARD_MQTT_URL's."
     )
     ingest_share_group: str | None = Field(
         None, description="MQTT shared-subscription group; set by `geohazard ingest --workers N` for its workers."
@@ -61,6 +75,15 @@ class Settings(BaseSettings):
     )
     api_host: str = Field("127.0.0.1", description="Address `geohazard serve` listens on.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port `geohazard serve` listens on.")
+    api_workers: int | None = Field(
+        None, ge=1, description="Worker processes of `geohazard serve` (its --workers); unset: one per two cores the "
+        "process may use, at least 1 and at most 8."
+    )
+    api_db_connections: int = Field(
+        40, ge=2, description="Database connections the API's workers hold at most, all together: each worker's "
+        "pool gets an equal share, at most 10 and at least 2 (default 40 of PostgreSQL's default max_connections "
+        "of 100, leaving the rest to ingest, the engine and administration)."
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     patrol_photo_dir: str = Field(
         "var/patrol-photos", description="Directory the API keeps patrol-report photos in (created on first use)."
@@ -110,13 +133,23 @@ class Settings(BaseSettings):
             raise ValueError("must be a postgresql:// URL, e.g. postgresql://postgres@127.0.0.1:5432/geohazard")
         return value
 
-    @field_validator("mqtt_url")
+    @field_validator("mqtt_url", "ingest_mqtt_url")
     @classmethod
-    def _mqtt_url(cls, value: str) -> str:
+    def _mqtt_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         parts = urlsplit(value)
         if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
             raise ValueError("must look like mqtt://host:1883 (optionally mqtt://user:password@host:1883)")
         return value
+
+    @property
+    def api_worker_count(self) -> int:
+        """How many worker processes `geohazard serve` runs: api_workers, else one per two usable cores (1 to 8)."""
+        if self.api_workers:
+            return self.api_workers
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return max(1, min(cores // 2, MAX_DEFAULT_API_WORKERS))
 
     @property
     def mqtt_host(self) -> str:
@@ -135,6 +168,32 @@ class Settings(BaseSettings):
     def mqtt_password(self) -> str | None:
         password = urlsplit(self.mqtt_url).password
         return unquote(password) if password is not None else None
+
+    @property
+    def ingest_login(self) -> "BrokerLogin":
+        """Where and as whom ingest connects: GEOHAZARD_INGEST_MQTT_URL, else the shared GEOHAZARD_MQTT_URL."""
+        return broker_login(self.ingest_mqtt_url or self.mqtt_url)
+
+
+class BrokerLogin(NamedTuple):
+    """An MQTT broker and the account to log in to it with, from an mqtt:// URL."""
+
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+    def __str__(self) -> str:
+        """The broker and user, never the password: for logs."""
+        return f"mqtt://{self.username + '@' if self.username else ''}{self.host}:{self.port}"
+
+
+def broker_login(url: str) -> BrokerLogin:
+    """The host, port, user and password of an mqtt:// URL (user and password percent-decoded)."""
+    parts = urlsplit(url)
+    return BrokerLogin(parts.hostname or "127.0.0.1", parts.port or 1883,
+                       unquote(parts.username) if parts.username is not None else None,
+                       unquote(parts.password) if parts.password is not None else None)
 
 
 @lru_cache

@@ -110,6 +110,10 @@ RETURNING device_id, code
 -- name: accel_units_in_g
 SELECT id FROM device WHERE accel_unit = 'g'
 
+-- name: devices_without_dp
+-- Native gateways and manual devices: a `$dp` frame naming one of them is refused (ingest/routing.py).
+SELECT id, protocol FROM device WHERE protocol <> 'universal'
+
 -- name: replay_quarantine
 -- Quarantined readings whose device and sensor (of the same kind) are now registered move to reading.
 WITH ready AS (
