@@ -9,7 +9,10 @@
   interval back, except those another unresolved alert of the point still keeps fast.
 - Lowered: nothing; the task and the accelerated sampling stay until the alert resolves.
 
-Call `apply_effects` after the change has committed: commands cannot be taken back with a rollback.
+Each change owes these effects from its own transaction on (a row each in `alert_owed`, written by a
+trigger); `alerting.outbox` carries them out with `verification_effect` and `sampling_effect`, at least
+once, after the change has committed: commands cannot be taken back with a rollback. Both may run again
+for the same change (a process killed half-way) and then change nothing more.
 """
 
 from __future__ import annotations
@@ -49,26 +52,43 @@ VERIFICATION_DUE = {
 ACCELERATED_INTERVAL_S = 60  # SPEC 4.4 default plus_intv: sensors report every 1-5 min under acceleration
 SAMPLED_KINDS = (*DISPLACEMENT_KINDS, "rain")  # what the warning science reads; other sensors keep their pace
 EFFECTS_ACTOR = "engine"
+RAISES = ("raised", "level_raised")
+# What a send may fail with that can pass: the broker did not acknowledge (RuntimeError) or a connection was
+# lost (OSError). An unregistered device or parameters it refuses fail the same way every time.
+PASSING_FAILURES = (RuntimeError, OSError)
 
 
-async def apply_effects(conn: asyncpg.Connection, change: Change, *, now: datetime, send_command: SendCommand,
-                        actor: str = EFFECTS_ACTOR, accelerated_interval_s: int = ACCELERATED_INTERVAL_S) -> None:
-    """Create or hasten the verification task, and accelerate or restore sampling, for one level change."""
-    if change.kind in ("raised", "level_raised"):
-        level = LEVEL_NAMES.index(change.to_level)
-        if level >= YELLOW:
-            await request_verification(conn, change, now=now, actor=actor)
-        if level >= ORANGE:
-            await accelerate_sampling(conn, change, now=now, send_command=send_command, actor=actor,
-                                      interval_s=accelerated_interval_s)
+async def verification_effect(conn: asyncpg.Connection, change: Change, *, now: datetime, since: datetime,
+                              actor: str = EFFECTS_ACTOR) -> None:
+    """Request or hasten the verification task of a raise to yellow or above, due counted from `since` (when the
+    alert changed, however late this runs); call off the open task of a resolved alert."""
+    if change.kind in RAISES and LEVEL_NAMES.index(change.to_level) >= YELLOW:
+        await request_verification(conn, change, now=now, due_from=since, actor=actor)
     elif change.kind == "resolved":
         await cancel_verification(conn, change, now=now, actor=actor)
-        await restore_sampling(conn, change, now=now, send_command=send_command, actor=actor)
 
 
-async def request_verification(conn: asyncpg.Connection, change: Change, *, now: datetime, actor: str) -> None:
+async def sampling_effect(conn: asyncpg.Connection, change: Change, *, now: datetime, send_command: SendCommand,
+                          actor: str = EFFECTS_ACTOR, accelerated_interval_s: int = ACCELERATED_INTERVAL_S) -> list[dict]:
+    """Accelerate the point's sensors for a raise to orange or above, or restore those of a resolved alert.
+
+    Returns the sends that failed for a reason that may pass (the broker or the database away): the caller tries
+    again later, and only those sensors are sent again. A device that refuses the command is not tried again.
+    """
+    if change.kind in RAISES and LEVEL_NAMES.index(change.to_level) >= ORANGE:
+        failed = await accelerate_sampling(conn, change, now=now, send_command=send_command, actor=actor,
+                                           interval_s=accelerated_interval_s)
+    elif change.kind == "resolved":
+        failed = await restore_sampling(conn, change, now=now, send_command=send_command, actor=actor)
+    else:
+        return []
+    return [f for f in failed if f["again"]]
+
+
+async def request_verification(conn: asyncpg.Connection, change: Change, *, now: datetime, due_from: datetime,
+                               actor: str) -> None:
     """Give the point's monitor the alert's verification task, or bring its due time forward."""
-    due_at = now + VERIFICATION_DUE[change.to_level]
+    due_at = due_from + VERIFICATION_DUE[change.to_level]
     async with conn.transaction():
         tasks = await conn.fetch(L["verification_tasks"], change.alert_id)
         task = next((t for t in tasks if t["state"] == "open"), None)
@@ -102,11 +122,12 @@ async def cancel_verification(conn: asyncpg.Connection, change: Change, *, now: 
 
 
 async def accelerate_sampling(conn: asyncpg.Connection, change: Change, *, now: datetime, send_command: SendCommand,
-                              actor: str, interval_s: int = ACCELERATED_INTERVAL_S) -> None:
-    """Send each displacement and rain sensor of the point's devices into accelerated sampling, once per alert."""
+                              actor: str, interval_s: int = ACCELERATED_INTERVAL_S) -> list[dict]:
+    """Send each displacement and rain sensor of the point's devices into accelerated sampling, once per alert;
+    the sends that failed."""
     sensors = await conn.fetch(L["sensors_to_accelerate"], change.hazard_point, list(SAMPLED_KINDS), change.alert_id)
     if not sensors:
-        return
+        return []
     sent, failed = [], []
     for s in sensors:
         normal_s = _interval_s(s["reporting_interval_s"])
@@ -120,14 +141,15 @@ async def accelerate_sampling(conn: asyncpg.Connection, change: Change, *, now: 
     await conn.execute(L["mark_accelerated"], change.alert_id, now)
     await _event(conn, change, now, "sampling_accelerated", actor, {"sent": sent, "failed": failed},
                  f"accelerated sampling sent to {len(sent)} of {len(sensors)} sensors")
+    return failed
 
 
 async def restore_sampling(conn: asyncpg.Connection, change: Change, *, now: datetime, send_command: SendCommand,
-                           actor: str) -> None:
-    """Give the sensors this alert accelerated their normal interval back."""
+                           actor: str) -> list[dict]:
+    """Give the sensors this alert accelerated their normal interval back; the sends that failed."""
     rows = await conn.fetch(L["sampling_to_restore"], change.alert_id)
     if not rows:
-        return
+        return []
     sent, kept, failed = [], [], []
     for r in rows:
         command_id = None
@@ -145,6 +167,7 @@ async def restore_sampling(conn: asyncpg.Connection, change: Change, *, now: dat
     if kept:
         note += f"; {len(kept)} stay accelerated for another open alert of the point"
     await _event(conn, change, now, "sampling_restored", actor, {"sent": sent, "kept": kept, "failed": failed}, note)
+    return failed
 
 
 async def _send(send_command: SendCommand, device_id: str, sensor: str, normal_s: int, plus_s: int,
@@ -155,7 +178,8 @@ async def _send(send_command: SendCommand, device_id: str, sensor: str, normal_s
         return await send_command(device_id, "setsensortime", params)
     except COMMAND_FAILURES as exc:
         log.warning("setsensortime for %s/%s failed: %s: %s", device_id, sensor, type(exc).__name__, exc)
-        failed.append({"device": device_id, "sensor": sensor, "error": str(exc)})
+        failed.append({"device": device_id, "sensor": sensor, "error": str(exc),
+                       "again": isinstance(exc, PASSING_FAILURES)})
         return None
 
 

@@ -5,12 +5,17 @@ Two triggers share one lock so that evaluations never overlap: a full evaluation
 names the devices that just got readings and the engine re-evaluates their points (and the points
 that may borrow their rain gauges) within a second. Both read the readings from rolling windows kept
 in memory (`alerting.window`), which fetch only what was stored since the last evaluation.
+
+What the changes owe (retained topics, verification tasks, sampling commands) is carried out by a task of
+its own (`alerting.outbox`), outside the evaluation lock: at once after an evaluation that changed
+something, and every few seconds for what is left from before a restart, from an API process, or from an
+attempt that could not finish.
 """
 
 import asyncio
-import json
 import logging
 import math
+import threading
 from datetime import datetime, timezone
 
 import asyncpg
@@ -18,17 +23,16 @@ import paho.mqtt.client as mqtt
 import psycopg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from alerting import outbox
 from alerting.baseline import refresh_baselines
-from alerting.channels.notifications import alert_document
-from alerting.effects import apply_effects
+from alerting.effects import SendCommand
 from alerting.evaluate import assess, load_window
-from alerting.flows import ENGINE_ACTOR, Change, apply_assessment
+from alerting.flows import Change, apply_assessment
 from alerting.patrols import run_regimes
 from alerting.scheduled import escalate_overdue
 from alerting.window import WindowStore
 from ingest.commands import send_command
 from ingest.writer import READINGS_CHANNEL, parse_stored_notice
-from sensors.native import alert_topic
 from service.settings import Settings
 from sql import queries
 
@@ -44,6 +48,9 @@ EVENT_DEBOUNCE_S = 0.05
 BASELINE_SENSORS_PER_DAY = 150_000
 # How long to wait before listening again after the listening connection broke.
 RELISTEN_DELAY_S = 5.0
+# How often owed effects are looked for when no evaluation asked: those left by a restart or by an API
+# process, and those waiting to be tried again.
+OWED_POLL_S = 5.0
 
 
 async def evaluate_once(conn: asyncpg.Connection, now: datetime, points: list[str] | None = None,
@@ -66,19 +73,6 @@ async def record_assessments(conn: asyncpg.Connection, assessments: list, now: d
     return changes
 
 
-def alert_payload(record) -> bytes:
-    """The JSON of SPEC 2.3 for one alert record."""
-    return json.dumps(alert_document(record), ensure_ascii=False).encode()
-
-
-async def publish_current_alert(client: mqtt.Client, conn: asyncpg.Connection, topic_root: str, county: str,
-                                point: str) -> mqtt.MQTTMessageInfo:
-    """Publish the point's highest open alert on its retained topic, or an empty retained message when none is."""
-    record = await conn.fetchrow(Q["current_alert_of_point"], point)
-    payload = alert_payload(record) if record else b""
-    return client.publish(alert_topic(topic_root, county, point), payload, qos=1, retain=True)
-
-
 class Engine:
     """Runs evaluations on the schedule and on ingest's notifications, and publishes changed points."""
 
@@ -90,6 +84,11 @@ class Engine:
         # Every monitored sensor's recent good readings; rebuilt from the database every engine_resync_s.
         self._store = WindowStore(settings.engine_resync_s)
         self._wake = asyncio.Event()
+        self._owed = asyncio.Event()
+        self._owed.set()  # at start: whatever a killed engine or API process left owed
+        self._carrier = outbox.Carrier(self._publish_point, self._commands_by)
+        self._command_conn: psycopg.Connection | None = None
+        self._command_lock = threading.Lock()
         self._mqtt = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"geohazard-engine-{id(self):x}",
                                  protocol=mqtt.MQTTv311)
         if settings.mqtt_username:
@@ -99,7 +98,8 @@ class Engine:
         self.listening = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=4)
+        # Evaluations, owed effects, baselines and patrol regimes each hold one at a time.
+        self._pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=5)
         self._mqtt.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30)
         self._mqtt.loop_start()
         scheduler = AsyncIOScheduler(timezone=timezone.utc)
@@ -118,16 +118,19 @@ class Engine:
         log.info("engine evaluating every %ss and on new readings", self.settings.engine_interval_s)
         listener = asyncio.create_task(self._listen(stop))
         events = asyncio.create_task(self._event_path(stop))
+        effects = asyncio.create_task(self._carry_out_owed(stop))
         try:
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)
-            for task in (listener, events):
+            for task in (listener, events, effects):
                 task.cancel()
-            await asyncio.gather(listener, events, return_exceptions=True)
+            await asyncio.gather(listener, events, effects, return_exceptions=True)
             self._mqtt.disconnect()
             self._mqtt.loop_stop()
             await self._pool.close()
+            if self._command_conn is not None:
+                self._command_conn.close()
 
     async def cycle(self) -> None:
         """The scheduled full evaluation."""
@@ -158,10 +161,8 @@ class Engine:
                     for change in changes:
                         log.info("%s %s alert %s at %s: %s -> %s", change.kind, change.type, change.alert_id,
                                  change.hazard_point, change.from_level or "none", change.to_level or "none")
-                    await self.publish({(c.county_code, c.hazard_point) for c in changes}, conn)
-                    # Tasks and sampling commands come after the changes are committed and published.
-                    for change in changes:
-                        await apply_effects(conn, change, now=now, send_command=self._send_command)
+                    if changes:
+                        self._owed.set()  # topics, tasks and commands: recorded with the changes, done next
                     if points is None:
                         for e in await escalate_overdue(conn, now):
                             log.warning("%s %s alert %s at %s not acknowledged by %s: %s %s (%s, %s)", e.level,
@@ -171,15 +172,51 @@ class Engine:
                 log.error("evaluation at %s failed: %s: %s; the next one tries again", now.isoformat(),
                           type(exc).__name__, exc)
 
-    async def _send_command(self, device_id: str, name: str, params) -> str:
-        """Record and publish a downlink command (the CLI's own path, on a worker thread)."""
+    async def _carry_out_owed(self, stop: asyncio.Event) -> None:
+        """Carry out what alert changes owe: when an evaluation changed something, and every OWED_POLL_S."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(self._owed.wait(), OWED_POLL_S)
+            except TimeoutError:
+                pass
+            self._owed.clear()
+            try:
+                async with self._pool.acquire() as conn:
+                    result = await outbox.carry_out(conn, self._carrier)
+                    if result.deferred:
+                        count, oldest = await outbox.owed(conn)
+                        log.warning("%d alert effects still owed (retained topics, tasks, sampling commands), the "
+                                    "oldest since %s", count, oldest.isoformat() if oldest else "-")
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.error("carrying out what alert changes owe failed: %s: %s; trying again in %.0f s",
+                          type(exc).__name__, exc, OWED_POLL_S)
+                continue
+            if result.done:
+                log.info("alert effects done: %d (retained topics, verification tasks, sampling commands)", result.done)
 
-        def send() -> str:
-            with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
-                return send_command(conn, self._mqtt, settings=self.settings, device_id=device_id, name=name,
-                                    params=params, sent_by=ENGINE_ACTOR)
+    async def _publish_point(self, conn: asyncpg.Connection, county: str, point: str) -> None:
+        await outbox.publish_current_alert(self._mqtt, conn, self.settings.topic_root, county, point)
 
-        return await asyncio.to_thread(send)
+    def _commands_by(self, actor: str) -> SendCommand:
+        """Record and publish downlink commands as `actor` (the CLI's own path), on a worker thread."""
+
+        async def send(device_id: str, name: str, params) -> str:
+            return await asyncio.to_thread(self._send_command, device_id, name, params, actor)
+
+        return send
+
+    def _send_command(self, device_id: str, name: str, params, actor: str) -> str:
+        # One connection kept for commands: a storm sends thousands, and a connection each doubled their cost.
+        with self._command_lock:
+            try:
+                if self._command_conn is None or self._command_conn.closed:
+                    self._command_conn = psycopg.connect(self.settings.database_url, autocommit=True)
+                return send_command(self._command_conn, self._mqtt, settings=self.settings, device_id=device_id,
+                                    name=name, params=params, sent_by=actor)
+            except psycopg.OperationalError as exc:  # an OSError for the effects: noted, and tried again later
+                if self._command_conn is not None:
+                    self._command_conn.close()
+                raise ConnectionError(f"the database did not take the command: {exc}") from exc
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """Keep a connection LISTENing for ingest's notifications; reconnect if it breaks."""
@@ -223,8 +260,3 @@ class Engine:
                 continue
             if points:
                 await self._evaluate(points)
-
-    async def publish(self, points: set[tuple[str, str]], conn: asyncpg.Connection) -> None:
-        """Publish each point's current alert, retained, or an empty retained message when none is open."""
-        for county, point in points:
-            await publish_current_alert(self._mqtt, conn, self.settings.topic_root, county, point)

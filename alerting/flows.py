@@ -3,7 +3,8 @@
 The engine hands every (hazard point, alert type) assessment to `apply_assessment`, which decides
 between raising, lowering (after the hold time, and for orange and red only with a duty officer's
 confirmation), resolving, or nothing. Every change is an `alert_event` with its inputs, thresholds
-and rule version.
+and rule version, and what it owes (the point's MQTT topic, a verification task, sampling commands) is
+recorded with it in the same transaction, for `alerting.outbox` to carry out once it has committed.
 
 Duty officers move an alert along open -> acknowledged -> verified -> resolved with `acknowledge`,
 `verify` (and `record_evacuation`), `resolve` and `confirm_lowering`, each recording who and when.
@@ -18,7 +19,6 @@ from typing import Mapping
 
 import asyncpg
 
-from alerting.effects import SendCommand, apply_effects
 from alerting.kernels import LEVEL_NAMES
 from alerting.rules import CONFIRM_TO_LOWER, HOLD, RULE_VERSION
 from alerting.scheduled import restart_ack_deadline
@@ -230,7 +230,7 @@ async def record_evacuation(conn: asyncpg.Connection, *, alert_id: int, actor: s
         return await _record_evacuation(conn, alert, moved, actor, now)
 
 
-async def resolve(conn: asyncpg.Connection, *, alert_id: int, actor: str, now: datetime, send_command: SendCommand,
+async def resolve(conn: asyncpg.Connection, *, alert_id: int, actor: str, now: datetime,
                   note: str | None = None) -> Change:
     """Open, acknowledged or verified -> resolved; for a held-lower orange or red, the officer's word to lower it.
 
@@ -239,21 +239,19 @@ async def resolve(conn: asyncpg.Connection, *, alert_id: int, actor: str, now: d
     alert to that level (a `level_lowered` event by the officer; the alert stays open in its state, and
     the engine lowers it further on its own), or closes it if the inputs are back to none. Otherwise it
     closes the alert at the officer's word; if the inputs are still high, the engine's next evaluation
-    opens a new alert. Effects follow: a resolved alert's task is called off and its sampling restored.
+    opens a new alert. What the change owes (the topic; for a resolved alert, its task called off and its
+    sampling restored) is recorded with it, for `alerting.outbox` to carry out.
     """
     async with conn.transaction():
         alert = await _alert_for_update(conn, alert_id)
         _require_state(alert, UNRESOLVED_STATES, "resolved")
         if _lowering_refusal(alert, now) is None and alert["pending_level"] != "none":
-            change = await _lower(conn, alert, actor, now, note)
-        else:
-            change = await _resolve(conn, alert, actor, now, note)
-    await apply_effects(conn, change, now=now, send_command=send_command, actor=actor)
-    return change
+            return await _lower(conn, alert, actor, now, note)
+        return await _resolve(conn, alert, actor, now, note)
 
 
 async def confirm_lowering(conn: asyncpg.Connection, *, alert_id: int, actor: str, now: datetime,
-                           send_command: SendCommand, note: str | None = None) -> Change:
+                           note: str | None = None) -> Change:
     """Only the lowering `resolve` would make: an orange or red alert falls to the level its inputs have held."""
     async with conn.transaction():
         alert = await _alert_for_update(conn, alert_id)
@@ -262,9 +260,7 @@ async def confirm_lowering(conn: asyncpg.Connection, *, alert_id: int, actor: st
         if refusal is not None:
             raise LoweringNotDue(refusal)
         lower = _resolve if alert["pending_level"] == "none" else _lower
-        change = await lower(conn, alert, actor, now, note)
-    await apply_effects(conn, change, now=now, send_command=send_command, actor=actor)
-    return change
+        return await lower(conn, alert, actor, now, note)
 
 
 def parse_evacuation(given: Mapping, *, actor: str, now: datetime) -> Evacuation:

@@ -1,8 +1,10 @@
 """The API's MQTT connection, opened by the app's lifespan: retained alert topics and downlink commands.
 
 paho runs its own network thread and reconnects by itself; a broker that is down at start-up or goes
-away later never stops the API. A command sent while it is down fails at once (and the lifecycle's
-effects record the failure); a retained alert document waits in paho's queue for the reconnection.
+away later never stops the API. What an officer's or a patrol report's alert change owes (the retained
+topic, tasks, sampling commands) is recorded with the change and carried out here right after it commits
+(`carry_out`); whatever the broker did not take meanwhile stays owed, and the engine, or this process's
+next change of the alert, carries it out once the broker is back.
 """
 
 import asyncio
@@ -14,14 +16,12 @@ import asyncpg
 import paho.mqtt.client as mqtt
 import psycopg
 
+from alerting import outbox
 from alerting.effects import SendCommand
-from alerting.engine import publish_current_alert
 from ingest import commands
 from service.settings import Settings
-from sql import queries
 
 log = logging.getLogger(__name__)
-_SQL = queries("api")
 KEEPALIVE_S = 30
 
 
@@ -44,13 +44,12 @@ class Broker:
         self._client.disconnect()
         self._client.loop_stop()
 
-    async def publish_point(self, conn: asyncpg.Connection, hazard_point: str) -> None:
-        """Republish the point's retained alert topic: its highest open alert, or an empty message when none is."""
-        county = await conn.fetchval(_SQL["hazard_point_county"], hazard_point)
-        info = await publish_current_alert(self._client, conn, self.settings.topic_root, county, hazard_point)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            log.warning("alert topic of %s queued until the broker is back (%s)", hazard_point,
-                        mqtt.error_string(info.rc))
+    async def carry_out(self, conn: asyncpg.Connection, alert_id: int) -> None:
+        """Carry out what the alert's changes owe, now that they have committed; what cannot be done now stays owed."""
+        await outbox.carry_out(conn, outbox.Carrier(self._publish_point, self.commands_by), alert_id=alert_id)
+
+    async def _publish_point(self, conn: asyncpg.Connection, county: str, point: str) -> None:
+        await outbox.publish_current_alert(self._client, conn, self.settings.topic_root, county, point)
 
     def commands_by(self, actor: str) -> SendCommand:
         """A `send_command` for the lifecycle's effects, recording `actor` as the sender."""

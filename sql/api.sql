@@ -164,9 +164,6 @@ ORDER BY at, id
 -- name: hazard_point_county
 SELECT county_code FROM hazard_point WHERE code = $1
 
--- name: alert_point
-SELECT hazard_point FROM alert WHERE id = $1
-
 -- name: alert_visible
 -- Whether alert $1 exists and the scoping person $2 (NULL: anyone) may see it.
 SELECT EXISTS (

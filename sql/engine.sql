@@ -109,15 +109,6 @@ SET state = 'resolved', resolved_at = $2, resolved_by = $3, updated_at = $2,
 WHERE id = $1 AND state <> 'resolved' AND level = $4
 RETURNING id
 
--- name: current_alert_of_point
--- The alert a point's retained MQTT topic shows: its highest open alert, newest first on ties.
-SELECT a.id, a.hazard_point AS point, a.type, a.level, a.state, a.reasons, a.evidence,
-       a.raised_at, a.updated_at, a.rule_version
-FROM alert a
-WHERE a.hazard_point = $1 AND a.state <> 'resolved'
-ORDER BY array_position(ARRAY['blue', 'yellow', 'orange', 'red'], a.level) DESC, a.updated_at DESC
-LIMIT 1
-
 -- name: shadow_alert_tables
 -- For replay: empty temporary twins of the alert tables, found before the real ones (pg_temp is
 -- searched first), dropped with the transaction. Triggers are not copied, so nothing is notified.

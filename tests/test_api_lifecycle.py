@@ -6,10 +6,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alerting import flows
+from alerting.engine import Engine
 from service.app import create_app
 from service.auth import create_token
 from tests.servers import free_port
-from tests.support import Subscriber, fetch, wait_until
+from tests.support import Subscriber, fetch, running, wait_until
 from tests.test_api import T0, admin, bearer, client, insert_alert, post_point, viewer  # noqa: F401 (fixtures)
 
 POINT = "500113-HP-0042"
@@ -200,9 +201,10 @@ def test_resolving_restores_accelerated_sampling_sent_by_the_officer(client, off
     assert sent_by.startswith("duty:zhang")
 
 
-def test_resolving_while_the_broker_is_unreachable_succeeds_and_records_the_failure(settings, officer, db):
-    settings = settings.model_copy(update={"mqtt_url": f"mqtt://127.0.0.1:{free_port()}"})
-    with TestClient(create_app(settings)) as unreachable:
+def test_resolving_while_the_broker_is_unreachable_succeeds_and_the_engine_sends_what_it_owes_later(
+        settings, officer, db):
+    unreachable_settings = settings.model_copy(update={"mqtt_url": f"mqtt://127.0.0.1:{free_port()}"})
+    with TestClient(create_app(unreachable_settings)) as unreachable:
         post_point(unreachable, bearer(create_token(db, name="admin", role="admin")))
         alert_id = insert_alert(db, POINT, level="red", state="acknowledged")
         accelerated_sensor(db, alert_id)
@@ -214,6 +216,12 @@ def test_resolving_while_the_broker_is_unreachable_succeeds_and_records_the_fail
     [failed] = restored["inputs"]["failed"]
     assert failed["device"] == "DEV-0001" and "not connected" in failed["error"]
     assert fetch(db.info.dsn, "SELECT count(*) FROM device_command") == [(0,)]
+
+    # The API process could not send it, so the engine does, once the broker is there, in the officer's name.
+    with running(Engine(settings).run):
+        [(name, params, sent_by)] = wait_until(
+            lambda: fetch(db.info.dsn, "SELECT name, params, sent_by FROM device_command"), what="the restoring command")
+    assert (name, params["plus_intv"], sent_by) == ("setsensortime", 600, f"duty:zhang (person {officer[1]})")
 
 
 # --- the retained alert topic -------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The alert lifecycle of SPEC 4.4 against the real database: officer transitions, escalation, effects.
 
-Alerts are raised with the engine's own flows (`raise_alert`, `change_level`, `apply_assessment`);
-downlink commands go to a fake `send_command` that records them.
+Alerts are raised with the engine's own flows (`raise_alert`, `change_level`, `apply_assessment`), and what
+they owe is carried out by `alerting.outbox`; downlink commands and retained topics are recorded, not sent
+(tests/test_outbox.py sends them through the real broker).
 """
 
 import json
@@ -10,8 +11,7 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 import pytest
 
-from alerting import flows
-from alerting.effects import apply_effects
+from alerting import flows, outbox
 from alerting.engine import evaluate_once
 from alerting.flows import (AlertNotFound, Assessment, EvacuationNotAllowed, InvalidEvacuation, InvalidTransition,
                             InvalidVerdict, LoweringNotDue)
@@ -44,17 +44,42 @@ async def conn(database_url):
 
 
 class FakeDevices:
-    """A send_command that records each command, and refuses those for the devices in `unreachable`."""
+    """Commands recorded, not published: the broker does not take those for the devices in `unreachable`, and
+    those in `refusing` refuse them (as an unregistered device would)."""
 
-    def __init__(self, unreachable=()):
+    def __init__(self, unreachable=(), refusing=()):
         self.sent: list[tuple[str, str, dict]] = []
+        self.actors: list[str] = []
         self.unreachable = set(unreachable)
+        self.refusing = set(refusing)
 
-    async def __call__(self, device_id, name, params):
+    def by(self, actor: str):
+        self.actors.append(actor)
+        return self.send
+
+    async def send(self, device_id, name, params):
         if device_id in self.unreachable:
             raise RuntimeError(f"the broker did not acknowledge {name} for {device_id}")
+        if device_id in self.refusing:
+            raise LookupError(f"{device_id} is not registered")
         self.sent.append((device_id, name, dict(params)))
         return f"cmd-{len(self.sent)}"
+
+
+class Topics:
+    """Retained alert topics recorded, not published (tests/test_outbox.py publishes them through the broker)."""
+
+    def __init__(self):
+        self.published: list[tuple[str, str]] = []
+
+    async def publish(self, conn, county: str, point: str) -> None:
+        self.published.append((county, point))
+
+
+async def carry_out(conn, devices: FakeDevices | None = None, *, now: datetime) -> outbox.Outcome:
+    """What the changes owe, carried out as the engine does, with commands to `devices`."""
+    devices = devices or FakeDevices()
+    return await outbox.carry_out(conn, outbox.Carrier(Topics().publish, devices.by), now=now)
 
 
 def assessment(level: str, type: str = "deformation") -> Assessment:
@@ -133,7 +158,7 @@ async def test_an_acknowledged_alert_cannot_be_acknowledged_again(conn):
 
 async def test_a_resolved_alert_cannot_be_acknowledged(conn):
     change = await raise_alert(conn, "yellow")
-    await flows.resolve(conn, alert_id=change.alert_id, actor=OFFICER, now=NOW, send_command=FakeDevices())
+    await flows.resolve(conn, alert_id=change.alert_id, actor=OFFICER, now=NOW)
     with pytest.raises(InvalidTransition) as caught:
         await flows.acknowledge(conn, alert_id=change.alert_id, actor=OFFICER, now=NOW)
     assert caught.value.detail == f"Alert {change.alert_id} is resolved; it cannot be acknowledged"
@@ -185,8 +210,7 @@ async def test_an_officer_resolves_an_alert_from_any_unresolved_state_recording_
     if state == "verified":
         await flows.verify(conn, alert_id=change.alert_id, actor=OFFICER, now=NOW, verdict="false_alarm")
     at = NOW + timedelta(hours=1)
-    result = await flows.resolve(conn, alert_id=change.alert_id, actor="duty:li", now=at, send_command=FakeDevices(),
-                                 note="slope checked")
+    result = await flows.resolve(conn, alert_id=change.alert_id, actor="duty:li", now=at, note="slope checked")
     assert (result.kind, result.from_level, result.to_level) == ("resolved", "yellow", None)
     row = await alert(conn, change.alert_id)
     assert (row["state"], row["resolved_by"], row["resolved_at"]) == ("resolved", "duty:li", at)
@@ -197,9 +221,9 @@ async def test_an_officer_resolves_an_alert_from_any_unresolved_state_recording_
 
 async def test_a_resolved_alert_cannot_be_resolved_again(conn):
     change = await raise_alert(conn, "blue")
-    await flows.resolve(conn, alert_id=change.alert_id, actor=OFFICER, now=NOW, send_command=FakeDevices())
+    await flows.resolve(conn, alert_id=change.alert_id, actor=OFFICER, now=NOW)
     with pytest.raises(InvalidTransition, match="is resolved; it cannot be resolved$"):
-        await flows.resolve(conn, alert_id=change.alert_id, actor=OFFICER, now=NOW, send_command=FakeDevices())
+        await flows.resolve(conn, alert_id=change.alert_id, actor=OFFICER, now=NOW)
     assert len(await events(conn, change.alert_id, "resolved")) == 1
 
 
@@ -230,7 +254,7 @@ async def test_resolving_an_orange_held_at_yellow_for_the_hold_time_lowers_it_to
     alert_id = await held_lower(conn, "orange", "yellow", hours=24)
     await flows.acknowledge(conn, alert_id=alert_id, actor=OFFICER, now=NOW + timedelta(hours=2))
     at = NOW + timedelta(hours=25)
-    change = await flows.resolve(conn, alert_id=alert_id, actor=OFFICER, now=at, send_command=FakeDevices())
+    change = await flows.resolve(conn, alert_id=alert_id, actor=OFFICER, now=at)
     assert (change.kind, change.from_level, change.to_level) == ("level_lowered", "orange", "yellow")
     row = await alert(conn, alert_id)
     assert (row["level"], row["state"], row["pending_level"]) == ("yellow", "acknowledged", None)
@@ -242,15 +266,13 @@ async def test_resolving_an_orange_held_at_yellow_for_the_hold_time_lowers_it_to
 async def test_confirming_a_lowering_before_the_hold_time_is_refused(conn):
     alert_id = await held_lower(conn, "orange", "yellow", hours=23)
     with pytest.raises(LoweringNotDue, match="inputs have been yellow only since .*; orange must hold lower for 24 h"):
-        await flows.confirm_lowering(conn, alert_id=alert_id, actor=OFFICER, now=NOW + timedelta(hours=24),
-                                     send_command=FakeDevices())
+        await flows.confirm_lowering(conn, alert_id=alert_id, actor=OFFICER, now=NOW + timedelta(hours=24))
     assert (await alert(conn, alert_id))["level"] == "orange"
 
 
 async def test_confirming_a_lowering_after_the_hold_time_lowers_red_to_the_held_level(conn):
     alert_id = await held_lower(conn, "red", "orange", hours=48)
-    change = await flows.confirm_lowering(conn, alert_id=alert_id, actor=OFFICER, now=NOW + timedelta(hours=49),
-                                          send_command=FakeDevices())
+    change = await flows.confirm_lowering(conn, alert_id=alert_id, actor=OFFICER, now=NOW + timedelta(hours=49))
     assert (change.kind, change.to_level) == ("level_lowered", "orange")
     assert (await alert(conn, alert_id))["state"] == "open"
 
@@ -258,20 +280,18 @@ async def test_confirming_a_lowering_after_the_hold_time_lowers_red_to_the_held_
 async def test_confirming_a_lowering_of_an_alert_whose_inputs_are_not_lower_is_refused(conn):
     change = await raise_alert(conn, "red")
     with pytest.raises(LoweringNotDue, match="inputs are not lower than red; there is no lowering to confirm"):
-        await flows.confirm_lowering(conn, alert_id=change.alert_id, actor=OFFICER, now=NOW, send_command=FakeDevices())
+        await flows.confirm_lowering(conn, alert_id=change.alert_id, actor=OFFICER, now=NOW)
 
 
 async def test_a_yellow_alert_needs_no_confirmation_to_lower(conn):
     alert_id = await held_lower(conn, "yellow", "blue", hours=11)
     with pytest.raises(LoweringNotDue, match="is yellow; only orange and red alerts wait for a duty officer"):
-        await flows.confirm_lowering(conn, alert_id=alert_id, actor=OFFICER, now=NOW + timedelta(hours=12),
-                                     send_command=FakeDevices())
+        await flows.confirm_lowering(conn, alert_id=alert_id, actor=OFFICER, now=NOW + timedelta(hours=12))
 
 
 async def test_resolving_an_orange_whose_inputs_held_at_none_closes_it(conn):
     alert_id = await held_lower(conn, "orange", "none", hours=24)
-    change = await flows.resolve(conn, alert_id=alert_id, actor=OFFICER, now=NOW + timedelta(hours=25),
-                                 send_command=FakeDevices())
+    change = await flows.resolve(conn, alert_id=alert_id, actor=OFFICER, now=NOW + timedelta(hours=25))
     assert change.kind == "resolved"
     [event] = await events(conn, alert_id, "resolved")
     assert (event["actor"], event["inputs"]["pending_level"]) == (OFFICER, "none")
@@ -279,8 +299,7 @@ async def test_resolving_an_orange_whose_inputs_held_at_none_closes_it(conn):
 
 async def test_resolving_an_orange_before_its_inputs_held_lower_closes_it_at_the_officers_word(conn):
     alert_id = await held_lower(conn, "orange", "yellow", hours=2)
-    change = await flows.resolve(conn, alert_id=alert_id, actor=OFFICER, now=NOW + timedelta(hours=3),
-                                 send_command=FakeDevices())
+    change = await flows.resolve(conn, alert_id=alert_id, actor=OFFICER, now=NOW + timedelta(hours=3))
     assert change.kind == "resolved"
     assert (await alert(conn, alert_id))["state"] == "resolved"
 
@@ -433,8 +452,7 @@ async def test_an_alert_raised_without_a_deadline_counts_from_when_it_was_raised
 async def test_yellow_creates_one_verification_task_for_the_monitor_due_in_six_hours(conn):
     ids = await assign_grid(conn, monitor="Zhang San")
     change = await raise_alert(conn, "yellow")
-    await apply_effects(conn, change, now=NOW, send_command=FakeDevices())
-    await apply_effects(conn, change, now=NOW, send_command=FakeDevices())  # applying twice changes nothing
+    await carry_out(conn, now=NOW)
     tasks = await conn.fetch("SELECT hazard_point, regime, state, assignee_id, alert_id, due_at FROM patrol_task")
     assert [tuple(t) for t in tasks] == [
         (POINT, "verification", "open", ids["monitor"], change.alert_id, NOW + timedelta(hours=6))]
@@ -442,19 +460,37 @@ async def test_yellow_creates_one_verification_task_for_the_monitor_due_in_six_h
     assert event["inputs"]["assignee"]["name"] == "Zhang San"
 
 
+async def test_effects_done_again_after_a_crash_add_nothing(conn):
+    change = await raise_alert(conn, "orange")
+    devices = FakeDevices()
+    await carry_out(conn, devices, now=NOW)
+    # As if the process was killed after the effects' writes and before their rows were marked done.
+    await conn.execute("UPDATE alert_owed SET done_at = NULL")
+    await carry_out(conn, devices, now=NOW + timedelta(minutes=1))
+    assert await conn.fetchval("SELECT count(*) FROM patrol_task WHERE alert_id = $1", change.alert_id) == 1
+    assert len(devices.sent) == 2  # one per sensor: each sensor is accelerated once per alert
+    assert await conn.fetchval("SELECT count(*) FROM alert_owed WHERE done_at IS NULL") == 0
+
+
 @pytest.mark.parametrize(("level", "due"), [("orange", timedelta(hours=1)), ("red", timedelta(minutes=30))])
 async def test_the_verification_task_is_due_sooner_the_higher_the_level(conn, level, due):
-    change = await raise_alert(conn, level)
-    await apply_effects(conn, change, now=NOW, send_command=FakeDevices())
+    await raise_alert(conn, level)
+    await carry_out(conn, now=NOW)
     assert await conn.fetchval("SELECT due_at FROM patrol_task") == NOW + due
+
+
+async def test_a_task_created_late_is_due_counted_from_the_raise(conn):
+    await raise_alert(conn, "red")
+    await carry_out(conn, now=NOW + timedelta(minutes=20))  # the engine was down for 20 minutes
+    assert await conn.fetchval("SELECT due_at FROM patrol_task") == NOW + timedelta(minutes=30)
 
 
 async def test_a_raise_shortens_the_open_verification_task_instead_of_adding_one(conn):
     await assign_grid(conn, monitor="Zhang San")
     change = await raise_alert(conn, "yellow")
-    await apply_effects(conn, change, now=NOW, send_command=FakeDevices())
-    raised = await raise_level(conn, change.alert_id, "red", NOW + timedelta(hours=1))
-    await apply_effects(conn, raised, now=NOW + timedelta(hours=1), send_command=FakeDevices())
+    await carry_out(conn, now=NOW)
+    await raise_level(conn, change.alert_id, "red", NOW + timedelta(hours=1))
+    await carry_out(conn, now=NOW + timedelta(hours=1))
     tasks = await conn.fetch("SELECT due_at FROM patrol_task")
     assert [t["due_at"] for t in tasks] == [NOW + timedelta(hours=1, minutes=30)]
     hastened = (await events(conn, change.alert_id, "verification_requested"))[-1]
@@ -462,26 +498,35 @@ async def test_a_raise_shortens_the_open_verification_task_instead_of_adding_one
 
 
 async def test_a_blue_alert_creates_no_verification_task(conn):
-    change = await raise_alert(conn, "blue")
-    await apply_effects(conn, change, now=NOW, send_command=FakeDevices())
+    await raise_alert(conn, "blue")
+    await carry_out(conn, now=NOW)
     assert await conn.fetchval("SELECT count(*) FROM patrol_task") == 0
 
 
 async def test_no_second_verification_task_once_the_first_is_done(conn):
     change = await raise_alert(conn, "yellow")
-    await apply_effects(conn, change, now=NOW, send_command=FakeDevices())
+    await carry_out(conn, now=NOW)
     await conn.execute("UPDATE patrol_task SET state = 'done', done_at = $1", NOW + timedelta(hours=1))
-    raised = await raise_level(conn, change.alert_id, "orange", NOW + timedelta(hours=2))
-    await apply_effects(conn, raised, now=NOW + timedelta(hours=2), send_command=FakeDevices())
+    await raise_level(conn, change.alert_id, "orange", NOW + timedelta(hours=2))
+    await carry_out(conn, now=NOW + timedelta(hours=2))
     assert await conn.fetchval("SELECT count(*) FROM patrol_task") == 1
 
 
 async def test_resolving_calls_off_the_open_verification_task(conn):
     change = await raise_alert(conn, "yellow")
-    await apply_effects(conn, change, now=NOW, send_command=FakeDevices())
-    await flows.resolve(conn, alert_id=change.alert_id, actor=OFFICER, now=NOW + timedelta(hours=1),
-                        send_command=FakeDevices())
+    await carry_out(conn, now=NOW)
+    await flows.resolve(conn, alert_id=change.alert_id, actor=OFFICER, now=NOW + timedelta(hours=1))
+    await carry_out(conn, now=NOW + timedelta(hours=1))
     assert await conn.fetchval("SELECT state FROM patrol_task") == "cancelled"
+
+
+async def test_an_alert_resolved_before_its_raise_was_carried_out_gets_no_task_and_no_commands(conn):
+    devices = FakeDevices()
+    change = await raise_alert(conn, "orange")
+    await flows.resolve(conn, alert_id=change.alert_id, actor=OFFICER, now=NOW + timedelta(minutes=5))
+    await carry_out(conn, devices, now=NOW + timedelta(minutes=6))
+    assert await conn.fetchval("SELECT count(*) FROM patrol_task") == 0
+    assert devices.sent == []
 
 
 # --- accelerated sampling ------------------------------------------------------------------------
@@ -492,7 +537,7 @@ async def test_orange_sends_each_displacement_and_rain_sensor_into_accelerated_s
     await conn.execute("UPDATE sensor SET reporting_interval_s = 1800 WHERE code = 'RG-01'")
     devices = FakeDevices()
     change = await raise_alert(conn, "orange")
-    await apply_effects(conn, change, now=NOW, send_command=devices)
+    await carry_out(conn, devices, now=NOW)
     assert devices.sent == [
         (GW, "setsensortime", {"sensor_id": "CR-01", "sample_intv": 600, "upload_intv": 600, "plus_intv": 60}),
         (GW, "setsensortime", {"sensor_id": "RG-01", "sample_intv": 1800, "upload_intv": 1800, "plus_intv": 60}),
@@ -505,22 +550,24 @@ async def test_orange_sends_each_displacement_and_rain_sensor_into_accelerated_s
 async def test_orange_sends_no_command_to_a_manual_device(conn, database_url):
     register(database_url, gateway="MAN-01", protocol="manual", sensors=(("M1", "crack", {}),))
     devices = FakeDevices()
-    await apply_effects(conn, await raise_alert(conn, "orange"), now=NOW, send_command=devices)
+    await raise_alert(conn, "orange")
+    await carry_out(conn, devices, now=NOW)
     assert "MAN-01" not in {device for device, _, _ in devices.sent} and devices.sent
 
 
 async def test_yellow_does_not_accelerate_sampling(conn):
     devices = FakeDevices()
-    await apply_effects(conn, await raise_alert(conn, "yellow"), now=NOW, send_command=devices)
+    await raise_alert(conn, "yellow")
+    await carry_out(conn, devices, now=NOW)
     assert devices.sent == []
 
 
 async def test_sampling_is_accelerated_once_per_alert(conn):
     devices = FakeDevices()
     change = await raise_alert(conn, "orange")
-    await apply_effects(conn, change, now=NOW, send_command=devices)
-    raised = await raise_level(conn, change.alert_id, "red", NOW + timedelta(minutes=20))
-    await apply_effects(conn, raised, now=NOW + timedelta(minutes=20), send_command=devices)
+    await carry_out(conn, devices, now=NOW)
+    await raise_level(conn, change.alert_id, "red", NOW + timedelta(minutes=20))
+    await carry_out(conn, devices, now=NOW + timedelta(minutes=20))
     assert len(devices.sent) == 2
     assert (await alert(conn, change.alert_id))["accelerated_at"] == NOW
 
@@ -528,10 +575,11 @@ async def test_sampling_is_accelerated_once_per_alert(conn):
 async def test_resolving_restores_the_normal_interval_of_the_accelerated_sensors(conn):
     devices = FakeDevices()
     change = await raise_alert(conn, "orange")
-    await apply_effects(conn, change, now=NOW, send_command=devices)
+    await carry_out(conn, devices, now=NOW)
     devices.sent.clear()
-    await flows.resolve(conn, alert_id=change.alert_id, actor=OFFICER, now=NOW + timedelta(hours=30),
-                        send_command=devices)
+    devices.actors.clear()
+    await flows.resolve(conn, alert_id=change.alert_id, actor=OFFICER, now=NOW + timedelta(hours=30))
+    await carry_out(conn, devices, now=NOW + timedelta(hours=30))
     assert devices.sent == [
         (GW, "setsensortime", {"sensor_id": "CR-01", "sample_intv": 600, "upload_intv": 600, "plus_intv": 600}),
         (GW, "setsensortime", {"sensor_id": "RG-01", "sample_intv": 600, "upload_intv": 600, "plus_intv": 600}),
@@ -540,29 +588,44 @@ async def test_resolving_restores_the_normal_interval_of_the_accelerated_sensors
     assert [tuple(r) for r in restored] == [(NOW + timedelta(hours=30), "cmd-1"), (NOW + timedelta(hours=30), "cmd-2")]
     [event] = await events(conn, change.alert_id, "sampling_restored")
     assert event["actor"] == OFFICER
+    assert devices.actors == [OFFICER]  # the officer's resolve sends the restoring commands in the officer's name
 
 
 async def test_sampling_stays_accelerated_while_another_alert_of_the_point_is_orange(conn):
     devices = FakeDevices()
     deformation = await raise_alert(conn, "orange")
     rainfall = await raise_alert(conn, "orange", type="rainfall")
-    for change in (deformation, rainfall):
-        await apply_effects(conn, change, now=NOW, send_command=devices)
+    await carry_out(conn, devices, now=NOW)
     devices.sent.clear()
-    await flows.resolve(conn, alert_id=deformation.alert_id, actor=OFFICER, now=NOW, send_command=devices)
+    await flows.resolve(conn, alert_id=deformation.alert_id, actor=OFFICER, now=NOW)
+    await carry_out(conn, devices, now=NOW)
     assert devices.sent == []
-    await flows.resolve(conn, alert_id=rainfall.alert_id, actor=OFFICER, now=NOW, send_command=devices)
+    await flows.resolve(conn, alert_id=rainfall.alert_id, actor=OFFICER, now=NOW)
+    await carry_out(conn, devices, now=NOW)
     assert [params["plus_intv"] for _, _, params in devices.sent] == [600, 600]
 
 
-async def test_a_device_that_cannot_be_reached_does_not_stop_the_others(conn, database_url):
+async def test_a_device_that_cannot_be_reached_does_not_stop_the_others_and_is_sent_again_later(conn, database_url):
     register(database_url, gateway="GW-500113-0002", sensors=(("CR-02", "crack", {}),))
     devices = FakeDevices(unreachable={GW})
     change = await raise_alert(conn, "red")
-    await apply_effects(conn, change, now=NOW, send_command=devices)
+    outcome = await carry_out(conn, devices, now=NOW)
     assert [(device, params["sensor_id"]) for device, _, params in devices.sent] == [("GW-500113-0002", "CR-02")]
     [event] = await events(conn, change.alert_id, "sampling_accelerated")
     assert [f["sensor"] for f in event["inputs"]["failed"]] == ["CR-01", "RG-01"]
+    assert outcome.deferred == 1
+    devices.unreachable.clear()  # the broker took the commands again
+    assert (await carry_out(conn, devices, now=NOW + timedelta(seconds=1))).done == 0  # not due yet
+    await carry_out(conn, devices, now=NOW + timedelta(minutes=1))
+    assert [params["sensor_id"] for _, _, params in devices.sent] == ["CR-02", "CR-01", "RG-01"]
+    assert await conn.fetchval("SELECT count(*) FROM alert_owed WHERE done_at IS NULL") == 0
+
+
+async def test_a_device_that_refuses_the_command_is_not_sent_it_again(conn):
+    devices = FakeDevices(refusing={GW})
+    await raise_alert(conn, "red")
+    await carry_out(conn, devices, now=NOW)
+    assert await conn.fetchval("SELECT count(*) FROM alert_owed WHERE done_at IS NULL") == 0
 
 
 async def test_an_orange_storm_from_the_engine_sets_the_effects_going(conn, database_url):
@@ -572,7 +635,7 @@ async def test_an_orange_storm_from_the_engine_sets_the_effects_going(conn, data
         records=[(GW, "RG-01", NOW - timedelta(minutes=10 * i), "rain", 20.0 / 6) for i in range(37)])  # 120 mm in 6 h
     devices = FakeDevices()
     [change] = [c for c in await evaluate_once(conn, NOW) if c.type == "rainfall"]
-    await apply_effects(conn, change, now=NOW, send_command=devices)
+    await carry_out(conn, devices, now=NOW)
     assert (change.type, change.to_level) == ("rainfall", "orange")
     assert await conn.fetchval("SELECT due_at FROM patrol_task") == NOW + timedelta(hours=1)
     assert {params["sensor_id"] for _, _, params in devices.sent} == {"CR-01", "RG-01"}

@@ -116,12 +116,12 @@ async def verify(*, conn: asyncpg.Connection, broker: Broker, alert_id: int, off
 async def resolve(*, conn: asyncpg.Connection, broker: Broker, alert_id: int, officer: ApiToken,
                   resolution: AlertResolve) -> AlertDetail:
     """Resolved (or lowered, for a held-lower orange or red) at the officer's word; sampling restored."""
-    await flows.resolve(conn, alert_id=alert_id, actor=officer.actor, now=datetime.now(UTC),
-                        send_command=broker.commands_by(officer.actor), note=resolution.note)
+    await flows.resolve(conn, alert_id=alert_id, actor=officer.actor, now=datetime.now(UTC), note=resolution.note)
     return await _after_transition(conn, broker, alert_id)
 
 
 async def _after_transition(conn: asyncpg.Connection, broker: Broker, alert_id: int) -> AlertDetail:
-    """Republish the point's retained alert topic, and answer the alert as it now stands."""
-    await broker.publish_point(conn, await conn.fetchval(_SQL["alert_point"], alert_id))
+    """Carry out what the transition owes (the retained topic; a resolve's task and sampling), and answer the alert
+    as it now stands."""
+    await broker.carry_out(conn, alert_id)
     return await get_alert(conn=conn, alert_id=alert_id)

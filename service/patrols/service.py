@@ -9,7 +9,6 @@ import asyncpg
 
 import sql
 from alerting import flows
-from alerting.effects import apply_effects
 from alerting.kernels import LEVEL_NAMES, haversine_m
 from ingest.writer import notices_of
 from sensors.readings import Reading, build_reading
@@ -161,10 +160,7 @@ async def create_report(
                 await store.delete(photo.key)
             raise
         if change is not None:
-            await broker.publish_point(conn, change.hazard_point)
-            await apply_effects(
-                conn, change, now=now, send_command=broker.commands_by(reporter.actor), actor=reporter.actor
-            )
+            await broker.carry_out(conn, change.alert_id)
         filed = await get_report(conn=conn, caller=reporter, report_id=report_id, photo_url=photo_url)
     return PatrolReportCreated(**filed.model_dump(), task_marked_done=task_marked_done)
 
