@@ -28,7 +28,7 @@ from alerting.baseline import refresh_baselines
 from alerting.effects import SendCommand
 from alerting.evaluate import assess, load_window
 from alerting.flows import Change, apply_assessment
-from alerting.patrols import run_regimes
+from alerting.patrols.tasks import run_regimes
 from alerting.scheduled import escalate_overdue
 from alerting.window import WindowStore
 from ingest.commands import send_command

@@ -24,8 +24,7 @@ from alerting.rules import CONFIRM_TO_LOWER, HOLD, RULE_VERSION
 from alerting.scheduled import restart_ack_deadline
 from sql import queries
 
-Q = queries("engine")
-L = queries("lifecycle")
+Q = queries("lifecycle")
 ENGINE_ACTOR = "engine"
 VERDICTS = ("confirmed", "false_alarm")
 UNRESOLVED_STATES = ("open", "acknowledged", "verified")
@@ -140,7 +139,7 @@ async def resolve_alert(conn: asyncpg.Connection, alert, a: Assessment, now: dat
 
 
 async def _event(conn, alert_id, now, kind, from_level, to_level, a: Assessment, actor=ENGINE_ACTOR):
-    await conn.execute(L["insert_event"], alert_id, now, kind, from_level, to_level, actor,
+    await conn.execute(Q["insert_event"], alert_id, now, kind, from_level, to_level, actor,
                        json.dumps(a.evidence), json.dumps(a.thresholds), RULE_VERSION, None)
 
 
@@ -200,7 +199,7 @@ async def acknowledge(conn: asyncpg.Connection, *, alert_id: int, actor: str, no
     async with conn.transaction():
         alert = await _alert_for_update(conn, alert_id)
         _require_state(alert, ("open",), "acknowledged")
-        await conn.execute(L["acknowledge"], alert_id, now, actor)
+        await conn.execute(Q["acknowledge"], alert_id, now, actor)
         await _officer_event(conn, alert, now, "acknowledged", actor, {}, note)
 
 
@@ -215,7 +214,7 @@ async def verify(conn: asyncpg.Connection, *, alert_id: int, actor: str, now: da
         _require_state(alert, ("acknowledged",), "verified")
         if moved is not None:
             _require_confirmed_red(alert, verdict)
-        await conn.execute(L["verify"], alert_id, now, actor, verdict)
+        await conn.execute(Q["verify"], alert_id, now, actor, verdict)
         await _officer_event(conn, alert, now, "verified", actor, {"verdict": verdict}, note)
         return None if moved is None else await _record_evacuation(conn, alert, moved, actor, now)
 
@@ -296,7 +295,7 @@ def parse_evacuation(given: Mapping, *, actor: str, now: datetime) -> Evacuation
 
 
 async def _alert_for_update(conn: asyncpg.Connection, alert_id: int):
-    alert = await conn.fetchrow(L["alert_for_update"], alert_id)
+    alert = await conn.fetchrow(Q["alert_for_update"], alert_id)
     if alert is None:
         raise AlertNotFound(f"Alert {alert_id} not found")
     return alert
@@ -335,7 +334,7 @@ def _lowering_refusal(alert, now: datetime) -> str | None:
 
 async def _lower(conn, alert, actor: str, now: datetime, note: str | None) -> Change:
     pending = alert["pending_level"]
-    await conn.execute(L["lower_level"], alert["id"], pending, now)
+    await conn.execute(Q["lower_level"], alert["id"], pending, now)
     await _officer_event(conn, alert, now, "level_lowered", actor, _held(alert, now), note,
                          to_level=pending, thresholds={"hold_h": HOLD[alert["level"]].total_seconds() / 3600},
                          rule_version=RULE_VERSION)
@@ -360,7 +359,7 @@ def _change(alert, kind: str, to_level: str | None) -> Change:
 
 
 async def _record_evacuation(conn, alert, moved: Evacuation, actor: str, now: datetime) -> int:
-    evacuation_id = await conn.fetchval(L["insert_evacuation"], alert["id"], moved.people_moved,
+    evacuation_id = await conn.fetchval(Q["insert_evacuation"], alert["id"], moved.people_moved,
                                         moved.households_moved, alert["threatened_people"], moved.shelter,
                                         moved.organised_by, moved.moved_at, actor, now, moved.note)
     inputs = {"evacuation_id": evacuation_id, "people_moved": moved.people_moved,
@@ -374,7 +373,7 @@ async def _officer_event(conn, alert, now: datetime, kind: str, actor: str, inpu
                          to_level: str | None = None, thresholds: dict | None = None,
                          rule_version: str | None = None) -> None:
     from_level = alert["level"] if kind in ("level_lowered", "resolved") else None
-    await conn.execute(L["insert_event"], alert["id"], now, kind, from_level, to_level, actor, json.dumps(inputs),
+    await conn.execute(Q["insert_event"], alert["id"], now, kind, from_level, to_level, actor, json.dumps(inputs),
                        json.dumps(thresholds or {}), rule_version, note)
 
 
@@ -389,10 +388,9 @@ async def raise_from_patrol_report(conn: asyncpg.Connection, a: Assessment, now:
     and gets a `patrol_reported` event with the report as evidence (the Change says so, and no effect follows
     from it). Runs inside the caller's transaction, so the report and its alert commit together.
     """
-    patrol_sql = queries("patrols")
     async with conn.transaction():
         for _ in range(2):
-            alert = await conn.fetchrow(patrol_sql["open_alert_for_update"], a.hazard_point, a.type)
+            alert = await conn.fetchrow(Q["open_alert_for_update"], a.hazard_point, a.type)
             if alert is None:
                 change = await raise_alert(conn, a, now, actor=actor)
                 if change is not None:
@@ -400,7 +398,7 @@ async def raise_from_patrol_report(conn: asyncpg.Connection, a: Assessment, now:
                 continue  # another writer (the engine, a second report) opened it a moment ago: raise that one
             if LEVEL_NAMES.index(alert["level"]) < a.level:
                 return await change_level(conn, alert, a, now, "level_raised", actor=actor)
-            await conn.execute(L["insert_event"], alert["id"], now, "patrol_reported", None, None, actor,
+            await conn.execute(Q["insert_event"], alert["id"], now, "patrol_reported", None, None, actor,
                                json.dumps(a.evidence), json.dumps(a.thresholds), RULE_VERSION,
                                "; ".join(a.reasons) or None)
             return Change(alert["id"], a.hazard_point, a.county_code, a.type, "patrol_reported", alert["level"],

@@ -57,6 +57,8 @@ KINDS: dict[str, Kind] = {
 
 # Kinds whose series is a cumulative displacement the deformation criteria apply to.
 DISPLACEMENT_KINDS = ("crack", "gnss", "tilt", "deep")
+# The kind of a manual device's sensors: marked cracks that grid monitors measure with a tape.
+MANUAL_KIND = "crack"
 ALL_KINDS = (*KINDS, "other")
 # Fields a kind must carry for its series to be computed; the others are optional evidence.
 REQUIRED_FIELDS = {

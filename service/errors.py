@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from alerting import flows
+from alerting.patrols import reports as patrol_reports
 
 
 class ErrorBody(BaseModel):
@@ -100,6 +101,13 @@ async def _lifecycle_error_response(request: Request, exc: Exception) -> JSONRes
     return await _domain_error_response(request, http)
 
 
+async def _report_error_response(request: Request, exc: Exception) -> JSONResponse:
+    # A patrol report the domain refused: its point or task missing (404), or a field of it invalid (422).
+    assert isinstance(exc, patrol_reports.ReportRefused)
+    http = NotFound(exc.detail) if isinstance(exc, LookupError) else Invalid(exc.detail, loc=("body", *exc.field))
+    return await _domain_error_response(request, http)
+
+
 async def _data_error_response(request: Request, exc: Exception) -> JSONResponse:
     # PostgreSQL's class 22 (data exception): a value the request carried that the database cannot take,
     # such as a NUL character in a text filter or a number out of range. The client's to fix: 422, not 500.
@@ -124,9 +132,10 @@ def _json_safe(value: Any) -> Any:
 
 
 def install(app: FastAPI) -> None:
-    """Answer every DomainError, and every refusal of the alert lifecycle, with its status code and message; and
-    every invalid request with 422 listing its fields."""
+    """Answer every DomainError, and every refusal of the alert lifecycle or of a patrol report, with its status
+    code and message; and every invalid request with 422 listing its fields."""
     app.add_exception_handler(DomainError, _domain_error_response)
     app.add_exception_handler(flows.LifecycleError, _lifecycle_error_response)
+    app.add_exception_handler(patrol_reports.ReportRefused, _report_error_response)
     app.add_exception_handler(asyncpg.DataError, _data_error_response)
     app.add_exception_handler(RequestValidationError, _validation_error_response)

@@ -78,37 +78,6 @@ SELECT id, hazard_point, type, level, state, pending_level, pending_since, raise
 FROM alert
 WHERE state <> 'resolved'
 
--- name: insert_alert
--- Nothing when the point already has an open alert of the type: one was opened since the evaluation
--- looked (a patrol report judged dangerous); the next evaluation moves that one.
--- JSON goes in as text: the API's connections encode json themselves and the engine's do not.
-INSERT INTO alert (hazard_point, type, level, reasons, evidence, rule_version, raised_at, updated_at)
-VALUES ($1, $2, $3, $4::text::jsonb, $5::text::jsonb, $6, $7, $7)
-ON CONFLICT (hazard_point, type) WHERE state <> 'resolved' DO NOTHING
-RETURNING id
-
--- name: set_alert_level
--- Only while it is still open at the level the evaluation read ($7): an officer may have closed or
--- lowered it, or a dangerous patrol report raised it, since; then nothing, and the next evaluation
--- acts on what it is now.
-WITH old AS (SELECT id, level FROM alert WHERE id = $1 AND state <> 'resolved' AND level = $7 FOR UPDATE)
-UPDATE alert a
-SET level = $2, reasons = $3::text::jsonb, evidence = $4::text::jsonb, rule_version = $5, updated_at = $6,
-    pending_level = NULL, pending_since = NULL
-FROM old WHERE a.id = old.id
-RETURNING old.level AS from_level
-
--- name: set_alert_pending
-UPDATE alert SET pending_level = $2, pending_since = $3 WHERE id = $1
-
--- name: resolve_alert
--- Nothing when it was closed, or its level changed ($4: the level the caller read), meanwhile.
-UPDATE alert
-SET state = 'resolved', resolved_at = $2, resolved_by = $3, updated_at = $2,
-    pending_level = NULL, pending_since = NULL
-WHERE id = $1 AND state <> 'resolved' AND level = $4
-RETURNING id
-
 -- name: shadow_alert_tables
 -- For replay: empty temporary twins of the alert tables, found before the real ones (pg_temp is
 -- searched first), dropped with the transaction. Triggers are not copied, so nothing is notified.

@@ -1,6 +1,45 @@
--- The alert lifecycle: officer transitions, escalation, and the effects of level changes (SPEC 4.4).
+-- The alert lifecycle: alert changes, officer transitions, escalation and the effects of level changes
+-- (SPEC 4.4): alerting.flows, alerting.scheduled and alerting.effects.
 -- Loaded with sql.queries("lifecycle"). The HTTP pool decodes json as Python objects and the engine's
 -- connections do not, so JSON goes in as text cast here and these queries never read a json column.
+
+-- name: insert_alert
+-- Nothing when the point already has an open alert of the type: one was opened since the evaluation
+-- looked (a patrol report judged dangerous); the next evaluation moves that one.
+-- JSON goes in as text: the API's connections encode json themselves and the engine's do not.
+INSERT INTO alert (hazard_point, type, level, reasons, evidence, rule_version, raised_at, updated_at)
+VALUES ($1, $2, $3, $4::text::jsonb, $5::text::jsonb, $6, $7, $7)
+ON CONFLICT (hazard_point, type) WHERE state <> 'resolved' DO NOTHING
+RETURNING id
+
+-- name: set_alert_level
+-- Only while it is still open at the level the evaluation read ($7): an officer may have closed or
+-- lowered it, or a dangerous patrol report raised it, since; then nothing, and the next evaluation
+-- acts on what it is now.
+WITH old AS (SELECT id, level FROM alert WHERE id = $1 AND state <> 'resolved' AND level = $7 FOR UPDATE)
+UPDATE alert a
+SET level = $2, reasons = $3::text::jsonb, evidence = $4::text::jsonb, rule_version = $5, updated_at = $6,
+    pending_level = NULL, pending_since = NULL
+FROM old WHERE a.id = old.id
+RETURNING old.level AS from_level
+
+-- name: set_alert_pending
+UPDATE alert SET pending_level = $2, pending_since = $3 WHERE id = $1
+
+-- name: resolve_alert
+-- Nothing when it was closed, or its level changed ($4: the level the caller read), meanwhile.
+UPDATE alert
+SET state = 'resolved', resolved_at = $2, resolved_by = $3, updated_at = $2,
+    pending_level = NULL, pending_since = NULL
+WHERE id = $1 AND state <> 'resolved' AND level = $4
+RETURNING id
+
+-- name: open_alert_for_update
+-- The point's unresolved alert of a type, which a person's report raises (raise_from_patrol_report).
+SELECT id, hazard_point, type, level, state
+FROM alert
+WHERE hazard_point = $1 AND type = $2 AND state <> 'resolved'
+FOR UPDATE
 
 -- name: alert_for_update
 -- One alert with what its transitions check, locked until the transition commits.
@@ -41,12 +80,12 @@ UPDATE alert SET ack_deadline = $2 WHERE id = $1
 -- Open alerts past their acknowledgement deadline, oldest deadline first. $2 levels and $3 their
 -- deadlines: an alert raised by code that set no deadline counts from when it was raised.
 SELECT a.id, a.hazard_point, p.county_code, a.type, a.level, a.escalation_step,
-       coalesce(a.ack_deadline, a.raised_at + d.period) AS ack_deadline
+       coalesce(a.ack_deadline, a.raised_at + d.period) AS deadline
 FROM alert a
 JOIN hazard_point p ON p.code = a.hazard_point
 JOIN unnest($2::text[], $3::interval[]) AS d (level, period) ON d.level = a.level
 WHERE a.state = 'open' AND coalesce(a.ack_deadline, a.raised_at + d.period) <= $1
-ORDER BY ack_deadline, a.id  -- the output column: the deadline in force
+ORDER BY deadline, a.id  -- the output column: the deadline in force
 FOR UPDATE OF a SKIP LOCKED
 
 -- name: grid_chains

@@ -4,6 +4,105 @@
 -- bounds what it sees: NULL for every other role (service.auth.scope).
 -- The API's connections encode json themselves and the engine's do not, so JSON goes in as text cast here.
 
+-- The regimes (alerting.patrols.tasks). Every task goes to the point's monitor (NULL: nobody holds the role).
+
+-- name: lock_task_generation
+-- Serialises everything that creates regime tasks (the engine's job, two API requests), so that "no
+-- second open task of a regime" holds; released at the end of the transaction.
+SELECT pg_advisory_xact_lock($1)
+
+-- name: merge_open_rain_tasks
+-- The points of $1 that already have an open task of regime $2: its due time moves to $3 when that is
+-- earlier ($4 false) or later ($4 true); a task whose due time moved escalates from its new one.
+WITH moved AS (
+    SELECT t.id, CASE WHEN $4::boolean THEN greatest(t.due_at, $3) ELSE least(t.due_at, $3) END AS due_at
+    FROM patrol_task t
+    WHERE t.hazard_point = ANY ($1::text[]) AND t.regime = $2 AND t.state = 'open'
+    FOR UPDATE
+)
+UPDATE patrol_task t
+SET due_at = moved.due_at,
+    escalate_at = CASE WHEN moved.due_at = t.due_at THEN t.escalate_at END
+FROM moved
+WHERE t.id = moved.id
+RETURNING t.hazard_point
+
+-- name: insert_rain_tasks
+-- A task of regime $2 for warning $5, due at $3, for each point of $1 without an open one; $4 now.
+INSERT INTO patrol_task (hazard_point, regime, assignee_id, weather_warning_id, due_at, created_at)
+SELECT u.code, $2, g.person_id, $5, $3, $4
+FROM unnest($1::text[]) AS u (code)
+LEFT JOIN grid_assignment g ON g.hazard_point = u.code AND g.role = 'monitor'
+WHERE NOT EXISTS (SELECT 1 FROM patrol_task t WHERE t.hazard_point = u.code AND t.regime = $2 AND t.state = 'open')
+RETURNING id
+
+-- name: insert_periodic_tasks
+-- Regime $1 every $3 for each active point without an open task of it, at $2 now: due one interval after
+-- the later of now and the due time of its last task of the regime created since $5 (NULL: ever). With
+-- $4, a positive monitoring_plan.routine_patrols_per_week sets the interval instead (7 days / that).
+-- No task is made that would be due after $6 (NULL: no limit).
+WITH point AS (
+    SELECT p.code,
+           CASE WHEN $4::boolean AND jsonb_typeof(p.monitoring_plan -> 'routine_patrols_per_week') = 'number'
+                     AND (p.monitoring_plan ->> 'routine_patrols_per_week')::float8 > 0
+                THEN make_interval(secs => 604800 / (p.monitoring_plan ->> 'routine_patrols_per_week')::float8)
+                ELSE $3::interval
+           END AS every
+    FROM hazard_point p
+    WHERE p.status = 'active'
+      AND NOT EXISTS (SELECT 1 FROM patrol_task t WHERE t.hazard_point = p.code AND t.regime = $1 AND t.state = 'open')
+), due AS (
+    SELECT point.code,
+           greatest((SELECT max(t.due_at) FROM patrol_task t
+                     WHERE t.hazard_point = point.code AND t.regime = $1
+                       AND ($5::timestamptz IS NULL OR t.created_at >= $5)), $2::timestamptz) + point.every AS due_at
+    FROM point
+)
+INSERT INTO patrol_task (hazard_point, regime, assignee_id, due_at, created_at)
+SELECT due.code, $1, g.person_id, due.due_at, $2
+FROM due
+LEFT JOIN grid_assignment g ON g.hazard_point = due.code AND g.role = 'monitor'
+WHERE $6::timestamptz IS NULL OR due.due_at <= $6
+RETURNING id
+
+-- name: insert_seasonal_tasks
+-- Regime $1 once a season: a task due at $3 for each active point that has no open task of it and got
+-- none since $4, the start of this season's window; $2 now.
+INSERT INTO patrol_task (hazard_point, regime, assignee_id, due_at, created_at)
+SELECT p.code, $1, g.person_id, $3, $2
+FROM hazard_point p
+LEFT JOIN grid_assignment g ON g.hazard_point = p.code AND g.role = 'monitor'
+WHERE p.status = 'active'
+  AND NOT EXISTS (SELECT 1 FROM patrol_task t WHERE t.hazard_point = p.code AND t.regime = $1
+                                                AND (t.state = 'open' OR t.created_at >= $4))
+RETURNING id
+
+-- name: cancel_tasks_of_retired_points
+-- Open tasks of points that are treated, relocated or cancelled: nobody is to patrol them any more.
+UPDATE patrol_task t SET state = 'cancelled'
+FROM hazard_point p
+WHERE p.code = t.hazard_point AND t.state = 'open' AND p.status IN ('treated', 'relocated', 'cancelled')
+RETURNING t.id, t.hazard_point, t.regime
+
+-- name: overdue_tasks
+-- Open tasks past their next escalation (their due time until the first), oldest first.
+SELECT t.id, t.hazard_point, p.county_code, t.regime, t.assignee_id, t.due_at, t.escalation_step,
+       coalesce(t.escalate_at, t.due_at) AS deadline
+FROM patrol_task t
+JOIN hazard_point p ON p.code = t.hazard_point
+WHERE t.state = 'open' AND coalesce(t.escalate_at, t.due_at) <= $1
+ORDER BY deadline, t.id
+FOR UPDATE OF t SKIP LOCKED
+
+-- name: set_task_escalation
+UPDATE patrol_task SET escalation_step = $2, escalate_at = $3 WHERE id = $1
+
+-- name: insert_task_event
+INSERT INTO patrol_task_event (task_id, at, kind, step, role, person_id, actor, inputs, note)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9)
+
+-- The API's lists and a report's writes (alerting.patrols.tasks and alerting.patrols.reports).
+
 -- name: patrol_tasks
 -- Most urgent first. $1 scoping person, $2 assignee (mine), $3 point, $4 states, $5 regimes, $6 overdue,
 -- $7 now, $8 limit, $9 offset.
@@ -95,12 +194,3 @@ FROM patrol_report r
 WHERE r.id = $1
   AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
                                      WHERE g.hazard_point = r.hazard_point AND g.person_id = $2))
-
--- The alert a person's report raises (alerting.flows.raise_from_patrol_report).
-
--- name: open_alert_for_update
-SELECT id, hazard_point, type, level, state
-FROM alert
-WHERE hazard_point = $1 AND type = $2 AND state <> 'resolved'
-FOR UPDATE
-

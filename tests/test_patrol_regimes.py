@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from alerting.patrols import escalate_overdue_tasks, flood_season_around, generate_tasks, run_regimes
+from alerting.patrols.tasks import escalate_overdue_tasks, flood_season_around, generate_tasks, run_regimes
 
 pytestmark = pytest.mark.anyio
 

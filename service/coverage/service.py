@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 import sql
-from alerting.patrols import DEFAULT_ROUTINE_PATROLS_PER_WEEK
+from alerting.patrols.tasks import DEFAULT_ROUTINE_PATROLS_PER_WEEK
 from service.auth.schemas import ApiToken
 from service.auth.scope import scoped_person
 from service.coverage.schemas import (

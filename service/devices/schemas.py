@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from alerting.rules import DEFAULT_RESOLUTION_MM
+from sensors.kinds import MANUAL_KIND
 from service.hazard_points.schemas import POINT_CODE_PATTERN, LevelThresholds, SensorResolution
 from service.pagination import PageQuery
 from service.schemas import RequestModel
@@ -14,7 +15,6 @@ from service.schemas import RequestModel
 # `manual`: the marked cracks of a point that grid monitors measure with a tape and send with patrol reports.
 Protocol = Literal["universal", "native", "manual"]
 MANUAL = "manual"
-MANUAL_KIND = "crack"
 AccelUnit = Literal["mg", "g"]
 SensorKind = Literal["crack", "gnss", "tilt", "deep", "accel", "rain", "soil_moisture", "soil_temp", "pore_pressure",
                      "other"]

@@ -15,7 +15,7 @@ import asyncpg
 import psycopg
 
 import sql
-from alerting import patrols
+from alerting.patrols import tasks as patrol_tasks
 from alerting.effects import COMMAND_FAILURES, SendCommand
 from sensors.commands import MAX_EFFECTIVE_TIME_S
 from service.errors import Invalid
@@ -56,8 +56,8 @@ async def create_warning(*, conn: asyncpg.Connection, send_command: SendCommand,
                                          json.dumps(polygon) if polygon is not None else None, w.valid_from,
                                          w.valid_to, w.issuer, w.note, author, now)
         await conn.execute(_SQL["insert_warning_points"], warning_id, point_codes)
-        tasks = await patrols.create_rain_tasks(conn, warning_id=warning_id, points=point_codes,
-                                                valid_from=w.valid_from, valid_to=w.valid_to, now=now)
+        tasks = await patrol_tasks.create_rain_tasks(conn, warning_id=warning_id, points=point_codes,
+                                                     valid_from=w.valid_from, valid_to=w.valid_to, now=now)
         devices = [r["id"] for r in await conn.fetch(_SQL["devices_of_points"], point_codes)]
     params = _broadcast_params(w, points, now)
     commands = await _broadcast(conn, send_command, warning_id, devices, params, now)

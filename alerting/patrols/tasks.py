@@ -13,11 +13,13 @@
   rain warning over a point with an open rain task of that regime moves the task instead: rain_before and
   rain_during earlier when the new warning needs them sooner, rain_after later when it ends later (the
   check after the rain belongs after the last warning's rain).
-- An open task past its due time escalates like an unacknowledged alert (alerting.scheduled): one step up
-  the point's grid chain above its assignee each period of its regime, then the top again every period.
+- An open task past its due time escalates like an unacknowledged alert, through the same loop
+  (alerting.scheduled.escalate_up_grid): one step up the point's grid chain above its assignee each period
+  of its regime, then the top again every period.
 
 Deterministic and idempotent: everything follows from `now`, the settings and the database, and running
-again at the same `now` creates nothing more. `run_regimes` is the engine's scheduled job.
+again at the same `now` creates nothing more. `run_regimes` is the engine's scheduled job; `create_rain_tasks`
+runs in the transaction that records a weather warning (service.weather); `select_tasks` lists them.
 """
 
 import json
@@ -28,13 +30,12 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from alerting.scheduled import GRID_CHAIN, ChainStep, chain_step, following_deadline, next_step
+from alerting.scheduled import GRID_CHAIN, Chain, ChainStep, escalate_up_grid
 from service.settings import Settings
 from sql import queries
 
 log = logging.getLogger(__name__)
-W = queries("weather")
-L = queries("lifecycle")
+Q = queries("patrols")
 
 # The coverage report reads the same key with the same default (SPEC 5: "routine, default twice a week").
 DEFAULT_ROUTINE_PATROLS_PER_WEEK = 2.0
@@ -86,10 +87,10 @@ async def create_rain_tasks(conn: asyncpg.Connection, *, warning_id: int, points
                             valid_to: datetime, now: datetime) -> RainTasks:
     """The three rain tasks for each point of a warning; call inside the transaction that records the warning."""
     created = already_open = 0
-    await conn.execute(W["lock_task_generation"], TASK_GENERATION_LOCK)
+    await conn.execute(Q["lock_task_generation"], TASK_GENERATION_LOCK)
     for regime, due_at in rain_due_times(valid_from, valid_to, now).items():
-        merged = await conn.fetch(W["merge_open_rain_tasks"], points, regime, due_at, regime == "rain_after")
-        rows = await conn.fetch(W["insert_rain_tasks"], points, regime, due_at, now, warning_id)
+        merged = await conn.fetch(Q["merge_open_rain_tasks"], points, regime, due_at, regime == "rain_after")
+        rows = await conn.fetch(Q["insert_rain_tasks"], points, regime, due_at, now, warning_id)
         created += len(rows)
         already_open += len(merged)
     return RainTasks(created, already_open)
@@ -132,23 +133,23 @@ async def generate_tasks(conn: asyncpg.Connection, now: datetime, settings: Sett
     """Create the routine and flood-season tasks due at `now`; how many of each regime were created."""
     created = {}
     async with conn.transaction():
-        await conn.execute(W["lock_task_generation"], TASK_GENERATION_LOCK)
-        for task in await conn.fetch(W["cancel_tasks_of_retired_points"]):
+        await conn.execute(Q["lock_task_generation"], TASK_GENERATION_LOCK)
+        for task in await conn.fetch(Q["cancel_tasks_of_retired_points"]):
             log.info("%s task %s called off: point %s is no longer monitored", task["regime"], task["id"],
                      task["hazard_point"])
         routine_every = timedelta(weeks=1) / DEFAULT_ROUTINE_PATROLS_PER_WEEK
-        created["routine"] = len(await conn.fetch(W["insert_periodic_tasks"], "routine", now, routine_every, True,
+        created["routine"] = len(await conn.fetch(Q["insert_periodic_tasks"], "routine", now, routine_every, True,
                                                   None, None))
         season = flood_season_around(now, settings)
         if season is not None and now < season.start:
-            created["flood_before"] = len(await conn.fetch(W["insert_seasonal_tasks"], "flood_before", now,
+            created["flood_before"] = len(await conn.fetch(Q["insert_seasonal_tasks"], "flood_before", now,
                                                            season.start, season.before_from))
         elif season is not None and now < season.end:
             every = timedelta(days=settings.flood_during_interval_days)
-            created["flood_during"] = len(await conn.fetch(W["insert_periodic_tasks"], "flood_during", now, every,
+            created["flood_during"] = len(await conn.fetch(Q["insert_periodic_tasks"], "flood_during", now, every,
                                                            False, season.start, season.end))
         elif season is not None:
-            created["flood_after"] = len(await conn.fetch(W["insert_seasonal_tasks"], "flood_after", now,
+            created["flood_after"] = len(await conn.fetch(Q["insert_seasonal_tasks"], "flood_after", now,
                                                           season.after_until, season.end))
     return created
 
@@ -169,16 +170,12 @@ class TaskEscalation(ChainStep):
 async def escalate_overdue_tasks(conn: asyncpg.Connection, now: datetime) -> list[TaskEscalation]:
     """Move every open task past its deadline one step up its point's grid chain; return who was told."""
     async with conn.transaction():
-        overdue = await conn.fetch(W["overdue_tasks"], now)
-        if not overdue:
-            return []
-        chains: dict[str, dict[str, asyncpg.Record]] = {}
-        for row in await conn.fetch(L["grid_chains"], list({t["hazard_point"] for t in overdue})):
-            chains.setdefault(row["hazard_point"], {})[row["role"]] = row
-        return [await _escalate(conn, task, chains.get(task["hazard_point"], {}), now) for task in overdue]
+        overdue = await conn.fetch(Q["overdue_tasks"], now)
+        return await escalate_up_grid(conn, overdue, now, standing=_assignee_step,
+                                      period=lambda task: TASK_ESCALATION_PERIOD[task["regime"]], record=_record)
 
 
-def _assignee_step(task, chain: dict) -> int:
+def _assignee_step(task, chain: Chain) -> int:
     """Where a task not escalated yet stands in the chain: the highest role its assignee holds, else 0."""
     if task["escalation_step"] is not None:
         return task["escalation_step"]
@@ -187,27 +184,30 @@ def _assignee_step(task, chain: dict) -> int:
     return max(held, default=0)
 
 
-async def _escalate(conn: asyncpg.Connection, task, chain: dict, now: datetime) -> TaskEscalation:
-    kind, step = next_step(_assignee_step(task, chain), chain)
-    deadline = task["deadline"]
-    next_deadline = following_deadline(deadline, TASK_ESCALATION_PERIOD[task["regime"]], now)
-    role = GRID_CHAIN[step - 1] if step else None
-    person = chain.get(role) if role else None
-    await conn.execute(W["set_task_escalation"], task["id"], step, next_deadline)
-    told = None if person is None else {"id": person["person_id"], "name": person["name"], "phone": person["phone"],
-                                        "role": role}
-    inputs = {"step": step, "person": told, "due_at": task["due_at"].isoformat(),
-              "missed_deadline": deadline.isoformat(), "next_deadline": next_deadline.isoformat()}
+async def _record(conn: asyncpg.Connection, task: asyncpg.Record, climbed: ChainStep, now: datetime) -> TaskEscalation:
+    await conn.execute(Q["set_task_escalation"], task["id"], climbed.step, climbed.next_deadline)
+    inputs = {"step": climbed.step, "person": climbed.told, "due_at": task["due_at"].isoformat(),
+              "missed_deadline": climbed.missed_deadline.isoformat(), "next_deadline": climbed.next_deadline.isoformat()}
     what = f"{task['regime'].replace('_', ' ')} patrol of {task['hazard_point']} due {task['due_at'].isoformat()}"
-    if told is None:
+    if climbed.told is None:
         note = f"{what} is overdue, and nobody holds a role in the point's grid"
     else:
-        verb = "escalated to" if kind == "escalated" else "notified again:"
-        note = f"{what} is overdue; {verb} {role.replace('_', ' ')} {person['name']}"
-    await conn.execute(W["insert_task_event"], task["id"], now, kind, step, role, told["id"] if told else None,
-                       REGIMES_ACTOR, json.dumps(inputs), note)
+        note = f"{what} is overdue; {climbed.whom}"
+    await conn.execute(Q["insert_task_event"], task["id"], now, climbed.kind, climbed.step, climbed.role,
+                       climbed.person_id, REGIMES_ACTOR, json.dumps(inputs), note)
     return TaskEscalation(task_id=task["id"], hazard_point=task["hazard_point"], county_code=task["county_code"],
-                          regime=task["regime"], **chain_step(kind, step, role, told, deadline, next_deadline))
+                          regime=task["regime"], **vars(climbed))
+
+
+# --- the list ------------------------------------------------------------------------------------
+
+
+async def select_tasks(conn: asyncpg.Connection, *, scoping_person: int | None, assignee: int | None,
+                       point: str | None, states: list[str] | None, regimes: list[str] | None, overdue: bool | None,
+                       now: datetime, limit: int, offset: int) -> list[asyncpg.Record]:
+    """One page of the matching tasks, most urgent first, each row carrying the total count (sql/patrols.sql)."""
+    return await conn.fetch(Q["patrol_tasks"], scoping_person, assignee, point, states, regimes, overdue, now, limit,
+                            offset)
 
 
 # --- the engine's job ----------------------------------------------------------------------------
