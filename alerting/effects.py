@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from alerting.flows import Change
 
 log = logging.getLogger(__name__)
-L = queries("lifecycle")
+Q = queries("lifecycle")
 
 # send_command(device_id, name, params) records the command in device_command, publishes it and
 # returns its command id.
@@ -90,20 +90,20 @@ async def request_verification(conn: asyncpg.Connection, change: Change, *, now:
     """Give the point's monitor the alert's verification task, or bring its due time forward."""
     due_at = due_from + VERIFICATION_DUE[change.to_level]
     async with conn.transaction():
-        tasks = await conn.fetch(L["verification_tasks"], change.alert_id)
+        tasks = await conn.fetch(Q["verification_tasks"], change.alert_id)
         task = next((t for t in tasks if t["state"] == "open"), None)
         if task is not None:
             if due_at >= task["due_at"]:
                 return
-            await conn.execute(L["set_task_due"], task["id"], due_at)
+            await conn.execute(Q["set_task_due"], task["id"], due_at)
             inputs = {"task_id": task["id"], "due_at": due_at.isoformat(),
                       "previous_due_at": task["due_at"].isoformat()}
             note = f"verification task {task['id']} now due by {due_at.isoformat()}"
         elif tasks:
             return  # verified in the field (or called off) already: one verification task per alert
         else:
-            monitor = await conn.fetchrow(L["point_monitor"], change.hazard_point)
-            task_id = await conn.fetchval(L["insert_verification_task"], change.hazard_point,
+            monitor = await conn.fetchrow(Q["point_monitor"], change.hazard_point)
+            task_id = await conn.fetchval(Q["insert_verification_task"], change.hazard_point,
                                           monitor["id"] if monitor else None, change.alert_id, due_at, now)
             assignee = dict(monitor) if monitor else None
             inputs = {"task_id": task_id, "due_at": due_at.isoformat(), "assignee": assignee}
@@ -115,7 +115,7 @@ async def request_verification(conn: asyncpg.Connection, change: Change, *, now:
 async def cancel_verification(conn: asyncpg.Connection, change: Change, *, now: datetime, actor: str) -> None:
     """Call off the open verification task of an alert that resolved before anyone went to look."""
     async with conn.transaction():
-        cancelled = [r["id"] for r in await conn.fetch(L["cancel_verification_tasks"], change.alert_id)]
+        cancelled = [r["id"] for r in await conn.fetch(Q["cancel_verification_tasks"], change.alert_id)]
         if cancelled:
             await _event(conn, change, now, "verification_cancelled", actor, {"task_ids": cancelled},
                          "the alert resolved before the field verification")
@@ -125,7 +125,7 @@ async def accelerate_sampling(conn: asyncpg.Connection, change: Change, *, now: 
                               actor: str, interval_s: int = ACCELERATED_INTERVAL_S) -> list[dict]:
     """Send each displacement and rain sensor of the point's devices into accelerated sampling, once per alert;
     the sends that failed."""
-    sensors = await conn.fetch(L["sensors_to_accelerate"], change.hazard_point, list(SAMPLED_KINDS), change.alert_id)
+    sensors = await conn.fetch(Q["sensors_to_accelerate"], change.hazard_point, list(SAMPLED_KINDS), change.alert_id)
     if not sensors:
         return []
     sent, failed = [], []
@@ -135,10 +135,10 @@ async def accelerate_sampling(conn: asyncpg.Connection, change: Change, *, now: 
         command_id = await _send(send_command, s["device_id"], s["code"], normal_s, fast_s, failed)
         if command_id is None:
             continue
-        await conn.execute(L["insert_accelerated"], change.alert_id, s["device_id"], s["code"], normal_s, fast_s,
+        await conn.execute(Q["insert_accelerated"], change.alert_id, s["device_id"], s["code"], normal_s, fast_s,
                            now, command_id)
         sent.append({"device": s["device_id"], "sensor": s["code"], "command_id": command_id, "plus_intv_s": fast_s})
-    await conn.execute(L["mark_accelerated"], change.alert_id, now)
+    await conn.execute(Q["mark_accelerated"], change.alert_id, now)
     await _event(conn, change, now, "sampling_accelerated", actor, {"sent": sent, "failed": failed},
                  f"accelerated sampling sent to {len(sent)} of {len(sensors)} sensors")
     return failed
@@ -147,7 +147,7 @@ async def accelerate_sampling(conn: asyncpg.Connection, change: Change, *, now: 
 async def restore_sampling(conn: asyncpg.Connection, change: Change, *, now: datetime, send_command: SendCommand,
                            actor: str) -> list[dict]:
     """Give the sensors this alert accelerated their normal interval back; the sends that failed."""
-    rows = await conn.fetch(L["sampling_to_restore"], change.alert_id)
+    rows = await conn.fetch(Q["sampling_to_restore"], change.alert_id)
     if not rows:
         return []
     sent, kept, failed = [], [], []
@@ -162,7 +162,7 @@ async def restore_sampling(conn: asyncpg.Connection, change: Change, *, now: dat
                 continue
             sent.append({"device": r["device_id"], "sensor": r["sensor_code"], "command_id": command_id,
                          "plus_intv_s": normal_s})
-        await conn.execute(L["mark_restored"], change.alert_id, r["device_id"], r["sensor_code"], now, command_id)
+        await conn.execute(Q["mark_restored"], change.alert_id, r["device_id"], r["sensor_code"], now, command_id)
     note = f"normal sampling restored on {len(sent)} of {len(rows)} sensors"
     if kept:
         note += f"; {len(kept)} stay accelerated for another open alert of the point"
@@ -189,5 +189,5 @@ def _interval_s(seconds: int) -> int:
 
 
 async def _event(conn, change: Change, now: datetime, kind: str, actor: str, inputs: dict, note: str) -> None:
-    await conn.execute(L["insert_event"], change.alert_id, now, kind, None, None, actor,
+    await conn.execute(Q["insert_event"], change.alert_id, now, kind, None, None, actor,
                        json.dumps(inputs, default=str), "{}", None, note)

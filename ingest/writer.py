@@ -16,7 +16,7 @@ from sql import queries
 
 log = logging.getLogger(__name__)
 Q = queries("ingest")
-COMMAND_Q = queries("commands")
+COMMANDS_Q = queries("commands")
 # PostgreSQL's NOTIFY payload limit is 8000 bytes; stay clear of it with multi-byte ids.
 NOTIFY_PAYLOAD_BYTES = 7000
 READINGS_CHANNEL = "readings_stored"
@@ -272,7 +272,7 @@ async def _record_answers(conn: asyncpg.Connection, answers: list[CommandAnswer]
     """Store each answer with its command; answers to commands nobody sent come back as dead letters."""
     rejected = []
     for a in answers:
-        if await conn.fetchrow(COMMAND_Q["record_answer"], *a.prepared.args) is None:
+        if await conn.fetchrow(COMMANDS_Q["record_answer"], *a.prepared.args) is None:
             rejected.append(DeadLetter(a.received_at, a.topic, a.payload,
                                        f"answer to command {a.prepared.command_id}, which was not sent to "
                                        f"device {a.prepared.device_id}"))

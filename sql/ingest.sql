@@ -34,20 +34,14 @@ LEFT JOIN sensor ON sensor.device_id = s.device_id AND sensor.code = s.sensor_co
 WHERE sensor.code IS NULL OR sensor.kind <> s.kind
 ON CONFLICT (device_id, sensor_code, ts) DO NOTHING
 
--- name: touch_sensors
-UPDATE sensor
-SET last_reading_at = greatest(sensor.last_reading_at, latest.ts),
-    offline = false
-FROM (SELECT device_id, sensor_code, max(ts) AS ts FROM reading_stage GROUP BY device_id, sensor_code) latest
-WHERE sensor.device_id = latest.device_id AND sensor.code = latest.sensor_code
-
 -- name: registered_sensors
 -- The sensors of the given devices, to tell which readings go straight to `reading` (see store_readings
 -- in ingest/writer.py) and which need the staging table's joins.
 SELECT device_id, code, kind, state FROM sensor WHERE device_id = ANY($1::text[])
 
 -- name: touch_sensors_latest
--- touch_sensors for the latest reading time of each (device, sensor), computed by the caller.
+-- Each (device, sensor)'s last reading time moved up to its latest new reading (computed by the caller), and
+-- the sensor no longer offline.
 UPDATE sensor
 SET last_reading_at = greatest(sensor.last_reading_at, latest.ts),
     offline = false

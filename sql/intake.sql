@@ -1,6 +1,6 @@
 -- What comes in from outside other than good readings, loaded with sql.queries("intake"): the dead letters
 -- and quarantined readings ingest could not take (the API's /dead-letters and /quarantine), and the
--- registry lookups of `geohazard import`. List queries follow sql/api.sql: every row carries the total
+-- registry lookups of `geohazard import`. List queries follow sql/__init__.py: every row carries the total
 -- matching count, and an empty page is one row of NULLs carrying that count.
 
 -- name: dead_letters

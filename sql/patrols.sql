@@ -1,5 +1,6 @@
--- Patrol tasks and patrol reports (SPEC 5 and 6), loaded with sql.queries("patrols").
--- List queries follow api.sql: filters where NULL matches everything, every row carrying the total
+-- Patrol tasks and patrol reports (SPEC 5 and 6): the patrol domain's (alerting.patrols), loaded with
+-- sql.queries("patrols").
+-- List queries follow sql/__init__.py: filters where NULL matches everything, every row carrying the total
 -- matching count (an empty page is one row of NULLs with that count). A grid monitor's person id
 -- bounds what it sees: NULL for every other role (service.auth.scope).
 -- The API's connections encode json themselves and the engine's do not, so JSON goes in as text cast here.

@@ -23,8 +23,8 @@ from service.broker import Broker
 from service.errors import NotFound
 from service.pagination import split_page
 
-_SQL = sql.queries("api")
-_CHANNELS = sql.queries("channels")
+Q = sql.queries("alerts")
+CHANNELS_Q = sql.queries("channels")
 # The first line of a server-sent event carrying an alert event (alerting.channels.stream.sse_event).
 
 
@@ -32,7 +32,7 @@ async def _select(
     conn: asyncpg.Connection, query: AlertQuery, person: int | None, alert_id: int | None = None
 ) -> tuple[list[asyncpg.Record], int]:
     rows = await conn.fetch(
-        _SQL["alerts"],
+        Q["alerts"],
         alert_id,
         query.state,
         query.level,
@@ -61,7 +61,7 @@ async def get_alert(*, conn: asyncpg.Connection, alert_id: int, token: ApiToken 
         rows, _ = await _select(conn, AlertQuery(limit=1), scoped_person(token) if token else None, alert_id)
         if not rows:
             raise NotFound(f"Alert {alert_id} not found")
-        events = await conn.fetch(_SQL["alert_events"], alert_id)
+        events = await conn.fetch(Q["alert_events"], alert_id)
     return AlertDetail.model_validate(
         {**dict(rows[0]), "events": [AlertEventPublic.model_validate(dict(event)) for event in events]}
     )
@@ -70,11 +70,11 @@ async def get_alert(*, conn: asyncpg.Connection, alert_id: int, token: ApiToken 
 async def get_alert_cap(*, conn: asyncpg.Connection, alert_id: int, sender: str, token: ApiToken) -> bytes:
     """The alert's current version as a CAP 1.2 message."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        visible = await conn.fetchval(_SQL["alert_visible"], alert_id, scoped_person(token))
-        row = await conn.fetchrow(_CHANNELS["cap_alert"], alert_id) if visible else None
+        visible = await conn.fetchval(Q["alert_visible"], alert_id, scoped_person(token))
+        row = await conn.fetchrow(CHANNELS_Q["cap_alert"], alert_id) if visible else None
         if row is None:
             raise NotFound(f"Alert {alert_id} not found")
-        events = await conn.fetch(_CHANNELS["cap_alert_events"], alert_id)
+        events = await conn.fetch(CHANNELS_Q["cap_alert_events"], alert_id)
     alert = {**dict(row), "events": [dict(event) for event in events]}
     point = {"code": row["point_code"], "name": row["point_name"], "type": row["point_type"],
              "scale": row["point_scale"], "lon": row["lon"], "lat": row["lat"], "county_code": row["county_code"],
@@ -91,7 +91,7 @@ def event_visibility(pool: asyncpg.Pool, token: ApiToken) -> Callable[[int], Awa
         return None
 
     async def visible(event_id: int) -> bool:
-        return bool(await pool.fetchval(_SQL["alert_event_visible"], event_id, person))
+        return bool(await pool.fetchval(Q["alert_event_visible"], event_id, person))
 
     return visible
 

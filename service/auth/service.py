@@ -11,7 +11,7 @@ from psycopg.rows import class_row
 import sql
 from service.auth.schemas import ROLES, ApiToken, TokenInfo
 
-_SQL = sql.queries("api")
+Q = sql.queries("auth")
 # 32 random bytes: 43 URL-safe characters, far beyond guessing.
 TOKEN_BYTES = 32
 
@@ -30,7 +30,7 @@ def create_token(conn: psycopg.Connection, *, name: str, role: str, person_id: i
     token = secrets.token_urlsafe(TOKEN_BYTES)
     try:
         with conn.transaction(), psycopg.RawCursor(conn) as cur:
-            cur.execute(_SQL["create_token"], (name, role, person_id, hash_token(token)))
+            cur.execute(Q["create_token"], (name, role, person_id, hash_token(token)))
     except errors.ForeignKeyViolation:
         raise ValueError(f"no person with id {person_id}") from None
     return token
@@ -39,18 +39,18 @@ def create_token(conn: psycopg.Connection, *, name: str, role: str, person_id: i
 def revoke_token(conn: psycopg.Connection, *, token_id: int) -> bool:
     """Revoke a token; False when there is no such token or it was already revoked."""
     with conn.transaction(), psycopg.RawCursor(conn) as cur:
-        cur.execute(_SQL["revoke_token"], (token_id,))
+        cur.execute(Q["revoke_token"], (token_id,))
         return cur.fetchone() is not None
 
 
 def list_tokens(conn: psycopg.Connection) -> list[TokenInfo]:
     """Every token, revoked ones included, oldest first."""
     with psycopg.RawCursor(conn, row_factory=class_row(TokenInfo)) as cur:
-        cur.execute(_SQL["list_tokens"])
+        cur.execute(Q["list_tokens"])
         return cur.fetchall()
 
 
 async def authenticate(pool: asyncpg.Pool, token: str) -> ApiToken | None:
     """The caller holding this token, or None when it is unknown or revoked."""
-    row = await pool.fetchrow(_SQL["token_by_hash"], hash_token(token))
+    row = await pool.fetchrow(Q["token_by_hash"], hash_token(token))
     return ApiToken(**row) if row else None

@@ -24,7 +24,7 @@ from service.coverage.schemas import (
     PatrolOverdue,
 )
 
-_SQL = sql.queries("coverage")
+Q = sql.queries("coverage")
 
 # The "build all that should be built" rule: an active point threatening this many people or more needs an
 # online automatic device.
@@ -48,9 +48,9 @@ async def coverage_report(
     now = now or datetime.now(UTC)
     scope = (query.county_code, scoped_person(token), list(COVERED_STATUSES))
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        points = await conn.fetch(_SQL["coverage_points"], *scope, DEFAULT_ROUTINE_PATROLS_PER_WEEK)
+        points = await conn.fetch(Q["coverage_points"], *scope, DEFAULT_ROUTINE_PATROLS_PER_WEEK)
         devices = await conn.fetch(
-            _SQL["coverage_devices"], *scope, now, OFFLINE_AFTER_INTERVALS, DEFAULT_REPORTING_INTERVAL_S
+            Q["coverage_devices"], *scope, now, OFFLINE_AFTER_INTERVALS, DEFAULT_REPORTING_INTERVAL_S
         )
     devices_of: dict[str, list[asyncpg.Record]] = defaultdict(list)
     for device in devices:

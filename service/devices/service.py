@@ -26,14 +26,14 @@ from service.devices.schemas import (
 from service.errors import Conflict, Invalid, NotFound
 from service.pagination import split_page
 
-_SQL = sql.queries("api")
-_COMMANDS = sql.queries("commands")
+Q = sql.queries("devices")
+COMMANDS_Q = sql.queries("commands")
 DEFAULT_READINGS_SPAN = timedelta(hours=24)
 
 
 async def _select(conn: asyncpg.Connection, query: DeviceQuery, person: int | None, device_id: str | None = None):
     rows = await conn.fetch(
-        _SQL["devices"], device_id, query.hazard_point, query.online, query.limit, query.offset, person
+        Q["devices"], device_id, query.hazard_point, query.online, query.limit, query.offset, person
     )
     return split_page(rows, "id")
 
@@ -56,8 +56,8 @@ async def _detail(conn: asyncpg.Connection, device_id: str, person: int | None =
     rows, _ = await _select(conn, DeviceQuery(limit=1), person, device_id)
     if not rows:
         raise NotFound(f"Device {device_id} not found")
-    sensors = await conn.fetch(_SQL["device_sensors"], device_id)
-    commands = await conn.fetch(_COMMANDS["recent_commands"], device_id, LIST_LIMIT)
+    sensors = await conn.fetch(Q["device_sensors"], device_id)
+    commands = await conn.fetch(COMMANDS_Q["recent_commands"], device_id, LIST_LIMIT)
     return DeviceDetail(
         **dict(rows[0]),
         sensors=[DeviceSensorPublic.model_validate(dict(sensor)) for sensor in sensors],
@@ -74,14 +74,14 @@ async def create_device(*, conn: asyncpg.Connection, device_create: DeviceCreate
     async with conn.transaction():
         try:
             created = await conn.fetchval(
-                _SQL["create_device"], d.id, d.hazard_point, d.protocol, d.accel_unit, author.actor
+                Q["create_device"], d.id, d.hazard_point, d.protocol, d.accel_unit, author.actor
             )
         except asyncpg.ForeignKeyViolationError:
             raise NotFound(f"Hazard point {d.hazard_point} not found") from None
         if created is None:
             raise Conflict(f"Device {d.id} already exists")
         await conn.execute(
-            _SQL["create_sensors"],
+            Q["create_sensors"],
             d.id,
             d.hazard_point,
             [s.code for s in d.sensors],
@@ -101,13 +101,13 @@ async def update_device(
     u = device_update
     async with conn.transaction():
         try:
-            updated = await conn.fetchval(_SQL["update_device"], device_id, u.accel_unit, u.hazard_point, author.actor)
+            updated = await conn.fetchval(Q["update_device"], device_id, u.accel_unit, u.hazard_point, author.actor)
         except asyncpg.ForeignKeyViolationError:
             raise NotFound(f"Hazard point {u.hazard_point} not found") from None
         if updated is None:
             raise NotFound(f"Device {device_id} not found")
         if u.hazard_point is not None:
-            await conn.execute(_SQL["move_device_sensors"], device_id, u.hazard_point)
+            await conn.execute(Q["move_device_sensors"], device_id, u.hazard_point)
         if u.sensors:
             await _update_sensors(conn, device_id, u.sensors)
         return await _detail(conn, device_id)
@@ -116,7 +116,7 @@ async def update_device(
 async def _update_sensors(conn: asyncpg.Connection, device_id: str, sensors: list[SensorUpdate]) -> None:
     """Set each named sensor's resolution; NotFound for a code the device does not have."""
     codes = [sensor.code for sensor in sensors]
-    kinds = {row["code"]: row["kind"] for row in await conn.fetch(_SQL["sensor_kinds"], device_id, codes)}
+    kinds = {row["code"]: row["kind"] for row in await conn.fetch(Q["sensor_kinds"], device_id, codes)}
     for i, sensor in enumerate(sensors):
         if sensor.code not in kinds:
             raise NotFound(f"Sensor {sensor.code} of device {device_id} not found")
@@ -125,7 +125,7 @@ async def _update_sensors(conn: asyncpg.Connection, device_id: str, sensors: lis
                 check_resolution_kind(kinds[sensor.code])
             except ValueError as exc:
                 raise Invalid(str(exc), loc=("body", "sensors", i, "resolution_mm")) from None
-    await conn.execute(_SQL["set_sensor_resolutions"], device_id, codes, [sensor.resolution_mm for sensor in sensors])
+    await conn.execute(Q["set_sensor_resolutions"], device_id, codes, [sensor.resolution_mm for sensor in sensors])
 
 
 async def sensor_readings(*, conn: asyncpg.Connection, device_id: str, sensor: str,
@@ -135,19 +135,19 @@ async def sensor_readings(*, conn: asyncpg.Connection, device_id: str, sensor: s
     from_ = query.from_ or to - DEFAULT_READINGS_SPAN
     person = scoped_person(token)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        kind = await conn.fetchval(_SQL["sensor_of_device"], device_id, sensor, person)
+        kind = await conn.fetchval(Q["sensor_of_device"], device_id, sensor, person)
         if kind is None:
-            if not await conn.fetchval(_SQL["device_exists"], device_id, person):
+            if not await conn.fetchval(Q["device_exists"], device_id, person):
                 raise NotFound(f"Device {device_id} not found")
             raise NotFound(f"Sensor {sensor} of device {device_id} not found")
         width_s = query.bucket_s
         if width_s is None:
-            rows, count = split_page(await conn.fetch(_SQL["readings"], device_id, sensor, from_, to, query.limit),
+            rows, count = split_page(await conn.fetch(Q["readings"], device_id, sensor, from_, to, query.limit),
                                      "ts")
             data = [ReadingPublic.model_validate(dict(row)) for row in rows]
         else:
             rows, count = split_page(
-                await conn.fetch(_SQL["reading_buckets"], device_id, sensor, from_, to, width_s, kind, query.limit),
+                await conn.fetch(Q["reading_buckets"], device_id, sensor, from_, to, width_s, kind, query.limit),
                 "bucket",
             )
             data = [ReadingBucketPublic.model_validate(dict(row)) for row in rows]

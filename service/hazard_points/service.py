@@ -24,7 +24,7 @@ from service.hazard_points.schemas import (
 )
 from service.pagination import split_page
 
-_SQL = sql.queries("api")
+Q = sql.queries("hazard_points")
 
 
 def _not_found(code: str) -> NotFound:
@@ -36,7 +36,7 @@ async def _select(
 ) -> tuple[list[HazardPointPublic], int]:
     min_lon, min_lat, max_lon, max_lat = query.bounds or (None, None, None, None)
     rows = await conn.fetch(
-        _SQL["hazard_points"],
+        Q["hazard_points"],
         code,
         query.county_code,
         query.township_code,
@@ -73,8 +73,8 @@ async def _detail(conn: asyncpg.Connection, code: str, person: int | None = None
     points, _ = await _select(conn, HazardPointQuery(limit=1), person, code)
     if not points:
         raise _not_found(code)
-    documents = await conn.fetchrow(_SQL["hazard_point_documents"], code)
-    sensors = await conn.fetch(_SQL["hazard_point_sensors"], code)
+    documents = await conn.fetchrow(Q["hazard_point_documents"], code)
+    sensors = await conn.fetch(Q["hazard_point_sensors"], code)
     return HazardPointDetail(
         **points[0].model_dump(),
         **dict(documents),
@@ -85,7 +85,7 @@ async def _detail(conn: asyncpg.Connection, code: str, person: int | None = None
 
 async def _grid(conn: asyncpg.Connection, code: str) -> Grid:
     grid: Grid = dict.fromkeys(GRID_ROLES)
-    for member in await conn.fetch(_SQL["hazard_point_grid"], code):
+    for member in await conn.fetch(Q["hazard_point_grid"], code):
         grid[member["role"]] = GridMember.model_validate(dict(member))
     return grid
 
@@ -93,7 +93,7 @@ async def _grid(conn: asyncpg.Connection, code: str) -> Grid:
 async def get_grid(*, conn: asyncpg.Connection, code: str, token: ApiToken) -> Grid:
     """Who holds each of the point's four roles; a vacant role is None."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        if await conn.fetchval(_SQL["hazard_point_county"], code) is None:
+        if await conn.fetchval(Q["hazard_point_county"], code) is None:
             raise _not_found(code)
         await ensure_point_visible(conn, token, code)
         return await _grid(conn, code)
@@ -102,7 +102,7 @@ async def get_grid(*, conn: asyncpg.Connection, code: str, token: ApiToken) -> G
 async def get_card(*, conn: asyncpg.Connection, code: str, token: ApiToken) -> HazardPointCardPublic:
     """The point's disaster-avoidance card with its grid people and their phones."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        row = await conn.fetchrow(_SQL["hazard_point_card"], code, scoped_person(token))
+        row = await conn.fetchrow(Q["hazard_point_card"], code, scoped_person(token))
         if row is None:
             raise _not_found(code)
         grid = await _grid(conn, code)
@@ -122,14 +122,14 @@ async def replace_grid(
     roles = [role for role in GRID_ROLES if getattr(assignment, role) is not None]
     person_ids = [getattr(assignment, role) for role in roles]
     async with conn.transaction():
-        if await conn.fetchval(_SQL["lock_hazard_point"], code) is None:
+        if await conn.fetchval(Q["lock_hazard_point"], code) is None:
             raise _not_found(code)
-        missing = [row["id"] for row in await conn.fetch(_SQL["people_missing"], sorted(set(person_ids)))]
+        missing = [row["id"] for row in await conn.fetch(Q["people_missing"], sorted(set(person_ids)))]
         if missing:
             names = ", ".join(map(str, missing))
             raise NotFound(f"Person {names} not found" if len(missing) == 1 else f"People {names} not found")
-        await conn.execute(_SQL["vacate_grid_roles"], code, roles)
-        await conn.execute(_SQL["assign_grid"], code, roles, person_ids, author.actor)
+        await conn.execute(Q["vacate_grid_roles"], code, roles)
+        await conn.execute(Q["assign_grid"], code, roles, person_ids, author.actor)
         return await _grid(conn, code)
 
 
@@ -146,7 +146,7 @@ async def create_hazard_point(
     p = point_create
     async with conn.transaction():
         created = await conn.fetchval(
-            _SQL["create_hazard_point"], p.code, *_registry_values(p), *p.documents(), author.actor
+            Q["create_hazard_point"], p.code, *_registry_values(p), *p.documents(), author.actor
         )
         if created is None:
             raise Conflict(f"Hazard point {p.code} already exists")
@@ -158,7 +158,7 @@ async def update_hazard_point(
 ) -> HazardPointDetail:
     """Change any field but the code, validated over the stored point as a new point would be; all or nothing."""
     async with conn.transaction():
-        current = await conn.fetchrow(_SQL["hazard_point_for_update"], code)
+        current = await conn.fetchrow(Q["hazard_point_for_update"], code)
         if current is None:
             raise _not_found(code)
         try:
@@ -171,7 +171,7 @@ async def update_hazard_point(
         if merged.status in UNWATCHED and current["status"] not in UNWATCHED:
             await _refuse_cancelling_with_open_alerts(conn, code, merged.status)
         await conn.execute(
-            _SQL["update_hazard_point"], code, *_registry_values(merged), *point_update.documents(), author.actor
+            Q["update_hazard_point"], code, *_registry_values(merged), *point_update.documents(), author.actor
         )
         return await _detail(conn, code)
 
@@ -179,10 +179,10 @@ async def update_hazard_point(
 async def cancel_hazard_point(*, conn: asyncpg.Connection, code: str, author: ApiToken) -> HazardPointDetail:
     """Take the point out of service (销号) keeping its history; Conflict while it has open alerts."""
     async with conn.transaction():
-        if await conn.fetchrow(_SQL["hazard_point_for_update"], code) is None:
+        if await conn.fetchrow(Q["hazard_point_for_update"], code) is None:
             raise _not_found(code)
         await _refuse_cancelling_with_open_alerts(conn, code, "cancelled")
-        await conn.execute(_SQL["cancel_hazard_point"], code, author.actor)
+        await conn.execute(Q["cancel_hazard_point"], code, author.actor)
         return await _detail(conn, code)
 
 
@@ -193,7 +193,7 @@ UNWATCHED = frozenset({"treated", "relocated", "cancelled"})
 async def _refuse_cancelling_with_open_alerts(conn: asyncpg.Connection, code: str, status: str) -> None:
     """Conflict naming the point's open alerts: a point taken out of monitoring is no longer evaluated, so
     they would never close."""
-    open_alerts = await conn.fetch(_SQL["open_alerts_of_point"], code)
+    open_alerts = await conn.fetch(Q["open_alerts_of_point"], code)
     if open_alerts:
         held_by = ", ".join(f"{row['type']} alert {row['id']}" for row in open_alerts)
         raise Conflict(f"Hazard point {code} has open alerts ({held_by}); resolve them before marking the point "

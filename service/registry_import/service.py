@@ -23,7 +23,7 @@ from service.people import service as person_service
 from service.people.schemas import PersonCreate
 from service.registry_import.sources import BadRow, Ledger, Place, Row
 
-_SQL = sql.queries("intake")
+Q = sql.queries("intake")
 # Say how far the writing is every this many rows (and at the end of each kind).
 PROGRESS_EVERY = 500
 
@@ -138,15 +138,15 @@ async def judge(conn: asyncpg.Connection, ledger: Ledger) -> Judged:
         *(row.data.get("hazard_point") for row in ledger.devices),
         *(row.data.get("point") for row in ledger.grids),
     }
-    registered_points = {r["code"] for r in await conn.fetch(_SQL["registered_point_codes"], _texts(referenced))}
+    registered_points = {r["code"] for r in await conn.fetch(Q["registered_point_codes"], _texts(referenced))}
     device_ids = [row.data.get("id") for row in ledger.devices]
-    registered_devices = {r["id"] for r in await conn.fetch(_SQL["registered_device_ids"], _texts(device_ids))}
+    registered_devices = {r["id"] for r in await conn.fetch(Q["registered_device_ids"], _texts(device_ids))}
     phones = {
         *(row.data.get("phone") for row in ledger.people),
         *(ref for row in ledger.grids for role, ref in row.data.items() if role in GRID_ROLES),
     }
     registered_phones: dict[str, list[asyncpg.Record]] = defaultdict(list)
-    for person in await conn.fetch(_SQL["people_by_phone"], _texts(phones)):
+    for person in await conn.fetch(Q["people_by_phone"], _texts(phones)):
         registered_phones[person["phone"]].append(person)
 
     _check_people(judged, ledger.people, people, registered_phones)

@@ -31,7 +31,7 @@ from service.weather.schemas import (
 
 log = logging.getLogger(__name__)
 
-_SQL = sql.queries("weather")
+Q = sql.queries("weather")
 BROADCAST_COMMAND = "meteorologicalearlywarning"
 # Devices told at once: each send holds a database connection of its own and waits for the broker's PUBACK.
 BROADCAST_CONCURRENCY = 8
@@ -52,13 +52,13 @@ async def create_warning(*, conn: asyncpg.Connection, send_command: SendCommand,
     async with conn.transaction():
         points = await _points_in_area(conn, w)
         point_codes = [p["code"] for p in points]
-        warning_id = await conn.fetchval(_SQL["insert_warning"], w.level, kind, codes,
+        warning_id = await conn.fetchval(Q["insert_warning"], w.level, kind, codes,
                                          json.dumps(polygon) if polygon is not None else None, w.valid_from,
                                          w.valid_to, w.issuer, w.note, author, now)
-        await conn.execute(_SQL["insert_warning_points"], warning_id, point_codes)
+        await conn.execute(Q["insert_warning_points"], warning_id, point_codes)
         tasks = await patrol_tasks.create_rain_tasks(conn, warning_id=warning_id, points=point_codes,
                                                      valid_from=w.valid_from, valid_to=w.valid_to, now=now)
-        devices = [r["id"] for r in await conn.fetch(_SQL["devices_of_points"], point_codes)]
+        devices = [r["id"] for r in await conn.fetch(Q["devices_of_points"], point_codes)]
     params = _broadcast_params(w, points, now)
     commands = await _broadcast(conn, send_command, warning_id, devices, params, now)
     warnings, _ = await _select(conn, WeatherWarningQuery(limit=1), now, warning_id)
@@ -74,7 +74,7 @@ async def list_warnings(*, conn: asyncpg.Connection, query: WeatherWarningQuery,
 
 async def _select(conn: asyncpg.Connection, query: WeatherWarningQuery, now: datetime,
                   warning_id: int | None = None) -> tuple[list[WeatherWarningPublic], int]:
-    rows = await conn.fetch(_SQL["weather_warnings"], warning_id, query.active, now, query.level, query.county_code,
+    rows = await conn.fetch(Q["weather_warnings"], warning_id, query.active, now, query.level, query.county_code,
                             query.limit, query.offset)
     rows, count = split_page(rows, "id")
     return [_public(row) for row in rows], count
@@ -101,9 +101,9 @@ async def _points_in_area(conn: asyncpg.Connection, w: WeatherWarningCreate) -> 
     """The active hazard points whose codes the area names, or whose lon/lat lies in its polygon."""
     kind, codes = w.area
     if codes is not None:
-        return await conn.fetch(_SQL["points_by_codes"], kind, codes)
+        return await conn.fetch(Q["points_by_codes"], kind, codes)
     polygons = w.polygon.polygons
-    candidates = await conn.fetch(_SQL["points_in_bbox"], *geometry.bounds(polygons))
+    candidates = await conn.fetch(Q["points_in_bbox"], *geometry.bounds(polygons))
     return [p for p in candidates if geometry.contains(polygons, p["lon"], p["lat"])]
 
 
@@ -145,7 +145,7 @@ async def _broadcast(conn: asyncpg.Connection, send_command: SendCommand, warnin
     outcomes = await asyncio.gather(*(tell(device) for device in devices))
     try:
         async with conn.transaction():
-            await conn.executemany(_SQL["insert_warning_command"],
+            await conn.executemany(Q["insert_warning_command"],
                                    [(warning_id, o.device_id, o.command_id, o.error, now) for o in outcomes])
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         # The warning is committed and the commands are out (each is recorded with its device); only this
