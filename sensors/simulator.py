@@ -23,8 +23,10 @@ import psycopg
 from sensors.native import gateway_topic
 from sensors.timestamps import format_utc
 from sensors.universal import DP_TOPIC, FRAME_DATA, FRAME_STATUS, encode_frame
+from sql import queries
 
 log = logging.getLogger(__name__)
+Q = queries("simulator")
 
 # A native message carries at most this many readings (SPEC 8 benchmarks batches of 50).
 READINGS_PER_MESSAGE = 50
@@ -64,45 +66,28 @@ def seed_registry(database_url: str, registry: dict | None = None, *, author: st
     """Insert the registry's points, devices, sensors, people and grid, each recording `author` as who wrote it;
     existing rows are left alone."""
     registry = registry or demo_registry()
-    with psycopg.connect(database_url) as conn, conn.transaction():
+    with psycopg.connect(database_url) as conn, conn.transaction(), psycopg.RawCursor(conn) as cur:
         person_ids = {}
         for person in registry["people"]:
-            row = conn.execute("SELECT id FROM person WHERE phone = %s", (person["phone"],)).fetchone()
+            row = cur.execute(Q["person_by_phone"], (person["phone"],)).fetchone()
             if row is None:
-                row = conn.execute(
-                    "INSERT INTO person (name, phone, roles, county_code, created_by)"
-                    " VALUES (%s, %s, %s, '500113', %s) RETURNING id",
-                    (person["name"], person["phone"], person["roles"], author),
-                ).fetchone()
+                row = cur.execute(Q["insert_person"],
+                                  (person["name"], person["phone"], person["roles"], author)).fetchone()
             person_ids[person["key"]] = row[0]
         for p in registry["points"]:
-            conn.execute(
-                "INSERT INTO hazard_point (code, name, type, scale, lon, lat, county_code, township_code,"
-                " village_code, threatened_households, threatened_people, monitoring_plan, created_by)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (code) DO NOTHING",
+            cur.execute(
+                Q["insert_hazard_point"],
                 (p["code"], p["name"], p["type"], p["scale"], p["lon"], p["lat"], p["county_code"],
                  p["township_code"], p["village_code"], p["threatened_households"], p["threatened_people"],
                  json.dumps(p.get("monitoring_plan", {})), author),
             )
             for d in p["devices"]:
-                conn.execute(
-                    "INSERT INTO device (id, hazard_point, protocol, created_by) VALUES (%s, %s, %s, %s)"
-                    " ON CONFLICT (id) DO NOTHING",
-                    (d["id"], p["code"], d["protocol"], author),
-                )
+                cur.execute(Q["insert_device"], (d["id"], p["code"], d["protocol"], author))
                 for s in d["sensors"]:
-                    conn.execute(
-                        "INSERT INTO sensor (device_id, code, kind, hazard_point, reporting_interval_s,"
-                        " v0_mm_per_day, thresholds) VALUES (%s, %s, %s, %s, 600, %s, %s) ON CONFLICT DO NOTHING",
-                        (d["id"], s["code"], s["kind"], p["code"], s.get("v0_mm_per_day"),
-                         json.dumps(s.get("thresholds", {}))),
-                    )
+                    cur.execute(Q["insert_sensor"], (d["id"], s["code"], s["kind"], p["code"], s.get("v0_mm_per_day"),
+                                                     json.dumps(s.get("thresholds", {}))))
             for role, key in p.get("grid", {}).items():
-                conn.execute(
-                    "INSERT INTO grid_assignment (hazard_point, role, person_id, assigned_by) VALUES (%s, %s, %s, %s)"
-                    " ON CONFLICT DO NOTHING",
-                    (p["code"], role, person_ids[key], author),
-                )
+                cur.execute(Q["insert_grid_assignment"], (p["code"], role, person_ids[key], author))
 
 
 @dataclass

@@ -12,6 +12,7 @@ import urllib.request
 import paho.mqtt.client as mqtt
 import psycopg
 
+import sql
 from sensors.native import alert_topic
 from sensors.simulator import demo_registry, seed_registry
 from service.settings import Settings
@@ -22,6 +23,7 @@ API_START_TIMEOUT_S = 30
 # The simulator publishes 72 h of history first; this is ample for it on a loaded machine.
 BACKFILL_TIMEOUT_S = 60
 LEVEL_MARK = {"blue": "BLUE  ", "yellow": "YELLOW", "orange": "ORANGE", "red": "RED   "}
+Q = sql.queries("demo")
 
 
 def _relay(name: str, stream, watch: tuple[str, threading.Event] | None) -> None:
@@ -81,9 +83,9 @@ def _forget_earlier_run(settings: Settings, registry: dict) -> None:
     """Clear the demo points' readings and alerts of an earlier demo, whose timeline would mix with this one."""
     gateways = [d["id"] for p in registry["points"] for d in p["devices"]]
     points = [p["code"] for p in registry["points"]]
-    with psycopg.connect(settings.database_url) as conn, conn.transaction():
-        readings = conn.execute("DELETE FROM reading WHERE device_id = ANY(%s)", (gateways,)).rowcount
-        alerts = conn.execute("DELETE FROM alert WHERE hazard_point = ANY(%s)", (points,)).rowcount
+    with psycopg.connect(settings.database_url) as conn, conn.transaction(), psycopg.RawCursor(conn) as cur:
+        readings = cur.execute(Q["forget_readings"], (gateways,)).rowcount
+        alerts = cur.execute(Q["forget_alerts"], (points,)).rowcount
     if readings or alerts:
         print(f"demo: cleared {readings} readings and {alerts} alerts of the demo points from an earlier run")
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"geohazard-demo-reset-{os.getpid()}")

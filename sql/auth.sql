@@ -21,3 +21,7 @@ ORDER BY id
 SELECT id, name, role, person_id
 FROM api_token
 WHERE token_hash = $1 AND revoked_at IS NULL
+
+-- name: point_assigned
+-- Whether person $2 holds a role in the grid of point $1 (service.auth.scope: what a grid monitor may see).
+SELECT EXISTS (SELECT 1 FROM grid_assignment WHERE hazard_point = $1 AND person_id = $2)

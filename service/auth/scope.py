@@ -8,10 +8,11 @@ A point outside a monitor's grid answers 404, as if it did not exist, so codes d
 
 import asyncpg
 
+import sql
 from service.auth.schemas import ApiToken
 from service.errors import NotFound
 
-_ASSIGNED = "SELECT EXISTS (SELECT 1 FROM grid_assignment WHERE hazard_point = $1 AND person_id = $2)"
+Q = sql.queries("auth")
 
 
 def scoped_person(token: ApiToken) -> int | None:
@@ -22,5 +23,5 @@ def scoped_person(token: ApiToken) -> int | None:
 async def ensure_point_visible(conn: asyncpg.Connection, token: ApiToken, code: str) -> None:
     """404 naming the point when a grid monitor is not assigned to it; nothing for other roles."""
     person = scoped_person(token)
-    if person is not None and not await conn.fetchval(_ASSIGNED, code, person):
+    if person is not None and not await conn.fetchval(Q["point_assigned"], code, person):
         raise NotFound(f"Hazard point {code} not found")

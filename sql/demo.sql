@@ -1,0 +1,10 @@
+-- `geohazard demo` (service.demo), loaded with sql.queries("demo").
+-- Placeholders are $1, $2, ...: psycopg's RawCursor.
+
+-- name: forget_readings
+-- The readings of the demo's devices ($1) from an earlier run.
+DELETE FROM reading WHERE device_id = ANY ($1::text[])
+
+-- name: forget_alerts
+-- The alerts of the demo's points ($1) from an earlier run.
+DELETE FROM alert WHERE hazard_point = ANY ($1::text[])
