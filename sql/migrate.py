@@ -85,8 +85,12 @@ def timescaledb_available(conn: psycopg.Connection) -> bool:
     return bool(row and row[0])
 
 
-def migrate(database_url: str) -> list[Outcome]:
-    """Bring the database up to date; safe to run twice and from two processes at once."""
+def migrate(database_url: str, *, timescaledb: bool = True) -> list[Outcome]:
+    """Bring the database up to date; safe to run twice and from two processes at once.
+
+    `timescaledb=False` leaves the TimescaleDB steps out even where the extension is available (the schema
+    snapshot, sql/schema.sql, is of plain PostgreSQL).
+    """
     ensure_database(database_url)
     outcomes = []
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -98,7 +102,7 @@ def migrate(database_url: str) -> list[Outcome]:
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
             applied = dict(conn.execute("SELECT version, checksum FROM schema_migration").fetchall())
-            timescale = timescaledb_available(conn)
+            timescale = timescaledb and timescaledb_available(conn)
             for migration in available_migrations():
                 outcomes.append(_apply(conn, migration, applied, timescale))
         finally:
