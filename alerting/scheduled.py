@@ -146,7 +146,8 @@ async def _record(conn: asyncpg.Connection, alert: asyncpg.Record, climbed: Chai
         note = "not acknowledged in time, and nobody holds a role in the point's grid"
     else:
         note = f"not acknowledged by {climbed.missed_deadline.isoformat()}; {climbed.whom}"
-    await conn.execute(Q["insert_event"], alert["id"], now, climbed.kind, None, None, ESCALATION_ACTOR, json.dumps(inputs),
-                       json.dumps({"ack_deadline_s": ACK_DEADLINE[alert["level"]].total_seconds()}), None, note)
+    await conn.execute(Q["insert_event"], alert["id"], now, climbed.kind, None, None, ESCALATION_ACTOR,
+                       json.dumps(inputs), json.dumps({"ack_deadline_s": ACK_DEADLINE[alert["level"]].total_seconds()}),
+                       None, note)
     return Escalation(alert_id=alert["id"], hazard_point=alert["hazard_point"], county_code=alert["county_code"],
                       type=alert["type"], level=alert["level"], **vars(climbed))

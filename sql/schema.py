@@ -31,7 +31,8 @@ HEADER = """\
 PG_DUMP_OPTIONS = ("--schema-only", "--no-owner", "--no-privileges", "--no-tablespaces")
 # What pg_dump prints besides the schema: comments, session settings, the search path, the restrict keys.
 _DOLLAR_QUOTE = re.compile(r"\$\w*\$")
-_NOISE = re.compile(r"^(--.*|SET \w+ = .*;|SELECT pg_catalog\.set_config\('search_path', '', false\);|\\(un)?restrict .*)$")
+_NOISE = re.compile(r"^(--.*|SET \w+ = .*;|SELECT pg_catalog\.set_config\('search_path', '', false\);"
+                    r"|\\(un)?restrict .*)$")
 
 
 def pg_dump_path(server_url: str) -> str | None:

@@ -187,7 +187,8 @@ def _assignee_step(task, chain: Chain) -> int:
 async def _record(conn: asyncpg.Connection, task: asyncpg.Record, climbed: ChainStep, now: datetime) -> TaskEscalation:
     await conn.execute(Q["set_task_escalation"], task["id"], climbed.step, climbed.next_deadline)
     inputs = {"step": climbed.step, "person": climbed.told, "due_at": task["due_at"].isoformat(),
-              "missed_deadline": climbed.missed_deadline.isoformat(), "next_deadline": climbed.next_deadline.isoformat()}
+              "missed_deadline": climbed.missed_deadline.isoformat(),
+              "next_deadline": climbed.next_deadline.isoformat()}
     what = f"{task['regime'].replace('_', ' ')} patrol of {task['hazard_point']} due {task['due_at'].isoformat()}"
     if climbed.told is None:
         note = f"{what} is overdue, and nobody holds a role in the point's grid"

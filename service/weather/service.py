@@ -15,8 +15,8 @@ import asyncpg
 import psycopg
 
 import sql
-from alerting.patrols import tasks as patrol_tasks
 from alerting.effects import COMMAND_FAILURES, SendCommand
+from alerting.patrols import tasks as patrol_tasks
 from sensors.commands import MAX_EFFECTIVE_TIME_S
 from service.errors import Invalid
 from service.pagination import split_page
