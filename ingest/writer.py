@@ -11,7 +11,7 @@ import asyncpg
 
 from ingest.commands import PreparedAnswer
 from sensors.readings import Reading
-from sensors.universal import DeviceStatus
+from sensors.status import DeviceStatus
 from sql import queries
 
 log = logging.getLogger(__name__)
