@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from alerting.scheduled import GRID_CHAIN, ChainStep, chain_step, following_deadline, next_step
-from service.settings import Settings
+from runtime.settings import Settings
 from sql import queries
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,8 @@ import asyncpg
 import sql
 from alerting import flows
 from alerting.kernels import LEVEL_NAMES, haversine_m
-from ingest.writer import notices_of
+from runtime.notices import notices_of
+from runtime.settings import Settings
 from sensors.readings import Reading, build_reading
 from service.auth.schemas import ApiToken
 from service.auth.scope import ensure_point_visible, scoped_person
@@ -31,7 +32,6 @@ from service.patrols.schemas import (
     PatrolTaskQuery,
     PhotoPublic,
 )
-from service.settings import Settings
 
 _SQL = sql.queries("patrols")
 # A report's measurements are readings: stored, and announced to the engine, as ingest does it.

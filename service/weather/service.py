@@ -16,7 +16,7 @@ import psycopg
 
 import sql
 from alerting import patrols
-from alerting.effects import COMMAND_FAILURES, SendCommand
+from runtime.commands import COMMAND_FAILURES, SendCommand
 from sensors.commands import MAX_EFFECTIVE_TIME_S
 from service.errors import Invalid
 from service.pagination import split_page
