@@ -1,6 +1,6 @@
 """The database's shape and words: forward-only migrations, named queries, and the runner that applies them.
 
-It imports nothing from the other packages; they load their SQL from here.
+The bottom layer: it imports nothing from the other packages; they load their SQL from here.
 """
 
 import re
