@@ -36,7 +36,7 @@ def test_each_subcommand_explains_itself(name):
 
 def test_acl_help_says_a_device_can_still_name_another_in_its_dp_frames():
     text = " ".join(geohazard("acl", "--help").stdout.split())
-    assert "can still send frames naming another device" in text and "Manual devices" in text
+    assert "can still send frames naming another universal device" in text and "Manual devices" in text
 
 
 def test_an_unreachable_database_is_named_with_how_to_start_it():
