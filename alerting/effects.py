@@ -20,11 +20,12 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from alerting.kernels import LEVEL_NAMES, ORANGE, YELLOW
+from runtime.commands import COMMAND_FAILURES, SendCommand
 from sensors.commands import MAX_INTERVAL_S
 from sensors.kinds import DISPLACEMENT_KINDS
 from sql import queries
@@ -34,14 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Q = queries("lifecycle")
-
-# send_command(device_id, name, params) records the command in device_command, publishes it and
-# returns its command id.
-SendCommand = Callable[[str, str, Mapping[str, object]], Awaitable[str]]
-# What a failed send may raise: an unregistered device (LookupError), parameters the command refuses
-# (ValueError), a publish the broker did not acknowledge (RuntimeError), a lost connection (OSError).
-# One failed device must not keep the others at their slow interval.
-COMMAND_FAILURES = (LookupError, ValueError, RuntimeError, OSError)
 
 # SPEC 4.4 defaults: how soon the monitor must have looked at the slope, by the alert's level.
 VERIFICATION_DUE = {

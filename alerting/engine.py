@@ -15,25 +15,22 @@ attempt that could not finish.
 import asyncio
 import logging
 import math
-import threading
 from datetime import datetime, timezone
 
 import asyncpg
-import paho.mqtt.client as mqtt
-import psycopg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from alerting import outbox
 from alerting.baseline import refresh_baselines
-from alerting.effects import SendCommand
 from alerting.evaluate import assess, load_window
 from alerting.flows import Change, apply_assessment
 from alerting.patrols.tasks import run_regimes
 from alerting.scheduled import escalate_overdue
 from alerting.window import WindowStore
-from ingest.commands import send_command
-from ingest.writer import READINGS_CHANNEL, parse_stored_notice
-from service.settings import Settings
+from runtime.commands import CommandSender
+from runtime.mqtt import new_client, service_client_id
+from runtime.notices import READINGS_CHANNEL, parse_stored_notice
+from runtime.settings import Settings
 from sql import queries
 
 log = logging.getLogger(__name__)
@@ -86,13 +83,9 @@ class Engine:
         self._wake = asyncio.Event()
         self._owed = asyncio.Event()
         self._owed.set()  # at start: whatever a killed engine or API process left owed
-        self._carrier = outbox.Carrier(self._publish_point, self._commands_by)
-        self._command_conn: psycopg.Connection | None = None
-        self._command_lock = threading.Lock()
-        self._mqtt = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"geohazard-engine-{id(self):x}",
-                                 protocol=mqtt.MQTTv311)
-        if settings.mqtt_username:
-            self._mqtt.username_pw_set(settings.mqtt_username, settings.mqtt_password)
+        self._mqtt = new_client(settings.mqtt_login, service_client_id("engine"))
+        self._commands = CommandSender(settings, self._mqtt, keep_connection=True)
+        self._carrier = outbox.Carrier(self._publish_point, self._commands.by)
         self._baselines_per_run = max(1, math.ceil(BASELINE_SENSORS_PER_DAY * settings.engine_interval_s / 86_400))
         # Set once the engine listens for new readings; from then on none is missed by the event path.
         self.listening = asyncio.Event()
@@ -129,8 +122,7 @@ class Engine:
             self._mqtt.disconnect()
             self._mqtt.loop_stop()
             await self._pool.close()
-            if self._command_conn is not None:
-                self._command_conn.close()
+            self._commands.close()
 
     async def cycle(self) -> None:
         """The scheduled full evaluation."""
@@ -196,27 +188,6 @@ class Engine:
 
     async def _publish_point(self, conn: asyncpg.Connection, county: str, point: str) -> None:
         await outbox.publish_current_alert(self._mqtt, conn, self.settings.topic_root, county, point)
-
-    def _commands_by(self, actor: str) -> SendCommand:
-        """Record and publish downlink commands as `actor` (the CLI's own path), on a worker thread."""
-
-        async def send(device_id: str, name: str, params) -> str:
-            return await asyncio.to_thread(self._send_command, device_id, name, params, actor)
-
-        return send
-
-    def _send_command(self, device_id: str, name: str, params, actor: str) -> str:
-        # One connection kept for commands: a storm sends thousands, and a connection each doubled their cost.
-        with self._command_lock:
-            try:
-                if self._command_conn is None or self._command_conn.closed:
-                    self._command_conn = psycopg.connect(self.settings.database_url, autocommit=True)
-                return send_command(self._command_conn, self._mqtt, settings=self.settings, device_id=device_id,
-                                    name=name, params=params, sent_by=actor)
-            except psycopg.OperationalError as exc:  # an OSError for the effects: noted, and tried again later
-                if self._command_conn is not None:
-                    self._command_conn.close()
-                raise ConnectionError(f"the database did not take the command: {exc}") from exc
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """Keep a connection LISTENing for ingest's notifications; reconnect if it breaks."""

@@ -34,8 +34,9 @@ import asyncpg
 import paho.mqtt.client as mqtt
 
 from alerting.channels.notifications import alert_document
-from alerting.effects import PASSING_FAILURES, RAISES, SendCommand, sampling_effect, verification_effect
+from alerting.effects import PASSING_FAILURES, RAISES, sampling_effect, verification_effect
 from alerting.flows import Change
+from runtime.commands import SendCommand
 from sensors.native import alert_topic
 from sql import queries
 

@@ -39,10 +39,10 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for service and tests
 
+from runtime.settings import Settings  # noqa: E402
 from service import db as service_db  # noqa: E402
 from service.app import WORKER_HEADER, worker_pool_size  # noqa: E402
 from service.auth import create_token  # noqa: E402
-from service.settings import Settings  # noqa: E402
 from tests.fault import geohazard_env, migrate  # noqa: E402
 from tests.servers import ROOT, TempMosquitto, TempPostgres, free_port, log_tail  # noqa: E402
 

@@ -37,7 +37,7 @@ from psycopg import sql
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the repository, for alerting and sql
 
-from alerting.replay_series import (  # noqa: E402
+from service.replay_series import (  # noqa: E402
     Series,
     SeriesError,
     SeriesReplay,
@@ -46,7 +46,7 @@ from alerting.replay_series import (  # noqa: E402
     replay_series,
 )
 from alerting.rules import RULE_VERSION  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from runtime.settings import Settings  # noqa: E402
 from sql.migrate import migrate  # noqa: E402
 
 SCIENCE_DIR = REPO.parent / "shared" / "science"

@@ -1,4 +1,4 @@
-"""`geohazard acl`: Mosquitto's listeners, password files and ACL from the registry (SPEC 2.4).
+"""Mosquitto's listeners, password files and ACL from the registry (SPEC 2.4), for `geohazard acl`.
 
 The broker gets two listeners (Mosquitto's per_listener_settings), each with its own password file:
 - the devices' listener (1883, the one published to the field) admits only devices and gateways, each
@@ -33,8 +33,9 @@ from pathlib import Path
 import psycopg
 
 import sql
+from runtime.mqtt import SERVICE_CLIENT_ID_PREFIX, broker_login
+from runtime.settings import Settings
 from sensors.commands import NATIVE
-from service.settings import Settings, broker_login
 
 Q = sql.queries("commands")
 # mosquitto_passwd's defaults in Mosquitto 2.0: 12 random salt bytes, 101 PBKDF2-SHA512 iterations.
@@ -53,9 +54,6 @@ _ADVISORY_LOCK_ID = 0x6765_6F61  # "geoa"
 _ACCOUNT_NAME = re.compile(r"^[^\s/+#:\x00-\x1f\x7f]+$")
 CREDENTIALS_COLUMNS = ("device_id", "protocol", "hazard_point", "mqtt_username", "mqtt_password")
 DEVICE_PORT = 1883
-# The client ids of the geohazard processes besides ingest's (GEOHAZARD_INGEST_CLIENT_ID, and that id with
-# -<n> for its workers) start with this: geohazard-api-, -engine-, -cli-, -demo-. No device id may.
-SERVICE_CLIENT_ID_PREFIX = "geohazard-"
 # The files, in the directory the broker includes (include_dir); Mosquitto reads only the *.conf as config.
 BROKER_CONF = "auth.conf"
 DEVICE_PASSWORDS = "devices.passwd"
@@ -331,64 +329,3 @@ def _check_names(accounts: list[Account], services: list[ServiceAccount], ingest
 def _some(accounts: list[Account], shown: int = 5) -> str:
     names = ", ".join(a.device_id for a in accounts[:shown])
     return names + (f" and {len(accounts) - shown} more" if len(accounts) > shown else "")
-
-
-# --- `geohazard acl` ---------------------------------------------------------------------------
-
-# What the broker enforces and what it cannot, for --help; the README's security section says the same.
-IDENTITY = (
-    "What the broker enforces: a device logs in only with its own password and only on the devices' listener; "
-    "its client id is its user name, so it cannot take another device's id or a geohazard process's session; "
-    "a gateway publishes only its own topics, a universal device only $dp and its own answers, and each reads "
-    "only its own commands. What it cannot: a universal device's id travels inside its $dp frame, every universal "
-    "device may publish $dp, and MQTT 3.1.1 does not tell ingest who published a message, so a universal device "
-    "with valid credentials can still send frames naming another universal device (readings stored under it, "
-    "its battery level). Ingest cannot see who published, so device health has no flag for it; it dead-letters "
-    "$dp frames naming a native gateway or a manual device. Manual devices (measured by hand) get no account.")
-
-
-def add_parser(subparsers) -> None:
-    """Register `geohazard acl`."""
-    p = subparsers.add_parser(
-        "acl", help="write the broker's listeners, password files and ACL from the registry",
-        description="Write into --config-dir the broker's listeners (auth.conf, for Mosquitto's include_dir), "
-                    "the devices' and the services' password files and the ACL, from the device registry. "
-                    "Devices and gateways log in on --device-port with their id as user name, which becomes "
-                    "their client id, and may publish only their own topics. The geohazard processes log in on "
-                    "their own listener, the port of GEOHAZARD_MQTT_URL, which admits only the service account "
-                    "of GEOHAZARD_MQTT_URL (may do everything) and ingest's of GEOHAZARD_INGEST_MQTT_URL (may only "
-                    "read what devices send). Devices without a password get one, written once to "
-                    "--credentials-out (mode 0600) for the installer; only hashes are stored. Running it again "
-                    "without new devices changes nothing. Reload the broker (SIGHUP) afterwards, or restart it "
-                    "when auth.conf changed. " + IDENTITY)
-    p.add_argument("--config-dir", required=True, type=Path,
-                   help="the directory Mosquitto includes (include_dir), as the broker sees it; it must exist")
-    p.add_argument("--device-port", type=int, default=DEVICE_PORT,
-                   help=f"port of the devices' listener (default {DEVICE_PORT})")
-    p.add_argument("--credentials-out", type=Path,
-                   help="CSV to create (mode 0600) with the new passwords; needed when there are any")
-    p.add_argument("--rotate", action="append", default=[], metavar="DEVICE",
-                   help="give this device a new password (repeatable)")
-    p.set_defaults(func=cmd_acl)
-
-
-def cmd_acl(settings: Settings, args) -> None:
-    from service.cli import NotReady, check_postgres
-
-    check_postgres(settings)
-    try:
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
-            outcome = generate(conn, settings=settings, config_dir=args.config_dir, device_port=args.device_port,
-                               credentials_out=args.credentials_out, rotate=tuple(args.rotate))
-    except (AclError, OSError) as exc:
-        raise NotReady(str(exc)) from None
-    for name in (BROKER_CONF, DEVICE_PASSWORDS, SERVICE_PASSWORDS, ACL):
-        print(f"{args.config_dir / name}: {'written' if name in outcome.written else 'unchanged'}")
-    print(f"{outcome.accounts} device(s) and the service account(s) {', '.join(outcome.services)}")
-    if outcome.new_passwords:
-        print(f"{len(outcome.new_passwords)} new password(s) in {args.credentials_out} (mode 0600): configure the "
-              "devices with them, then delete the file; only their hashes are kept")
-    if BROKER_CONF in outcome.written:
-        print("restart the broker to apply the listeners (docker compose restart mqtt); a reload does not")
-    elif outcome.written:
-        print("reload the broker to apply: kill -HUP <mosquitto pid> (docker compose kill -s HUP mqtt)")

@@ -31,7 +31,7 @@ from ingest.quality import SeriesQuality
 from ingest.receiver import ReceiverConfig
 from ingest.routing import Limits, add_message, subscriptions
 from ingest.writer import KEPT_PAYLOAD_BYTES, Batch, DeadLetter, Rows, Written, prepare, write_batch
-from service.settings import Settings
+from runtime.settings import Settings
 from sql import queries
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import psycopg
 
-from ingest.writer import notices_of
+from runtime.notices import notices_of
 from sql import queries
 
 Q = queries("ingest")

@@ -46,7 +46,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-import paho.mqtt.client as mqtt
+from runtime.mqtt import BrokerLogin, new_client
 
 # Waiting longer than this between reconnection attempts only delays recovery.
 MAX_RECONNECT_DELAY_S = 30
@@ -124,15 +124,12 @@ class Receiver:
         self._outstanding = 0  # of this connection's messages, received and not acknowledged
         self._outstanding_bytes = 0  # their payloads' bytes, as passed on
         self._room = threading.Condition()
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=config.client_id,
+        client = new_client(
+            BrokerLogin(config.host, config.port, config.username, config.password),
+            config.client_id,
             clean_session=False,  # a persistent session: the broker keeps what we have not acknowledged
-            protocol=mqtt.MQTTv311,
             manual_ack=True,
         )
-        if config.username:
-            client.username_pw_set(config.username, config.password)
         client.reconnect_delay_set(min_delay=1, max_delay=MAX_RECONNECT_DELAY_S)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

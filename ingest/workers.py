@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from service.settings import Settings
+from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 

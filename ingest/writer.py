@@ -4,22 +4,20 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import NamedTuple
 
 import asyncpg
 
 from ingest.commands import PreparedAnswer
+from runtime.notices import notices_of
 from sensors.readings import Reading
-from sensors.universal import DeviceStatus
+from sensors.status import DeviceStatus
 from sql import queries
 
 log = logging.getLogger(__name__)
 Q = queries("ingest")
 COMMANDS_Q = queries("commands")
-# PostgreSQL's NOTIFY payload limit is 8000 bytes; stay clear of it with multi-byte ids.
-NOTIFY_PAYLOAD_BYTES = 7000
-READINGS_CHANNEL = "readings_stored"
 _READING_COLUMNS = list(Reading._fields)  # device_id, sensor_code, ts, kind, value, fields, quality, server_timed
 # A reading without fields, flags or server time is COPYed without those columns, whose defaults (null,
 # '{}', false) are its values: asyncpg encodes the text[] of flags at half the cost of the whole row.
@@ -313,32 +311,6 @@ def stored_notices(rows: Rows | None, cleared: list[tuple[str, str, datetime]] =
         if known is None or ts < known:
             earliest[device_id] = ts
     return notices_of(earliest)
-
-
-def notices_of(earliest: dict[str, datetime]) -> list[str]:
-    """JSON objects of device id -> epoch seconds of its earliest new reading, split to fit PostgreSQL's
-    NOTIFY payload limit of 8000 bytes."""
-    notices, current, size = [], {}, 2
-    for device_id in sorted(earliest):
-        entry = len(json.dumps(device_id)) + 24  # the id, a colon, a comma and the number
-        if current and size + entry > NOTIFY_PAYLOAD_BYTES:
-            notices.append(json.dumps(current, separators=(",", ":")))
-            current, size = {}, 2
-        current[device_id] = earliest[device_id].timestamp()
-        size += entry
-    return notices + ([json.dumps(current, separators=(",", ":"))] if current else [])
-
-
-def parse_stored_notice(payload: str) -> dict[str, datetime | None]:
-    """Device id -> its earliest reading in the batch, from one of `stored_notices`; None for the time
-    when an ingest from before this format sent a comma-separated list of ids (during a rolling upgrade)."""
-    try:
-        earliest = json.loads(payload)
-    except ValueError:
-        earliest = None
-    if not isinstance(earliest, dict):  # the old list; one numeric id alone also parses as JSON
-        return dict.fromkeys(filter(None, payload.split(",")))
-    return {device_id: datetime.fromtimestamp(ts, tz=timezone.utc) for device_id, ts in earliest.items()}
 
 
 def _count(status: str) -> int:

@@ -4,16 +4,13 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
 
 import msgspec
 
 from sensors.kinds import ALL_KINDS
 from sensors.readings import _GOOD_NAMES, BadReading, Reading, as_number, build_reading_within, value_only_kinds
+from sensors.status import DeviceStatus
 from sensors.timestamps import EARLIEST, parse_utc
-
-if TYPE_CHECKING:  # universal imports this module's MalformedMessage; the status shape is its
-    from sensors.universal import DeviceStatus
 
 # Keys of a reading object that are about the reading, not measured fields.
 _ENVELOPE_KEYS = frozenset({"sensor", "ts", "kind"})
@@ -198,10 +195,8 @@ def _reading(item: object, gateway: str, received_at, future_after, stale_before
     return build_reading_within(gateway, sensor, ts, kind, raw_fields, future_after, stale_before, server_timed)
 
 
-def decode_status(payload: bytes, *, topic_gateway: str, received_at: datetime) -> "DeviceStatus":
+def decode_status(payload: bytes, *, topic_gateway: str, received_at: datetime) -> DeviceStatus:
     """A native status message: battery_pct, supply_v, signal, temp_c, sensor_state (any may be missing)."""
-    from sensors.universal import DeviceStatus  # the one status shape of both protocols
-
     try:
         body = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

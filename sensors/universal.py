@@ -11,6 +11,7 @@ from types import MappingProxyType
 from sensors.kinds import KINDS, REQUIRED_FIELDS
 from sensors.native import MalformedMessage
 from sensors.readings import BadReading, Reading, as_number, build_reading
+from sensors.status import DeviceStatus
 from sensors.timestamps import parse_utc
 
 DP_TOPIC = "$dp"
@@ -53,34 +54,6 @@ _COORDINATE_RANGES = {"lon": (-180.0, 180.0), "lat": (-90.0, 90.0)}
 ACCEL_UNIT_TO_MG = {"mg": 1.0, "g": 1000.0}
 _ACCEL_FIELDS = KINDS["accel"].fields
 _NO_ACCEL_UNITS: Mapping[str, str] = MappingProxyType({})
-
-
-@dataclass
-class DeviceStatus:
-    """A device's health from a status frame; any field the device left out is None."""
-
-    device_id: str
-    at: datetime  # the frame's time key if it had one, else the time of receipt
-    supply_v: float | None = None
-    solar_v: float | None = None
-    battery_pct: float | None = None
-    temp_c: float | None = None
-    humidity_pct: float | None = None
-    lon: float | None = None
-    lat: float | None = None
-    signal_4g: float | None = None
-    signal_nb: float | None = None
-    signal_bd: float | None = None
-    signal: float | None = None  # a native gateway's one signal figure
-    sw_version: str | None = None
-    # sensorCode -> 0 ok, -1 power error, -2 data error, -3 no data
-    sensor_state: dict[str, int] = field(default_factory=dict)
-    raw: dict = field(default_factory=dict)  # the status object as sent
-
-    @property
-    def signal_strength(self) -> float | None:
-        """The one signal figure kept on the device: the native one, else 4G, NB-IoT, BeiDou."""
-        return next((s for s in (self.signal, self.signal_4g, self.signal_nb, self.signal_bd) if s is not None), None)
 
 
 @dataclass

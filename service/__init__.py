@@ -1,4 +1,6 @@
-"""The service edge: configuration, the HTTP API and the `geohazard` command that starts every process.
+"""The service edge: the HTTP API, its pages, the `geohazard` command that starts every process (`cli`), and
+the tools that join ingest and the engine (`replay_series`, `demo`).
 
-It may import every other package; nothing else imports it except `service.settings`.
+The top layer: it may import every other package (`runtime`, `ingest`, `alerting`, `sensors`, `sql`);
+nothing imports it.
 """

@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime.settings import Settings, get_settings
 from service import db, errors, health
 from service.alerts.router import router as alerts_router
 from service.auth.dependencies import current_token
@@ -26,7 +27,6 @@ from service.hazard_points.router import router as hazard_points_router
 from service.intake.router import router as intake_router
 from service.patrols.router import router as patrols_router
 from service.people.router import router as people_router
-from service.settings import Settings, get_settings
 from service.weather.router import router as weather_router
 
 log = logging.getLogger(__name__)

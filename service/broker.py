@@ -7,19 +7,14 @@ topic, tasks, sampling commands) is recorded with the change and carried out her
 next change of the alert, carries it out once the broker is back.
 """
 
-import asyncio
 import logging
-import uuid
-from collections.abc import Mapping
 
 import asyncpg
-import paho.mqtt.client as mqtt
-import psycopg
 
 from alerting import outbox
-from alerting.effects import SendCommand
-from ingest import commands
-from service.settings import Settings
+from runtime.commands import CommandSender, SendCommand
+from runtime.mqtt import new_client, service_client_id
+from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 KEEPALIVE_S = 30
@@ -30,10 +25,8 @@ class Broker:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"geohazard-api-{uuid.uuid4().hex[:8]}",
-                                   protocol=mqtt.MQTTv311)
-        if settings.mqtt_username:
-            self._client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
+        self._client = new_client(settings.mqtt_login, service_client_id("api"))
+        self._commands = CommandSender(settings, self._client, keep_connection=False)
 
     def start(self) -> None:
         """Connect in the background; paho keeps retrying while the broker is away."""
@@ -53,16 +46,4 @@ class Broker:
 
     def commands_by(self, actor: str) -> SendCommand:
         """A `send_command` for the lifecycle's effects, recording `actor` as the sender."""
-
-        async def send(device_id: str, name: str, params: Mapping[str, object]) -> str:
-            return await asyncio.to_thread(self._send, device_id, name, params, actor)
-
-        return send
-
-    def _send(self, device_id: str, name: str, params: Mapping[str, object], sent_by: str) -> str:
-        try:
-            with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
-                return commands.send_command(conn, self._client, settings=self.settings, device_id=device_id,
-                                             name=name, params=params, sent_by=sent_by)
-        except psycopg.OperationalError as exc:  # an OSError for the effects: noted, and the next sensor tried
-            raise ConnectionError(f"the database did not take the command: {exc}") from exc
+        return self._commands.by(actor)

@@ -13,9 +13,10 @@ import paho.mqtt.client as mqtt
 import psycopg
 
 import sql
+from runtime.mqtt import new_client, service_client_id
+from runtime.settings import Settings
 from sensors.native import alert_topic
 from sensors.simulator import demo_registry, seed_registry
-from service.settings import Settings
 from sql.migrate import migrate
 
 # How long the API gets to answer /readyz before the demo gives up and says so.
@@ -69,9 +70,7 @@ def _watch_alerts(settings: Settings) -> mqtt.Client:
         print(f">>> {LEVEL_MARK.get(alert['level'], alert['level'])} {alert['type']} alert #{alert['id']} at "
               f"{point} ({alert['state']}): {reasons}", flush=True)
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"geohazard-demo-watch-{os.getpid()}")
-    if settings.mqtt_username:
-        client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
+    client = new_client(settings.mqtt_login, service_client_id("demo-watch"))
     client.on_message = on_message
     client.on_connect = lambda c, *_: c.subscribe(f"{settings.topic_root}/alerts/#", qos=1)
     client.connect(settings.mqtt_host, settings.mqtt_port)
@@ -88,9 +87,7 @@ def _forget_earlier_run(settings: Settings, registry: dict) -> None:
         alerts = cur.execute(Q["forget_alerts"], (points,)).rowcount
     if readings or alerts:
         print(f"demo: cleared {readings} readings and {alerts} alerts of the demo points from an earlier run")
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"geohazard-demo-reset-{os.getpid()}")
-    if settings.mqtt_username:
-        client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
+    client = new_client(settings.mqtt_login, service_client_id("demo-reset"))
     client.connect(settings.mqtt_host, settings.mqtt_port)
     client.loop_start()
     for p in registry["points"]:

@@ -9,7 +9,7 @@ SQL of its own. Every file follows the same conventions:
   `($n::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g WHERE g.hazard_point = <point> AND g.person_id = $n))`,
   $n being NULL for every caller who sees all points.
 
-It imports nothing from the other packages; they load their SQL from here.
+The bottom layer: it imports nothing from the other packages; they load their SQL from here.
 """
 
 import re

@@ -1,4 +1,4 @@
--- Queries of `geohazard replay-series` (alerting/replay_series.py): one series replayed through the
+-- Queries of `geohazard replay-series` (service/replay_series.py): one series replayed through the
 -- engine against temporary twins of the tables it reads and writes, inside a transaction rolled back.
 
 -- name: has_sensor_baseline

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from service.settings import Settings
+from runtime.settings import Settings
 from sql.migrate import migrate
 from tests.support import Publisher
 

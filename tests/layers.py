@@ -1,8 +1,11 @@
-"""The project's import graph, read from the source with `ast`: package edges, module cycles, long functions.
+"""The project's import graph, read from the source with `ast`: package edges, module cycles, long functions,
+and the layering every import must follow (`ALLOWED`, checked by tests/test_layers.py).
 
-    python -m tests.layers            package -> package edges, import cycles between modules, longest functions
+    python -m tests.layers            package -> package edges, imports against the layers, import cycles
+                                      between modules, longest functions
 
-Every import counts, a function's lazy import too: it ties the modules together all the same.
+Every import counts, a function's lazy import and one under TYPE_CHECKING too: it ties the modules together
+all the same.
 """
 
 import ast
@@ -12,7 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("sql", "sensors", "ingest", "alerting", "service")
+PACKAGES = ("sql", "sensors", "runtime", "ingest", "alerting", "service")
+# The layers, bottom up: what each package may import besides itself. ingest and alerting stand side by side
+# on runtime and never import each other; service, on top, may import everything below it.
+ALLOWED = {
+    "sql": set(),
+    "sensors": {"sql"},
+    "runtime": {"sql", "sensors"},
+    "ingest": {"sql", "sensors", "runtime"},
+    "alerting": {"sql", "sensors", "runtime"},
+    "service": {"sql", "sensors", "runtime", "ingest", "alerting"},
+}
 
 
 def modules() -> Iterator[tuple[str, Path]]:
@@ -65,6 +78,12 @@ def package_edges(edges: dict[str, set[str]]) -> dict[tuple[str, str], list[str]
             if package_of(source) != package_of(target):
                 found[(package_of(source), package_of(target))].append(f"{source} -> {target}")
     return dict(found)
+
+
+def against_layers(edges: dict[str, set[str]]) -> list[str]:
+    """The module imports that break `ALLOWED`, as "importer -> imported"."""
+    return sorted(f"{source} -> {target}" for source, targets in edges.items() for target in targets
+                  if package_of(target) != package_of(source) and package_of(target) not in ALLOWED[package_of(source)])
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -123,6 +142,10 @@ def main() -> None:
     print("package -> package (module imports making the edge)")
     for (source, target), uses in sorted(package_edges(edges).items()):
         print(f"  {source} -> {target}: {len(uses)}")
+    wrong = against_layers(edges)
+    print(f"imports against the layers: {len(wrong)}")
+    for use in wrong:
+        print(f"  {use}")
     found = cycles(edges)
     print(f"import cycles between modules: {len(found)}")
     for component in found:

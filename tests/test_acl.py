@@ -25,6 +25,7 @@ import pytest
 
 from ingest import acl
 from ingest.acl import ACL, BROKER_CONF, DEVICE_PASSWORDS, SERVICE_PASSWORDS, AclError, generate, password_matches
+from service.cli import acl as acl_cli
 from tests.servers import TempMosquitto, accepts_connections, free_port
 from tests.support import WAIT_S, fetch, register, wait_until
 
@@ -449,7 +450,7 @@ def test_the_service_account_may_use_the_dollar_topics_by_name(acl_settings, fil
 
 def _run(settings, *argv):
     parser = argparse.ArgumentParser(prog="geohazard")
-    acl.add_parser(parser.add_subparsers(dest="command", required=True))
+    acl_cli.add_acl(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["acl", *argv])
     args.func(settings, args)
 

@@ -11,7 +11,7 @@ import pytest
 from psycopg import sql
 
 from alerting.kernels import haversine_m as distance_m
-from ingest.writer import READINGS_CHANNEL, parse_stored_notice
+from runtime.notices import READINGS_CHANNEL, parse_stored_notice
 from service.auth import create_token
 from tests.support import Subscriber, fetch, wait_until
 from tests.test_api import admin, bearer, client, insert_alert, post_point, viewer  # noqa: F401 (fixtures)

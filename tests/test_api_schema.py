@@ -22,9 +22,9 @@ from psycopg import sql
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 
+from runtime.settings import Settings
 from service.app import create_app
 from service.auth import create_token
-from service.settings import Settings
 from tests.conftest import SERVER_URL, _drop, _url_for
 from tests.support import Publisher, register
 from tests.test_api import SPEC_POINT, T0, bearer, insert_alert

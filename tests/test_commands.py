@@ -12,8 +12,10 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
-from ingest import commands as command_service
-from ingest.commands import UnknownDevice, record_answer, send_command
+from ingest.commands import record_answer
+from runtime.checks import NotReady
+from runtime.commands import CommandNotSent, UnknownDevice, send_command
+from service.cli import command as command_cli
 from tests.support import Subscriber, fetch, register, wait_until
 
 GATEWAY = "GW-500113-0001"
@@ -112,7 +114,7 @@ def test_a_manual_device_takes_no_command_and_none_is_recorded(settings, conn, c
 def test_a_command_through_a_disconnected_client_is_refused_and_not_recorded(settings, conn, device):
     offline = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)  # never connected
     # Refused up front: paho would otherwise queue it and send it after reconnecting, unrecorded.
-    with pytest.raises(command_service.CommandNotSent, match="is not connected"):
+    with pytest.raises(CommandNotSent, match="is not connected"):
         _send(conn, offline, settings, device, "getstatus", {})
     assert fetch(settings.database_url, "SELECT count(*) FROM device_command") == [(0,)]
 
@@ -169,7 +171,7 @@ def test_an_answer_naming_another_command_is_kept_without_a_result(settings, con
 
 def _run(settings, *argv):
     parser = argparse.ArgumentParser(prog="geohazard")
-    command_service.add_parser(parser.add_subparsers(dest="command", required=True))
+    command_cli.add_command(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["command", *argv])
     args.func(settings, args)
 
@@ -192,7 +194,5 @@ def test_the_command_subcommand_lists_commands_with_their_answers(settings, conn
 
 
 def test_the_command_subcommand_explains_bad_parameters(settings, device):
-    from service.cli import NotReady
-
     with pytest.raises(NotReady, match="settime: missing server"):
         _run(settings, device, "settime")

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from ingest.commands import send_command
 from ingest.consumer import Consumer
+from runtime.commands import send_command
 from sensors.timestamps import format_utc
 from sensors.universal import DP_TOPIC, FRAME_DATA, FRAME_STATUS, encode_frame
 from tests.support import Publisher, fetch, forget_session, register, running, wait_until

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alerting.replay_series import read_series
+from service.replay_series import read_series
 from tests.support import fetch, register
 from tests.test_cli import geohazard
 

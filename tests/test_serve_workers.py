@@ -14,9 +14,9 @@ import httpx
 import psycopg
 import pytest
 
+from runtime.settings import Settings
 from service.auth import create_token
-from service.cli import _warn_if_postgres_lacks_connections
-from service.settings import Settings
+from service.cli.processes import _warn_if_postgres_lacks_connections
 from tests.servers import ROOT, free_port, log_tail
 from tests.support import wait_until
 

@@ -14,7 +14,8 @@ from alerting.evaluate import assess, family_windows, load_family, load_window
 from alerting.rules import RAIN_WINDOW_BINS, WINDOW_BINS
 from alerting.window import WindowStore
 from ingest import quarantine
-from ingest.writer import lay_out, parse_stored_notice, stored_notices
+from ingest.writer import lay_out, stored_notices
+from runtime.notices import parse_stored_notice
 from sensors.readings import Reading
 from tests.support import register
 

@@ -4,5 +4,5 @@ Every alert change is an `alert_event` row, and every row is one notification: i
 (`notifications`). A trigger NOTIFYs `alert_event` with the id on commit and queues the webhook
 deliveries in the same transaction (sql/migrations/0008). `webhooks` posts them, signed and retried;
 `stream` fans them out to SSE clients; `cap` writes an alert as CAP XML. Imports `sql` and
-`service.settings`, never the HTTP layer.
+`runtime.settings`, never the HTTP layer.
 """

@@ -37,7 +37,7 @@ import asyncpg
 import httpx
 
 from alerting.channels.notifications import CHANNEL, Q, Listener, listen, notifications_by_id, unlisten
-from service.settings import Settings
+from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 

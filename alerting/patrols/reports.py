@@ -17,10 +17,10 @@ import asyncpg
 
 from alerting import flows
 from alerting.kernels import LEVEL_NAMES, haversine_m
-from ingest.writer import notices_of
+from runtime.notices import notices_of
 from sensors.kinds import MANUAL_KIND
 from sensors.readings import Reading, build_reading
-from service.settings import Settings
+from runtime.settings import Settings
 from sql import queries
 
 Q = queries("patrols")

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from alerting.scheduled import GRID_CHAIN, Chain, ChainStep, escalate_up_grid
-from service.settings import Settings
+from runtime.settings import Settings
 from sql import queries
 
 log = logging.getLogger(__name__)

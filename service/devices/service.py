@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 import sql
-from ingest.commands import LIST_LIMIT
+from runtime.commands import LIST_LIMIT
 from service.auth.schemas import ApiToken
 from service.auth.scope import scoped_person
 from service.devices.schemas import (

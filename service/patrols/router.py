@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
+from runtime.settings import Settings
 from service.auth.dependencies import require_role
 from service.auth.schemas import ApiToken
 from service.deps import BrokerDep, ConnDep, CurrentToken, PoolDep
@@ -26,7 +27,6 @@ from service.patrols.schemas import (
     json_schema,
     multipart_schema,
 )
-from service.settings import Settings
 
 router = APIRouter(tags=["patrols"])
 

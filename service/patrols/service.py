@@ -8,6 +8,7 @@ import asyncpg
 
 from alerting.patrols import reports as patrol_reports
 from alerting.patrols import tasks as patrol_tasks
+from runtime.settings import Settings
 from service.auth.schemas import ApiToken
 from service.auth.scope import ensure_point_visible, scoped_person
 from service.broker import Broker
@@ -24,7 +25,6 @@ from service.patrols.schemas import (
     PatrolTaskQuery,
     PhotoPublic,
 )
-from service.settings import Settings
 
 # The path of photo n of a report, as the router names it.
 PhotoUrl = Callable[[int, int], str]

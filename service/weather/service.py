@@ -15,8 +15,8 @@ import asyncpg
 import psycopg
 
 import sql
-from alerting.effects import COMMAND_FAILURES, SendCommand
 from alerting.patrols import tasks as patrol_tasks
+from runtime.commands import COMMAND_FAILURES, SendCommand
 from sensors.commands import MAX_EFFECTIVE_TIME_S
 from service.errors import Invalid
 from service.pagination import split_page

@@ -2,11 +2,12 @@
 
 import os
 from functools import lru_cache
-from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runtime.mqtt import BrokerLogin, broker_login
 
 
 # `geohazard serve` runs a worker per two cores by default: PostgreSQL spends as much CPU on a listing as the API
@@ -170,30 +171,14 @@ class Settings(BaseSettings):
         return unquote(password) if password is not None else None
 
     @property
-    def ingest_login(self) -> "BrokerLogin":
+    def mqtt_login(self) -> BrokerLogin:
+        """Where and as whom the engine, the API and the CLI connect: GEOHAZARD_MQTT_URL."""
+        return broker_login(self.mqtt_url)
+
+    @property
+    def ingest_login(self) -> BrokerLogin:
         """Where and as whom ingest connects: GEOHAZARD_INGEST_MQTT_URL, else the shared GEOHAZARD_MQTT_URL."""
         return broker_login(self.ingest_mqtt_url or self.mqtt_url)
-
-
-class BrokerLogin(NamedTuple):
-    """An MQTT broker and the account to log in to it with, from an mqtt:// URL."""
-
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-
-    def __str__(self) -> str:
-        """The broker and user, never the password: for logs."""
-        return f"mqtt://{self.username + '@' if self.username else ''}{self.host}:{self.port}"
-
-
-def broker_login(url: str) -> BrokerLogin:
-    """The host, port, user and password of an mqtt:// URL (user and password percent-decoded)."""
-    parts = urlsplit(url)
-    return BrokerLogin(parts.hostname or "127.0.0.1", parts.port or 1883,
-                       unquote(parts.username) if parts.username is not None else None,
-                       unquote(parts.password) if parts.password is not None else None)
 
 
 @lru_cache

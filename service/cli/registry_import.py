@@ -3,10 +3,10 @@
 import argparse
 import asyncio
 import getpass
-import sys
 from pathlib import Path
 
-from service.settings import Settings
+from runtime.checks import NotReady, check_postgres
+from runtime.settings import Settings
 
 DESCRIPTION = """\
 Import hazard points with their devices and sensors, people, and the four-role grid from a ledger, checking
@@ -39,9 +39,9 @@ grid replaces the point's whole grid, as PUT /hazard-points/{code}/grid does: a 
 """
 
 
-def add_parser(subparsers) -> None:
+def add_import(sub) -> None:
     """Register `geohazard import`."""
-    p = subparsers.add_parser(
+    p = sub.add_parser(
         "import",
         help="import a registry (points, devices, people, grid) from CSV or JSON",
         description=DESCRIPTION,
@@ -66,7 +66,6 @@ def add_parser(subparsers) -> None:
 def cmd_import(settings: Settings, args) -> None:
     # Imported here: every `geohazard` command loads this module, and only this one needs the API's models.
     from service.auth.schemas import ApiToken
-    from service.cli import check_postgres
     from service.registry_import import sources
 
     check_postgres(settings)
@@ -80,14 +79,10 @@ def cmd_import(settings: Settings, args) -> None:
         for bad in outcome.bad:
             print(bad)
         rows = len({bad.place for bad in outcome.bad})
-        # Said and exited here rather than raised as service.cli.NotReady: under `python -m service.cli` that
-        # class is a second one, which main() would not catch.
-        print(
-            f"geohazard import: {len(outcome.bad)} problem{'s' if len(outcome.bad) != 1 else ''} in {rows} "
-            f"row{'s' if rows != 1 else ''} of {args.file}; nothing was written",
-            file=sys.stderr,
+        raise NotReady(
+            f"{len(outcome.bad)} problem{'s' if len(outcome.bad) != 1 else ''} in {rows} "
+            f"row{'s' if rows != 1 else ''} of {args.file}; nothing was written"
         )
-        raise SystemExit(1)
     if outcome.written:
         print(f"imported {outcome.summary}")
     else:

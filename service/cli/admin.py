@@ -1,0 +1,124 @@
+"""`geohazard migrate`, `quarantine`, `webhook` and `token`: the database's schema, data and accounts."""
+
+import asyncio
+import sys
+
+import psycopg
+
+from runtime.checks import NotReady, check_postgres
+from runtime.settings import Settings
+
+
+def add_migrate(sub) -> None:
+    """Register `geohazard migrate`."""
+    p = sub.add_parser("migrate", help="create the database if needed and apply every pending migration",
+                       description="Create the database if it does not exist and apply the forward-only "
+                                   "migrations in sql/migrations, recording each. Safe to run twice and from "
+                                   "two processes at once. TimescaleDB steps are skipped where the extension "
+                                   "is not available.")
+    p.set_defaults(func=cmd_migrate)
+
+
+def cmd_migrate(settings: Settings, args) -> None:
+    from sql.migrate import migrate
+
+    check_postgres(settings, server_only=True)
+    for outcome in migrate(settings.database_url):
+        m = outcome.migration
+        print(f"{m.version:04d}_{m.name}: {outcome.status}")
+
+
+def add_quarantine(sub) -> None:
+    """Register `geohazard quarantine`."""
+    p = sub.add_parser("quarantine", help="replay quarantined readings once their sensors are registered",
+                       description="Readings from devices or sensors that were not registered when they "
+                                   "arrived are kept in quarantine. `geohazard quarantine replay` moves those "
+                                   "whose device and sensor (of the same kind) are registered now into the "
+                                   "readings; the rest stay.")
+    qsub = p.add_subparsers(dest="quarantine_command", required=True, metavar="ACTION")
+    r = qsub.add_parser("replay", help="move now-registered quarantined readings into readings")
+    r.add_argument("--device", help="only this device's readings")
+    p.set_defaults(func=cmd_quarantine)
+
+
+def cmd_quarantine(settings: Settings, args) -> None:
+    from ingest.quarantine import replay
+
+    check_postgres(settings)
+    moved = replay(settings.database_url, device_id=args.device)
+    print(f"{moved} quarantined readings moved into readings"
+          + ("" if moved else " (none of the quarantined sensors is registered yet)"))
+
+
+def add_webhook(sub) -> None:
+    """Register `geohazard webhook`."""
+    p = sub.add_parser("webhook", help="register an HTTP endpoint to receive every alert event, signed",
+                       description="Register a webhook: every alert event (raised, level changes, acknowledged, "
+                                   "escalated, resolved...) is POSTed to it as JSON, signed with HMAC-SHA256 "
+                                   "(header X-Geohazard-Signature: sha256=<hex> over '<X-Geohazard-Timestamp>.' "
+                                   "+ body), retried with backoff for 24 h and logged. The engine delivers them.")
+    p.add_argument("url", help="the endpoint, http:// or https://")
+    p.add_argument("--min-level", default="blue", choices=["blue", "yellow", "orange", "red"],
+                   help="only alerts at or above this level (default blue: all)")
+    p.add_argument("--type", action="append", choices=["deformation", "rainfall", "device"],
+                   help="only these alert types (repeatable; default all)")
+    p.add_argument("--county", action="append", help="only these county codes (repeatable; default all)")
+    p.add_argument("--description", help="who receives it")
+    p.set_defaults(func=cmd_webhook)
+
+
+def cmd_webhook(settings: Settings, args) -> None:
+    import asyncpg
+
+    from alerting.channels.webhooks import create_webhook
+
+    check_postgres(settings)
+
+    async def add():
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            return await create_webhook(conn, url=args.url, min_level=args.min_level, types=args.type or None,
+                                        county_codes=args.county or None, description=args.description)
+        finally:
+            await conn.close()
+
+    if not args.url.startswith(("http://", "https://")):
+        raise NotReady(f"webhook URL {args.url!r} must start with http:// or https://")
+    webhook_id, secret = asyncio.run(add())
+    print(f"webhook {webhook_id} added; its signing secret (shown only now): {secret}")
+
+
+def add_token(sub) -> None:
+    """Register `geohazard token`."""
+    p = sub.add_parser("token", help="create, revoke and list API tokens",
+                       description="API bearer tokens. A token is shown once, at creation; only its hash is stored.")
+    tsub = p.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    c = tsub.add_parser("create", help="create a token and print it")
+    c.add_argument("--role", required=True, choices=["admin", "duty_officer", "grid_monitor", "viewer"])
+    c.add_argument("--name", required=True, help="who or what the token is for")
+    c.add_argument("--person", type=int, help="the person (id) the token belongs to; required for grid_monitor")
+    r = tsub.add_parser("revoke", help="revoke a token by id")
+    r.add_argument("id", type=int)
+    tsub.add_parser("list", help="list tokens (id, name, role, created, revoked)")
+    p.set_defaults(func=cmd_token)
+
+
+def cmd_token(settings: Settings, args) -> None:
+    from service.auth.service import create_token, list_tokens, revoke_token
+
+    check_postgres(settings)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        if args.token_command == "create":
+            try:
+                token = create_token(conn, name=args.name, role=args.role, person_id=args.person)
+            except ValueError as exc:
+                raise NotReady(str(exc)) from None
+            print(token)
+            print(f"(a {args.role} token named {args.name!r}; it is shown only now, store it safely)", file=sys.stderr)
+        elif args.token_command == "revoke":
+            if not revoke_token(conn, token_id=args.id):
+                raise NotReady(f"no active token with id {args.id}; `geohazard token list` shows them")
+            print(f"token {args.id} revoked")
+        else:
+            for row in list_tokens(conn):
+                print("\t".join(str(v) for v in row))
