@@ -19,7 +19,7 @@ from typing import Mapping
 
 import asyncpg
 
-from alerting.kernels import LEVEL_NAMES
+from alerting.levels import LEVEL_NAMES
 from alerting.rules import CONFIRM_TO_LOWER, HOLD, RULE_VERSION
 from alerting.scheduled import restart_ack_deadline
 from sql import queries

@@ -17,6 +17,7 @@ from datetime import datetime
 import psycopg
 from pydantic import ValidationError
 
+from alerting.levels import ALERT_LEVELS
 from ingest import acl as acl_cli
 from ingest import commands as command_cli
 from service.registry_import import command as import_cli
@@ -423,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(header X-Geohazard-Signature: sha256=<hex> over '<X-Geohazard-Timestamp>.' "
                                    "+ body), retried with backoff for 24 h and logged. The engine delivers them.")
     p.add_argument("url", help="the endpoint, http:// or https://")
-    p.add_argument("--min-level", default="blue", choices=["blue", "yellow", "orange", "red"],
+    p.add_argument("--min-level", default="blue", choices=ALERT_LEVELS,
                    help="only alerts at or above this level (default blue: all)")
     p.add_argument("--type", action="append", choices=["deformation", "rainfall", "device"],
                    help="only these alert types (repeatable; default all)")

@@ -5,12 +5,10 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from alerting.levels import AlertLevel
 from service.pagination import PageQuery
 from service.schemas import RequestModel
 
-AlertLevel = Literal["blue", "yellow", "orange", "red"]
-# A hazard point's level: the highest of its unresolved alerts, or none.
-Level = Literal["none", AlertLevel]
 AlertType = Literal["deformation", "rainfall", "device"]
 AlertState = Literal["open", "acknowledged", "verified", "resolved"]
 
