@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from alerting.kernels import LEVEL_NAMES, ORANGE, YELLOW
+from alerting.levels import LEVEL_NAMES, ORANGE, YELLOW
 from runtime.commands import COMMAND_FAILURES, SendCommand
 from sensors.commands import MAX_INTERVAL_S
 from sensors.kinds import DISPLACEMENT_KINDS

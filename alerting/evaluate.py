@@ -20,6 +20,7 @@ import numpy as np
 
 from alerting import kernels as k
 from alerting.flows import Assessment
+from alerting.levels import ALERT_LEVELS, BLUE, LEVEL_NAMES, NONE, ORANGE, RED, YELLOW
 from alerting.rules import (
     BIN_S,
     DEFAULT_RESOLUTION_MM,
@@ -43,7 +44,6 @@ from sensors.kinds import DISPLACEMENT_KINDS
 from sql import queries
 
 Q = queries("engine")
-_LEVEL_KEYS = ("blue", "yellow", "orange", "red")
 _SILENT_AFTER = "3 reporting intervals, at least 1 h"
 # Cells of the nearest-gauge search per search radius: smaller cells mean fewer gauges compared for a point
 # with a gauge nearby, more rings of cells for one without.
@@ -142,7 +142,7 @@ def _threshold_matrices(dicts: list[dict], *tables: tuple[str, tuple]) -> list[n
     out = []
     for key, default in tables:
         unset = list(default or (np.nan,) * 4)
-        rows = [[given.get(level, np.nan) for level in _LEVEL_KEYS] if (given := d.get(key)) else unset
+        rows = [[given.get(level, np.nan) for level in ALERT_LEVELS] if (given := d.get(key)) else unset
                 for d in distinct.values()]
         out.append(np.array(rows, dtype=float).reshape(-1, 4)[which])
     return out
@@ -197,8 +197,8 @@ def _assess(w: Window) -> list[Assessment]:
                           dtype=bool)
     def_known = deformation >= 0
     rain_known = rain >= 0
-    capped_rain = np.where(may_exceed, rain, np.minimum(rain, k.ORANGE))
-    coupled = def_known & rain_known & (deformation >= k.YELLOW) & (rain >= k.YELLOW)
+    capped_rain = np.where(may_exceed, rain, np.minimum(rain, ORANGE))
+    coupled = def_known & rain_known & (deformation >= YELLOW) & (rain >= YELLOW)
     # The coupled raise lifts the point one level above the higher of the two; the deformation alert
     # carries it, so the point's level (the highest open alert) is exactly kernels.point_levels.
     deformation_alert = np.where(coupled, k.point_levels(deformation, rain, may_exceed), deformation)
@@ -207,7 +207,7 @@ def _assess(w: Window) -> list[Assessment]:
         evidence = def_evidence(i) | {"coupled_with_rainfall": bool(coupled[i])}
         reasons, thresholds = evidence.pop("reasons"), evidence.pop("thresholds")
         if coupled[i]:
-            reasons.append(f"raised one level: rainfall is {k.LEVEL_NAMES[rain[i]]} at the same time")
+            reasons.append(f"raised one level: rainfall is {LEVEL_NAMES[rain[i]]} at the same time")
         return reasons, evidence, thresholds
 
     def explain_rain(i: int) -> tuple[list[str], dict, dict]:
@@ -241,8 +241,8 @@ def _levels_or_none(levels: np.ndarray) -> list[int | None]:
 def _device_assessment(code: str, county: str, silent: list[str] | None) -> Assessment:
     """A device alert (blue) while any of the point's own sensors is silent; it never lowers the others."""
     if not silent:  # nearly every point: its reasons and evidence are built only if they are recorded
-        return Assessment(code, county, "device", k.NONE, explain=_all_reporting)
-    return Assessment(code, county, "device", k.BLUE, *_device_explanation(silent))
+        return Assessment(code, county, "device", NONE, explain=_all_reporting)
+    return Assessment(code, county, "device", BLUE, *_device_explanation(silent))
 
 
 def _device_explanation(silent: list[str]) -> tuple[list[str], dict, dict]:
@@ -296,7 +296,7 @@ class Deformation:
     @property
     def forecast_tried(self) -> np.ndarray:
         """[n]: the sensor is above steady creep (angle yellow or more), where a forecast applies."""
-        return self.levels.angle_level >= k.YELLOW
+        return self.levels.angle_level >= YELLOW
 
     def fit_forecasts(self, sensors=None) -> None:
         """Fit the forecasts that apply and are not fitted yet, of these sensors (a mask or indices; all when
@@ -430,7 +430,7 @@ def deformation(s: SensorSet, now_s: float, params: dict) -> Deformation:
                     without_forecast, lag_bins, full_series)
     # The forecast sets a level only above steady creep; fitted now where it can raise the level, and for the
     # evidence of a sensor already red only when that evidence is built.
-    d.fit_forecasts(without_forecast.level < k.RED)
+    d.fit_forecasts(without_forecast.level < RED)
     d.levels = k.deformation_levels(alpha, velocity2, series2, v_thr, d_thr, changed_rate=changed,
                                     forecast_level=d.forecast_level)
     return d
@@ -467,7 +467,7 @@ def _assess_deformation(w: Window, point_pos: dict, n_points: int):
         for j in by_point[bounds[i]:bounds[i + 1]].tolist():
             r, name, level = s.rows[j], s.names[j], int(levels.level[j])
             entry = {
-                "sensor": name, "kind": r["kind"], "level": k.LEVEL_NAMES[level] if has_data[j] else "no data",
+                "sensor": name, "kind": r["kind"], "level": LEVEL_NAMES[level] if has_data[j] else "no data",
                 "displacement_mm": _round(d.series[j, -1]), "velocity_mm_per_day": _round(d.velocity[j, -1]),
                 "velocity_window_bins": int(d.window_bins[j]), "bin_h": _round(d.bin_s[j] / 3600.0, 3),
                 "changed_rate": bool(d.changed_rate[j]), "resolution_mm": _round(d.resolution[j], 3),
@@ -517,17 +517,17 @@ def _deformation_reason(name: str, d: Deformation, j: int) -> str:
     levels, parts = d.levels, []
     if levels.angle_level[j]:
         change = " after a change of rate" if d.changed_rate[j] else ""
-        parts.append(f"tangent angle {d.alpha[j, -1]:.1f} deg{change} ({k.LEVEL_NAMES[levels.angle_level[j]]})")
+        parts.append(f"tangent angle {d.alpha[j, -1]:.1f} deg{change} ({LEVEL_NAMES[levels.angle_level[j]]})")
     if levels.velocity_level[j]:
-        parts.append(f"velocity {d.velocity[j, -1]:.2f} mm/d ({k.LEVEL_NAMES[levels.velocity_level[j]]})")
+        parts.append(f"velocity {d.velocity[j, -1]:.2f} mm/d ({LEVEL_NAMES[levels.velocity_level[j]]})")
     if levels.displacement_level[j]:
-        parts.append(f"displacement {d.series[j, -1]:.1f} mm ({k.LEVEL_NAMES[levels.displacement_level[j]]})")
+        parts.append(f"displacement {d.series[j, -1]:.1f} mm ({LEVEL_NAMES[levels.displacement_level[j]]})")
     if np.isfinite(d.forecast_hours[j]) and levels.level[j] > max(levels.angle_level[j], levels.velocity_level[j],
                                                                  levels.displacement_level[j]):
         parts.append(f"failure forecast in {d.forecast_hours[j]:.1f} h (R^2 {d.forecast_r2[j]:.2f})")
     elif np.isfinite(d.forecast_hours[j]):
         parts.append(f"failure forecast in {d.forecast_hours[j]:.1f} h")
-    return (f"{name} {k.LEVEL_NAMES[levels.level[j]]}: " + ", ".join(parts)
+    return (f"{name} {LEVEL_NAMES[levels.level[j]]}: " + ", ".join(parts)
             + f"; v0 {d.v0[j]:.2f} mm/d ({k.V0_SOURCES[d.v0_source[j]]}"
             + (", raised to one resolution over the velocity window)" if d.v0[j] <= d.v0_floor[j] else ")"))
 
@@ -545,8 +545,8 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int, working: np.ndarray)
     def no_data(i: int) -> dict:
         return {"reasons": ["no working rain gauge bound to the point or within 10 km: rainfall state is no data"],
                 "state": "no data",
-                "thresholds": {"rain_24h_mm": dict(zip(_LEVEL_KEYS, map(_round, thr_24[i]))),
-                               "rain_72h_mm": dict(zip(_LEVEL_KEYS, map(_round, thr_72[i]))),
+                "thresholds": {"rain_24h_mm": dict(zip(ALERT_LEVELS, map(_round, thr_24[i]))),
+                               "rain_72h_mm": dict(zip(ALERT_LEVELS, map(_round, thr_72[i]))),
                                "r_eff_mm": points_json[i].get("r_eff_mm")}}
 
     if n == 0 or n_points == 0:
@@ -590,7 +590,7 @@ def _assess_rain(w: Window, point_pos: dict, n_points: int, working: np.ndarray)
                   above_caine_threshold=bool(duration_h > 0 and intensity >= caine))
         ev["reasons"] = []
         if levels[i] > 0:
-            ev["reasons"].append(f"{s.names[j]} {k.LEVEL_NAMES[levels[i]]}: 24 h {total_24h[j]:.1f} mm, "
+            ev["reasons"].append(f"{s.names[j]} {LEVEL_NAMES[levels[i]]}: 24 h {total_24h[j]:.1f} mm, "
                                  f"72 h {total_72h[j]:.1f} mm")
         return ev
 

@@ -13,13 +13,14 @@ A transition the alert's state does not allow raises a `LifecycleError` whose me
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping
+from typing import Annotated, Mapping
 
 import asyncpg
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
-from alerting.kernels import LEVEL_NAMES
+from alerting.levels import LEVEL_NAMES
 from alerting.rules import CONFIRM_TO_LOWER, HOLD, RULE_VERSION
 from alerting.scheduled import restart_ack_deadline
 from sql import queries
@@ -181,16 +182,37 @@ class InvalidEvacuation(LifecycleError, ValueError):
     """An evacuation needs people_moved (a whole number, 0 or more) and shelter (where they went)."""
 
 
-@dataclass(frozen=True)
-class Evacuation:
+# The API's request body (AlertVerify.evacuation) too: its 422 and `parse_evacuation` apply the same rules.
+class EvacuationCreate(BaseModel):
+    """How many of the point's threatened people were moved, and where to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    people_moved: int = Field(ge=0)
+    shelter: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
+        description="Where the people went.")
+    households_moved: int | None = Field(None, ge=0)
+    note: str | None = None
+
+
+class Evacuation(EvacuationCreate):
     """How many of a point's threatened people moved, where to, who organised it and when."""
 
-    people_moved: int
-    shelter: str
     organised_by: str
-    moved_at: datetime
-    households_moved: int | None = None
-    note: str | None = None
+    # A string is read by Python's ISO 8601 parser, not pydantic's, as the lifecycle always read it.
+    moved_at: Annotated[AwareDatetime,
+                        BeforeValidator(lambda t: datetime.fromisoformat(t) if isinstance(t, str) else t)]
+
+
+# Why `parse_evacuation` refused a field, with the value given (the API's 422 names the field instead).
+_EVACUATION_REFUSALS = {
+    "people_moved": "people_moved {!r} is not a whole number, 0 or more",
+    "households_moved": "households_moved {!r} is not a whole number, 0 or more",
+    "shelter": "shelter (where the people went) is missing",
+    "organised_by": "organised_by {!r} is not a name",
+    "moved_at": "moved_at {!r} is not a time with its UTC offset",
+    "note": "note {!r} is not text",
+}
 
 
 async def acknowledge(conn: asyncpg.Connection, *, alert_id: int, actor: str, now: datetime,
@@ -263,35 +285,22 @@ async def confirm_lowering(conn: asyncpg.Connection, *, alert_id: int, actor: st
 
 
 def parse_evacuation(given: Mapping, *, actor: str, now: datetime) -> Evacuation:
-    """An Evacuation from its fields; organised_by defaults to the actor and moved_at to now."""
-    known = [f.name for f in fields(Evacuation)]
-    unknown = sorted(set(given) - set(known))
+    """An Evacuation from its fields, checked as the API checks them; organised_by defaults to the actor and
+    moved_at to now. Strict, unlike the API's JSON: a whole number is an int, not "3" or 3.0."""
+    try:
+        return Evacuation.model_validate(
+            {**given, "organised_by": given.get("organised_by") or actor, "moved_at": given.get("moved_at") or now},
+            strict=True)
+    except ValidationError as exc:
+        errors = exc.errors()
+    unknown = sorted(str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden")
     if unknown:
-        raise InvalidEvacuation(f"evacuation: unknown field {', '.join(unknown)} (it takes {', '.join(known)})")
-    people = given.get("people_moved")
-    if isinstance(people, bool) or not isinstance(people, int) or people < 0:
-        raise InvalidEvacuation(f"evacuation: people_moved {people!r} is not a whole number, 0 or more")
-    households = given.get("households_moved")
-    if households is not None and (isinstance(households, bool) or not isinstance(households, int) or households < 0):
-        raise InvalidEvacuation(f"evacuation: households_moved {households!r} is not a whole number, 0 or more")
-    shelter = given.get("shelter")
-    if not isinstance(shelter, str) or not shelter.strip():
-        raise InvalidEvacuation("evacuation: shelter (where the people went) is missing")
-    organised_by = given.get("organised_by") or actor
-    if not isinstance(organised_by, str):
-        raise InvalidEvacuation(f"evacuation: organised_by {organised_by!r} is not a name")
-    moved_at = given.get("moved_at") or now
-    if isinstance(moved_at, str):
-        try:
-            moved_at = datetime.fromisoformat(moved_at)
-        except ValueError:
-            raise InvalidEvacuation(f"evacuation: moved_at {moved_at!r} is not an ISO 8601 time") from None
-    if not isinstance(moved_at, datetime) or moved_at.tzinfo is None:
-        raise InvalidEvacuation(f"evacuation: moved_at {moved_at!r} is not a time with its UTC offset")
-    note = given.get("note")
-    if note is not None and not isinstance(note, str):
-        raise InvalidEvacuation(f"evacuation: note {note!r} is not text")
-    return Evacuation(people, shelter.strip(), organised_by, moved_at, households, note)
+        raise InvalidEvacuation(f"evacuation: unknown field {', '.join(unknown)} "
+                                f"(it takes {', '.join(Evacuation.model_fields)})")
+    name, kind = errors[0]["loc"][0], errors[0]["type"]
+    if name == "moved_at" and kind == "value_error":
+        raise InvalidEvacuation(f"evacuation: moved_at {given['moved_at']!r} is not an ISO 8601 time")
+    raise InvalidEvacuation("evacuation: " + _EVACUATION_REFUSALS[name].format(given.get(name)))
 
 
 async def _alert_for_update(conn: asyncpg.Connection, alert_id: int):

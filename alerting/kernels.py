@@ -4,8 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NONE, BLUE, YELLOW, ORANGE, RED = 0, 1, 2, 3, 4
-LEVEL_NAMES = ("none", "blue", "yellow", "orange", "red")
+from alerting.levels import BLUE, NONE, ORANGE, RED, YELLOW
 
 SECONDS_PER_DAY = 86_400.0
 

@@ -41,6 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for alerting and bench
 
 from alerting import evaluate, kernels  # noqa: E402
+from alerting.levels import ALERT_LEVELS, LEVEL_NAMES, NONE, ORANGE, RED  # noqa: E402
 from alerting.rules import (  # noqa: E402
     BIN_S,
     FORECAST_ORANGE_H,
@@ -387,7 +388,7 @@ def synthetic_fleet(n_sensors: int, seed: int = 1) -> Fleet:
 def forecast_level(hours_to_failure: np.ndarray) -> np.ndarray:
     """The level a counted failure forecast sets (SPEC 4.1): red within 24 h, orange within 72 h."""
     return np.select([hours_to_failure <= FORECAST_RED_H, hours_to_failure <= FORECAST_ORANGE_H],
-                     [kernels.RED, kernels.ORANGE], kernels.NONE).astype(np.int8)
+                     [RED, ORANGE], NONE).astype(np.int8)
 
 
 def levels_from_readings(fleet: Fleet) -> dict[str, np.ndarray]:
@@ -426,7 +427,6 @@ GAUGE_SPACING_KM = 3.0
 POINT_OFFSET_KM = (0.3, 1.0)
 KM_PER_DEGREE = 2 * math.pi * kernels.EARTH_RADIUS_M / 1000 / 360  # on the engine's sphere
 COUNTY_GAUGES = 10  # a county is a square of 10 x 10 gauges, 30 km across
-LEVEL_KEYS = ("blue", "yellow", "orange", "red")
 
 
 @dataclass
@@ -453,7 +453,7 @@ class EngineInput:
 
 def _table(row: np.ndarray) -> dict:
     """One threshold table as the API stores it (exclude_none): the levels that are set."""
-    return {level: float(x) for level, x in zip(LEVEL_KEYS, row.tolist(), strict=True) if math.isfinite(x)}
+    return {level: float(x) for level, x in zip(ALERT_LEVELS, row.tolist(), strict=True) if math.isfinite(x)}
 
 
 def _json_text(tables: dict) -> str:
@@ -544,8 +544,8 @@ def assess_mismatches(fleet: Fleet, engine: EngineInput, assessments: list,
         sensor.append(entry["level"])
     same_gauge = np.array(same_gauge)
     capped = np.where(fleet.rainfall_may_exceed_orange, chain["rainfall"],
-                      np.minimum(chain["rainfall"], kernels.ORANGE))
-    chain_sensor = [kernels.LEVEL_NAMES[x] for x in chain["deformation"].tolist()]
+                      np.minimum(chain["rainfall"], ORANGE))
+    chain_sensor = [LEVEL_NAMES[x] for x in chain["deformation"].tolist()]
     out = {"point": np.flatnonzero(same_gauge & (np.array(point) != chain["point"])),
            "rainfall": np.flatnonzero(same_gauge & (np.array(rainfall) != capped)),
            "sensor deformation": np.flatnonzero([a not in ("no data", b) for a, b in zip(sensor, chain_sensor,

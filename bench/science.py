@@ -37,6 +37,7 @@ from psycopg import sql
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the repository, for alerting and sql
 
+from alerting.levels import LEVEL_NAMES  # noqa: E402
 from service.replay_series import (  # noqa: E402
     Series,
     SeriesError,
@@ -150,9 +151,8 @@ def none_flagged_after(jump_at: datetime) -> Check:
 
 def highest_alert_below(level: str) -> Check:
     def measure(replay: SeriesReplay) -> tuple[str, bool]:
-        ranks = ("none", "blue", "yellow", "orange", "red")
-        top = max((e.alert_level for e in replay.evaluations), key=ranks.index, default="none")
-        return f"highest alert {top}", ranks.index(top) < ranks.index(level)
+        top = max((e.alert_level for e in replay.evaluations), key=LEVEL_NAMES.index, default="none")
+        return f"highest alert {top}", LEVEL_NAMES.index(top) < LEVEL_NAMES.index(level)
 
     return Check(f"no {level}", f"alert stays below {level}", measure)
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import asyncpg
 
-from alerting import kernels as k
 from alerting.baseline import refresh_baselines
 from alerting.engine import record_assessments
 from alerting.evaluate import assess, load_window
+from alerting.levels import ALERT_LEVELS, LEVEL_NAMES, NONE
 from alerting.replay import parse_duration
 from alerting.rules import displacement_bin_s
 from ingest.quality import SeriesQuality
@@ -139,17 +139,17 @@ class SeriesReplay:
 
     def first_at(self, level: str) -> Evaluation | None:
         """The first evaluation after which the deformation alert is at least at `level`."""
-        rank = k.LEVEL_NAMES.index(level)
-        return next((e for e in self.evaluations if k.LEVEL_NAMES.index(e.alert_level) >= rank), None)
+        rank = LEVEL_NAMES.index(level)
+        return next((e for e in self.evaluations if LEVEL_NAMES.index(e.alert_level) >= rank), None)
 
     def episodes(self) -> dict[str, int]:
         """Per level, how many times the alert rose to at least that level from below it."""
-        counts = dict.fromkeys(k.LEVEL_NAMES[1:], 0)
+        counts = dict.fromkeys(ALERT_LEVELS, 0)
         before = 0
         for e in self.evaluations:
-            now = k.LEVEL_NAMES.index(e.alert_level)
+            now = LEVEL_NAMES.index(e.alert_level)
             for rank in range(before + 1, now + 1):
-                counts[k.LEVEL_NAMES[rank]] += 1
+                counts[LEVEL_NAMES[rank]] += 1
             before = now
         return counts
 
@@ -331,7 +331,7 @@ async def replay_series(conn: asyncpg.Connection, series: Series, plan: ReplayPl
                            plan.resolution_mm)
         await prepare(conn)
         quality = SeriesQuality()
-        alert_level, done, before = k.LEVEL_NAMES[0], 0, None
+        alert_level, done, before = LEVEL_NAMES[NONE], 0, None
         for n, at in enumerate(times, start=1):
             upto = done
             while upto < len(series.times) and series.times[upto] <= at:
@@ -350,7 +350,7 @@ async def replay_series(conn: asyncpg.Connection, series: Series, plan: ReplayPl
             reasons, sensor = _sensor_evidence(assessments)
             for change in await record_assessments(conn, assessments, at):
                 if change.type == "deformation":
-                    alert_level = change.to_level or k.LEVEL_NAMES[0]
+                    alert_level = change.to_level or LEVEL_NAMES[NONE]
             level = sensor.get("level", NO_DATA)
             evaluation = Evaluation(at, level, alert_level, reasons, sensor, (level, alert_level) != before)
             before = (level, alert_level)

@@ -6,14 +6,14 @@
 -- $1 code, $2 county_code, $3 township_code, $4 village_code, $5 types, $6 levels,
 -- $7..$10 bbox (min lon, min lat, max lon, max lat), $11 limit, $12 offset, $13 scoping person, $14 statuses.
 WITH open_level AS (
-    SELECT hazard_point, max(array_position(ARRAY['blue', 'yellow', 'orange', 'red'], level)) AS rank
+    SELECT hazard_point, max(alert_level_rank(level)) AS rank
     FROM alert
     WHERE state <> 'resolved'
     GROUP BY hazard_point
 ), point AS (
     SELECT p.code, p.name, p.type, p.scale, p.lon, p.lat, p.county_code, p.township_code, p.village_code,
            p.threatened_households, p.threatened_people, p.threatened_property_wan_yuan::float8, p.status,
-           coalesce((ARRAY['blue', 'yellow', 'orange', 'red'])[o.rank], 'none') AS level,
+           coalesce((alert_levels())[o.rank], 'none') AS level,
            p.created_at, p.updated_at
     FROM hazard_point p
     LEFT JOIN open_level o ON o.hazard_point = p.code

@@ -46,5 +46,5 @@ SELECT a.id, a.hazard_point AS point, a.type, a.level, a.state, a.reasons, a.evi
        a.raised_at, a.updated_at, a.rule_version
 FROM alert a
 WHERE a.hazard_point = $1 AND a.state <> 'resolved'
-ORDER BY array_position(ARRAY['blue', 'yellow', 'orange', 'red'], a.level) DESC, a.updated_at DESC
+ORDER BY alert_level_rank(a.level) DESC, a.updated_at DESC
 LIMIT 1

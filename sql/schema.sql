@@ -28,10 +28,8 @@ BEGIN
     JOIN hazard_point p ON p.code = a.hazard_point
     WHERE a.id = NEW.alert_id
       AND w.active
-      AND greatest(array_position(ARRAY['blue', 'yellow', 'orange', 'red'], a.level),
-                   array_position(ARRAY['blue', 'yellow', 'orange', 'red'], NEW.from_level),
-                   array_position(ARRAY['blue', 'yellow', 'orange', 'red'], NEW.to_level))
-          >= array_position(ARRAY['blue', 'yellow', 'orange', 'red'], w.min_level)
+      AND greatest(alert_level_rank(a.level), alert_level_rank(NEW.from_level), alert_level_rank(NEW.to_level))
+          >= alert_level_rank(w.min_level)
       AND (w.types IS NULL OR a.type = ANY (w.types))
       AND (w.county_codes IS NULL OR p.county_code = ANY (w.county_codes))
       AND (w.kinds IS NULL OR NEW.kind = ANY (w.kinds))
@@ -41,6 +39,14 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+CREATE FUNCTION public.alert_levels() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ARRAY['blue'::text, 'yellow'::text, 'orange'::text, 'red'::text];
+
+CREATE FUNCTION public.alert_level_rank(level text) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN array_position(public.alert_levels(), level);
 
 CREATE TABLE public.accelerated_sampling (
     alert_id bigint NOT NULL,

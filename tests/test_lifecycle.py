@@ -15,7 +15,7 @@ from alerting import flows, outbox
 from alerting.engine import evaluate_once
 from alerting.flows import (AlertNotFound, Assessment, EvacuationNotAllowed, InvalidEvacuation, InvalidTransition,
                             InvalidVerdict, LoweringNotDue)
-from alerting.kernels import LEVEL_NAMES
+from alerting.levels import LEVEL_NAMES
 from alerting.scheduled import escalate_overdue
 from tests.support import register
 

@@ -16,7 +16,8 @@ from typing import Protocol
 import asyncpg
 
 from alerting import flows
-from alerting.kernels import LEVEL_NAMES, haversine_m
+from alerting.kernels import haversine_m
+from alerting.levels import LEVEL_NAMES
 from runtime.notices import notices_of
 from sensors.kinds import MANUAL_KIND
 from sensors.readings import Reading, build_reading

@@ -3,14 +3,13 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
+from alerting.flows import EvacuationCreate
+from alerting.levels import AlertLevel
 from service.pagination import PageQuery
 from service.schemas import RequestModel
 
-AlertLevel = Literal["blue", "yellow", "orange", "red"]
-# A hazard point's level: the highest of its unresolved alerts, or none.
-Level = Literal["none", AlertLevel]
 AlertType = Literal["deformation", "rainfall", "device"]
 AlertState = Literal["open", "acknowledged", "verified", "resolved"]
 
@@ -76,17 +75,6 @@ class AlertDetail(AlertPublic):
 class AlertAcknowledge(RequestModel):
     """A duty officer takes the alert in hand; its escalation stops."""
 
-    note: str | None = None
-
-
-class EvacuationCreate(RequestModel):
-    """How many of the point's threatened people were moved, and where to."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    people_moved: int = Field(ge=0)
-    shelter: str = Field(min_length=1, description="Where the people went.")
-    households_moved: int | None = Field(None, ge=0)
     note: str | None = None
 
 

@@ -5,6 +5,7 @@ import sys
 
 import psycopg
 
+from alerting.levels import ALERT_LEVELS
 from runtime.checks import NotReady, check_postgres
 from runtime.settings import Settings
 
@@ -58,7 +59,7 @@ def add_webhook(sub) -> None:
                                    "(header X-Geohazard-Signature: sha256=<hex> over '<X-Geohazard-Timestamp>.' "
                                    "+ body), retried with backoff for 24 h and logged. The engine delivers them.")
     p.add_argument("url", help="the endpoint, http:// or https://")
-    p.add_argument("--min-level", default="blue", choices=["blue", "yellow", "orange", "red"],
+    p.add_argument("--min-level", default="blue", choices=ALERT_LEVELS,
                    help="only alerts at or above this level (default blue: all)")
     p.add_argument("--type", action="append", choices=["deformation", "rainfall", "device"],
                    help="only these alert types (repeatable; default all)")

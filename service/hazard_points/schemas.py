@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, computed_field, field_validator, model_validator
 
+from alerting.levels import ALERT_LEVELS, Level
 from alerting.rules import DEFAULT_RESOLUTION_MM
-from service.alerts.schemas import Level
 from service.pagination import PageQuery
 from service.people.schemas import PHONE_PATTERN
 from service.schemas import RequestModel
@@ -17,7 +17,6 @@ Scale = Literal["small", "medium", "large", "giant"]
 PointStatus = Literal["active", "under_treatment", "treated", "relocated", "cancelled"]
 GridRole = Literal["monitor", "area_lead", "resident_geologist", "county_admin"]
 GRID_ROLES: tuple[GridRole, ...] = get_args(GridRole)
-LEVELS = ("blue", "yellow", "orange", "red")
 
 # A point code names an MQTT topic level and a URL path segment: no '/', '+', '#' or spaces.
 POINT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
@@ -49,7 +48,7 @@ class LevelThresholds(RequestModel):
 
     @model_validator(mode="after")
     def _rising(self) -> "LevelThresholds":
-        given = [(level, getattr(self, level)) for level in LEVELS if getattr(self, level) is not None]
+        given = [(level, getattr(self, level)) for level in ALERT_LEVELS if getattr(self, level) is not None]
         for (low, low_value), (high, high_value) in zip(given, given[1:], strict=False):
             if high_value <= low_value:
                 raise ValueError(f"{high} ({high_value:g}) must be above {low} ({low_value:g})")

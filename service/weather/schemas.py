@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from service.alerts.schemas import AlertLevel
+from alerting.levels import AlertLevel
 from service.hazard_points.schemas import CountyCode, TownshipCode, VillageCode
 from service.pagination import PageQuery
 from service.schemas import RequestModel

@@ -8,7 +8,8 @@ import numpy as np
 
 from alerting import kernels
 from alerting.evaluate import SensorSet, _nearest_within, _threshold_matrices, deformation, sensor_params
-from alerting.kernels import EARTH_RADIUS_M, NONE, RED, YELLOW
+from alerting.kernels import EARTH_RADIUS_M
+from alerting.levels import NONE, ORANGE, RED, YELLOW
 from alerting.rules import DEFAULT_RESOLUTION_MM, DEFAULT_V0_MM_PER_DAY
 
 NOW_S = 1_780_000_000.0
@@ -49,7 +50,7 @@ def test_a_points_own_table_leaves_out_levels_and_others_take_the_defaults():
     assert matrix[1].tolist() == list(defaults)
     # 156 mm in 24 h is orange for the point that set no red, red for the one on the defaults.
     levels = kernels.threshold_level(np.array([156.0, 156.0]), matrix)
-    assert levels.tolist() == [kernels.ORANGE, kernels.RED]
+    assert levels.tolist() == [ORANGE, RED]
 
 
 def sensor(kind="crack", interval_s=3600, **settings) -> dict:

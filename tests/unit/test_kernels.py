@@ -3,7 +3,7 @@
 import numpy as np
 
 from alerting import kernels
-from alerting.kernels import BLUE, NONE, ORANGE, RED, YELLOW
+from alerting.levels import BLUE, NONE, ORANGE, RED, YELLOW
 
 HOUR_S = 3600.0
 DAY_S = 86_400.0
@@ -619,11 +619,6 @@ def test_rainfall_below_yellow_does_not_raise_deformation():
     level = kernels.point_levels(np.array([ORANGE, BLUE]), np.array([BLUE, YELLOW]), np.array([False, False]))
     np.testing.assert_array_equal(level, [ORANGE, YELLOW])
     assert level.dtype == np.int8
-
-
-def test_level_names_are_indexed_by_level():
-    names = {level: kernels.LEVEL_NAMES[level] for level in (NONE, BLUE, YELLOW, ORANGE, RED)}
-    assert names == {NONE: "none", BLUE: "blue", YELLOW: "yellow", ORANGE: "orange", RED: "red"}
 
 
 def test_a_chain_run_in_sensor_blocks_gives_what_it_gives_on_all_sensors_at_once():
