@@ -38,6 +38,7 @@ from alerting.rules import (
     WINDOW_BINS,
     displacement_bins_s,
 )
+from alerting.spatial import nearest_within
 from alerting.window import SensorWindow, WindowStore
 from sensors.kinds import DISPLACEMENT_KINDS
 from sql import queries
@@ -45,9 +46,6 @@ from sql import queries
 Q = queries("engine")
 _LEVEL_KEYS = ("blue", "yellow", "orange", "red")
 _SILENT_AFTER = "3 reporting intervals, at least 1 h"
-# Cells of the nearest-gauge search per search radius: smaller cells mean fewer gauges compared for a point
-# with a gauge nearby, more rings of cells for one without.
-NEAREST_CELLS_PER_RADIUS = 4
 
 
 @dataclass
@@ -613,76 +611,7 @@ def _gauge_for_points(w: Window, s: SensorSet, working, point_pos, n_points) -> 
         p_lat = np.fromiter((p["lat"] for p in w.points), dtype=float, count=n_points)
         g_lon = np.fromiter((r["lon"] for r in s.rows), dtype=float, count=n)
         g_lat = np.fromiter((r["lat"] for r in s.rows), dtype=float, count=n)
-        nearest = _nearest_within(p_lon[need], p_lat[need], g_lon[usable], g_lat[usable], GAUGE_SEARCH_RADIUS_M)
+        nearest = nearest_within(p_lon[need], p_lat[need], g_lon[usable], g_lat[usable], GAUGE_SEARCH_RADIUS_M)
         found = nearest >= 0
         gauge[need[found]] = usable[nearest[found]]
     return gauge
-
-
-def _nearest_within(p_lon, p_lat, g_lon, g_lat, radius_m: float) -> np.ndarray:
-    """For each point, the index of the nearest gauge within radius_m (haversine; the lowest index on a
-    tie), or -1.
-
-    Gauges are bucketed in cells at least radius_m / NEAREST_CELLS_PER_RADIUS on a side, and each point
-    looks at rings of cells around its own, nearest first, until no further ring can hold a closer gauge:
-    a point with a gauge nearby compares itself with a handful of gauges, not with every gauge within the
-    radius.
-
-    Longitude does not wrap at 180 degrees and cells narrow above 89.9 degrees of latitude: near the
-    antimeridian or the poles a nearer gauge may be missed (no hazard point of ours is there).
-    """
-    n = len(p_lat)
-    if n == 0 or len(g_lat) == 0:
-        return np.full(n, -1, dtype=np.int64)
-    none = len(g_lat)  # above every gauge index, so that the lowest index wins a tie
-    best = np.full(n, none, dtype=np.int64)
-    best_m = np.full(n, np.inf)
-    cell_m = radius_m / NEAREST_CELLS_PER_RADIUS
-    cell_lat = np.degrees(cell_m / k.EARTH_RADIUS_M) * 1.001
-    # Cells are at least cell_m wide at the widest latitude, so everywhere: a degree of longitude only
-    # shortens towards the poles.
-    widest = max(float(np.abs(p_lat).max()), float(np.abs(g_lat).max())) + cell_lat
-    cell_lon = cell_lat / max(np.cos(np.radians(min(widest, 89.9))), 1e-3)
-    span = int(np.ceil(360.0 / cell_lon)) + 2 * NEAREST_CELLS_PER_RADIUS + 5  # (lat cell, lon cell) as one integer
-
-    def key(lat_cell, lon_cell):
-        return lat_cell * span + lon_cell
-
-    offset = NEAREST_CELLS_PER_RADIUS + 2  # keeps lon cells of the rings positive
-    g_key = key(np.floor(g_lat / cell_lat).astype(np.int64),
-                np.floor((g_lon + 180.0) / cell_lon).astype(np.int64) + offset)
-    by_key = np.argsort(g_key, kind="stable")
-    sorted_keys = g_key[by_key]
-    p_lat_cell = np.floor(p_lat / cell_lat).astype(np.int64)
-    p_lon_cell = np.floor((p_lon + 180.0) / cell_lon).astype(np.int64) + offset
-    active = np.arange(n)
-    # A gauge within the radius is at most NEAREST_CELLS_PER_RADIUS + 1 cells away in either direction.
-    for ring in range(NEAREST_CELLS_PER_RADIUS + 2):
-        points, gauges = [], []
-        for d_lat in range(-ring, ring + 1):
-            for d_lon in range(-ring, ring + 1):
-                if max(abs(d_lat), abs(d_lon)) != ring:
-                    continue
-                k_ = key(p_lat_cell[active] + d_lat, p_lon_cell[active] + d_lon)
-                lo = np.searchsorted(sorted_keys, k_, side="left")
-                counts = np.searchsorted(sorted_keys, k_, side="right") - lo
-                points.append(np.repeat(active, counts))
-                # Each point's run lo..hi-1 of sorted gauges, laid end to end.
-                starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
-                gauges.append(by_key[starts + np.arange(int(counts.sum()))])
-        point, gauge = np.concatenate(points), np.concatenate(gauges)
-        if point.size:
-            distance_m = k.haversine_m(p_lon[point], p_lat[point], g_lon[gauge], g_lat[gauge])
-            near = distance_m <= radius_m
-            point, gauge, distance_m = point[near], gauge[near], distance_m[near]
-            was_m = best_m[point]
-            np.minimum.at(best_m, point, distance_m)
-            best[point[distance_m < was_m]] = none  # a nearer gauge in this ring: the earlier one is out
-            # Of the gauges at a point's nearest distance (this ring's and an earlier one), the lowest index.
-            at_best = distance_m == best_m[point]
-            np.minimum.at(best, point[at_best], gauge[at_best])
-        # Every gauge of the next rings is more than ring * cell_m away: a point nearer than that is done.
-        active = active[~(best_m[active] < ring * cell_m)]
-        if not active.size:
-            break
-    return np.where(best < none, best, -1)
