@@ -21,6 +21,9 @@ import numpy as np
 from alerting import kernels as k
 from alerting.flows import Assessment
 from alerting.rules import (
+    ANGLE_ORANGE_DEG,
+    ANGLE_RED_DEG,
+    ANGLE_YELLOW_MARGIN_DEG,
     BIN_S,
     DEFAULT_RESOLUTION_MM,
     DEFAULT_V0_MM_PER_DAY,
@@ -35,6 +38,7 @@ from alerting.rules import (
     MAX_GAP_BINS,
     RAIN_WINDOW_BINS,
     SMOOTH_BINS,
+    STEADY_CREEP_DEG,
     WINDOW_BINS,
     displacement_bins_s,
 )
@@ -46,6 +50,10 @@ from sql import queries
 Q = queries("engine")
 _LEVEL_KEYS = ("blue", "yellow", "orange", "red")
 _SILENT_AFTER = "3 reporting intervals, at least 1 h"
+# The tangent-angle thresholds of the rule version, as the evidence states them.
+_ANGLE_YELLOW_ABOVE_DEG = STEADY_CREEP_DEG + ANGLE_YELLOW_MARGIN_DEG
+_ANGLE_THRESHOLDS = {"yellow": f"> {_ANGLE_YELLOW_ABOVE_DEG:g}", "orange": f">= {ANGLE_ORANGE_DEG:g}",
+                     "red": f">= {ANGLE_RED_DEG:g}"}
 
 
 @dataclass
@@ -477,7 +485,7 @@ def _assess_deformation(w: Window, point_pos: dict, n_points: int):
             ev["sensors"].append(entry)
             ev["thresholds"][name] = {"velocity_mm_per_day": _json(r["thresholds"]).get("velocity_mm_per_day"),
                                       "displacement_mm": _json(r["thresholds"]).get("displacement_mm"),
-                                      "tangent_angle_deg": {"yellow": "> 50", "orange": ">= 80", "red": ">= 85"},
+                                      "tangent_angle_deg": _ANGLE_THRESHOLDS,
                                       "failure_forecast_h": {"orange": FORECAST_ORANGE_H, "red": FORECAST_RED_H}}
             if not has_data[j]:
                 ev["reasons"].append(f"{name}: no velocity at the last bin (no reading in it, or too few since a gap)")
@@ -496,7 +504,8 @@ def _forecast_evidence(d: Deformation, j: int, now: datetime) -> dict:
     d.fit_forecasts([j])
     if not d.forecast_tried[j]:
         return {"method": method, "predicted_failure_at": None,
-                "note": "tangent angle not above 50 deg (steady creep and its margin): no approach to failure"}
+                "note": f"tangent angle not above {_ANGLE_YELLOW_ABOVE_DEG:g} deg (steady creep and its margin): "
+                        "no approach to failure"}
     if not d.forecast_bins[j]:
         return {"method": method, "predicted_failure_at": None,
                 "note": "no onset of acceleration holding at the last bin (short mean of 1/v not below the long one)"}
