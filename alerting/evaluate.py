@@ -9,6 +9,7 @@ assessments: that is what makes replay reproduce live events.
 
 import gc
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cached_property, lru_cache, partial
@@ -22,6 +23,9 @@ from alerting import kernels as k
 from alerting.flows import Assessment
 from alerting.levels import ALERT_LEVELS, BLUE, LEVEL_NAMES, NONE, ORANGE, RED, YELLOW
 from alerting.rules import (
+    ANGLE_ORANGE_DEG,
+    ANGLE_RED_DEG,
+    ANGLE_YELLOW_MARGIN_DEG,
     BIN_S,
     DEFAULT_RESOLUTION_MM,
     DEFAULT_V0_MM_PER_DAY,
@@ -36,18 +40,21 @@ from alerting.rules import (
     MAX_GAP_BINS,
     RAIN_WINDOW_BINS,
     SMOOTH_BINS,
+    STEADY_CREEP_DEG,
     WINDOW_BINS,
     displacement_bins_s,
 )
+from alerting.spatial import nearest_within
 from alerting.window import SensorWindow, WindowStore
 from sensors.kinds import DISPLACEMENT_KINDS
 from sql import queries
 
 Q = queries("engine")
 _SILENT_AFTER = "3 reporting intervals, at least 1 h"
-# Cells of the nearest-gauge search per search radius: smaller cells mean fewer gauges compared for a point
-# with a gauge nearby, more rings of cells for one without.
-NEAREST_CELLS_PER_RADIUS = 4
+# The tangent-angle thresholds of the rule version, as the evidence states them.
+_ANGLE_YELLOW_ABOVE_DEG = STEADY_CREEP_DEG + ANGLE_YELLOW_MARGIN_DEG
+_ANGLE_THRESHOLDS = {"yellow": f"> {_ANGLE_YELLOW_ABOVE_DEG:g}", "orange": f">= {ANGLE_ORANGE_DEG:g}",
+                     "red": f">= {ANGLE_RED_DEG:g}"}
 
 
 @dataclass
@@ -184,42 +191,14 @@ def _assess(w: Window) -> list[Assessment]:
     deformation, has_displacement, def_evidence = _assess_deformation(w, point_pos, n_points)
     rain_silent = _silent(w.rain, w.now)
     rain, rain_evidence = _assess_rain(w, point_pos, n_points, ~rain_silent)
-    # The silent sensors of each point that has any: few points, so a dict of them.
-    silent: dict[int, list[str]] = {}
-    for family, family_silent in ((w.displacement, _silent(w.displacement, w.now)), (w.rain, rain_silent)):
-        for j in np.flatnonzero(family_silent).tolist():
-            row = family.rows[j]
-            i = point_pos.get(row["hazard_point"])
-            if i is not None:
-                silent.setdefault(i, []).append(sensor_name(row))
-
-    may_exceed = np.array([bool(_json(p["monitoring_plan"]).get("rainfall_may_exceed_orange")) for p in w.points],
-                          dtype=bool)
-    def_known = deformation >= 0
-    rain_known = rain >= 0
-    capped_rain = np.where(may_exceed, rain, np.minimum(rain, ORANGE))
-    coupled = def_known & rain_known & (deformation >= YELLOW) & (rain >= YELLOW)
-    # The coupled raise lifts the point one level above the higher of the two; the deformation alert
-    # carries it, so the point's level (the highest open alert) is exactly kernels.point_levels.
-    deformation_alert = np.where(coupled, k.point_levels(deformation, rain, may_exceed), deformation)
-
-    def explain_deformation(i: int) -> tuple[list[str], dict, dict]:
-        evidence = def_evidence(i) | {"coupled_with_rainfall": bool(coupled[i])}
-        reasons, thresholds = evidence.pop("reasons"), evidence.pop("thresholds")
-        if coupled[i]:
-            reasons.append(f"raised one level: rainfall is {LEVEL_NAMES[rain[i]]} at the same time")
-        return reasons, evidence, thresholds
-
-    def explain_rain(i: int) -> tuple[list[str], dict, dict]:
-        evidence = rain_evidence(i)
-        reasons, thresholds = evidence.pop("reasons"), evidence.pop("thresholds")
-        if rain_known[i] and capped_rain[i] < rain[i]:
-            reasons.append("rainfall alone stops at orange for this point")
-        return reasons, evidence, thresholds
+    silent = _silent_by_point(point_pos, (w.displacement, _silent(w.displacement, w.now)), (w.rain, rain_silent))
+    deformation_alert, rain_alert, coupled = _alert_levels(w.points, deformation, rain)
+    explanation = _Explanation(def_evidence, rain_evidence, rain, rain_alert, coupled)
+    explain_deformation, explain_rain = explanation.deformation, explanation.rainfall
 
     # Levels for every point; reasons and evidence only for the alerts that change (Assessment.explain).
-    deformation_levels = _levels_or_none(np.where(def_known, deformation_alert, -1))
-    rain_levels = _levels_or_none(np.where(rain_known, capped_rain, -1))
+    deformation_levels = _levels_or_none(deformation_alert)
+    rain_levels = _levels_or_none(rain_alert)
     monitored = has_displacement.tolist()
     out = []
     append = out.append  # three assessments for each of up to 100,000 points: the loop itself counts
@@ -231,6 +210,59 @@ def _assess(w: Window) -> list[Assessment]:
         append(Assessment(code, county, "rainfall", rain_levels[i], explain=partial(explain_rain, i)))
         append(_device_assessment(code, county, silent.get(i)))
     return out
+
+
+def _silent_by_point(point_pos: dict, *families: tuple[SensorSet, np.ndarray]) -> dict[int, list[str]]:
+    """The silent sensors (each family's mask) of each point that has any: few points, so a dict of them."""
+    silent: dict[int, list[str]] = {}
+    for family, family_silent in families:
+        for j in np.flatnonzero(family_silent).tolist():
+            row = family.rows[j]
+            i = point_pos.get(row["hazard_point"])
+            if i is not None:
+                silent.setdefault(i, []).append(sensor_name(row))
+    return silent
+
+
+def _alert_levels(points: list, deformation: np.ndarray, rain: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per point, from its deformation and rainfall levels (-1: no data): the levels of its deformation and
+    rainfall alerts (-1: no data), and whether the two were coupled. Rainfall alone stops at orange unless the
+    point allows more; deformation and rainfall both yellow or above raise the point one level."""
+    may_exceed = np.array([bool(_json(p["monitoring_plan"]).get("rainfall_may_exceed_orange")) for p in points],
+                          dtype=bool)
+    def_known = deformation >= 0
+    rain_known = rain >= 0
+    capped_rain = np.where(may_exceed, rain, np.minimum(rain, ORANGE))
+    coupled = def_known & rain_known & (deformation >= YELLOW) & (rain >= YELLOW)
+    # The coupled raise lifts the point one level above the higher of the two; the deformation alert
+    # carries it, so the point's level (the highest open alert) is exactly kernels.point_levels.
+    deformation_alert = np.where(coupled, k.point_levels(deformation, rain, may_exceed), deformation)
+    return np.where(def_known, deformation_alert, -1), np.where(rain_known, capped_rain, -1), coupled
+
+
+@dataclass
+class _Explanation:
+    """Builds point i's (reasons, evidence, thresholds) for its deformation or rainfall alert (Assessment.explain)."""
+
+    deformation_evidence: Callable[[int], dict] | None  # None without displacement sensors: never asked then
+    rain_evidence: Callable[[int], dict]
+    rain: np.ndarray  # [n_points]: the rainfall level, -1 for no data
+    rain_alert: np.ndarray  # [n_points]: the rainfall alert's level, -1 for no data
+    coupled: np.ndarray  # [n_points]: deformation raised one level by rainfall
+
+    def deformation(self, i: int) -> tuple[list[str], dict, dict]:
+        evidence = self.deformation_evidence(i) | {"coupled_with_rainfall": bool(self.coupled[i])}
+        reasons, thresholds = evidence.pop("reasons"), evidence.pop("thresholds")
+        if self.coupled[i]:
+            reasons.append(f"raised one level: rainfall is {LEVEL_NAMES[self.rain[i]]} at the same time")
+        return reasons, evidence, thresholds
+
+    def rainfall(self, i: int) -> tuple[list[str], dict, dict]:
+        evidence = self.rain_evidence(i)
+        reasons, thresholds = evidence.pop("reasons"), evidence.pop("thresholds")
+        if self.rain_alert[i] < self.rain[i]:  # capped (no data is -1 in both)
+            reasons.append("rainfall alone stops at orange for this point")
+        return reasons, evidence, thresholds
 
 
 def _levels_or_none(levels: np.ndarray) -> list[int | None]:
@@ -440,56 +472,74 @@ def _assess_deformation(w: Window, point_pos: dict, n_points: int):
     """Per point: the highest sensor level (-1 when every sensor is without data), whether the point has
     displacement sensors at all, and a function building point i's evidence."""
     s = w.displacement
-    n = len(s.rows)
-    level_by_point = np.full(n_points, -1, dtype=np.int8)
-    has_sensor = np.zeros(n_points, dtype=bool)
-    if n == 0:
-        return level_by_point, has_sensor, None
-    params = sensor_params(s.rows)
-    d = deformation(s, w.now.timestamp(), params)
-    levels = d.levels
+    if len(s.rows) == 0:
+        return np.full(n_points, -1, dtype=np.int8), np.zeros(n_points, dtype=bool), None
+    d = deformation(s, w.now.timestamp(), sensor_params(s.rows))
     # A sensor has data when its velocity is known at the last bin, or, just after a break in its series
     # (velocity not known yet), when its displacement alone reaches a threshold: that raises, and a sensor
     # without a level from it stays "no data", which never lowers a level.
-    has_data = np.isfinite(d.velocity[:, -1]) | (np.isfinite(d.series[:, -1]) & (levels.level > 0))
+    has_data = np.isfinite(d.velocity[:, -1]) | (np.isfinite(d.series[:, -1]) & (d.levels.level > 0))
     point_of_sensor = np.array([point_pos.get(r["hazard_point"], -1) for r in s.rows], dtype=np.int64)
+    level_by_point, has_sensor = _highest_by_point(d.levels.level, has_data, point_of_sensor, n_points)
+    evidence = _DeformationEvidence(w.now, s, d, has_data, point_of_sensor, n_points)
+    return level_by_point, has_sensor, evidence.of_point
+
+
+def _highest_by_point(level: np.ndarray, has_data: np.ndarray, point_of_sensor: np.ndarray,
+                      n_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per point: the highest level of its sensors with data (-1 for none), and whether it has any sensor."""
+    level_by_point = np.full(n_points, -1, dtype=np.int8)
+    has_sensor = np.zeros(n_points, dtype=bool)
     ours = point_of_sensor >= 0
     has_sensor[point_of_sensor[ours]] = True
     counted = ours & has_data
-    np.maximum.at(level_by_point, point_of_sensor[counted], levels.level[counted].astype(np.int8))
-    # Each point's sensors, in row order (sensors of points not evaluated sort last).
-    key = np.where(ours, point_of_sensor, n_points)
-    by_point = np.argsort(key, kind="stable")
-    bounds = np.searchsorted(key[by_point], np.arange(n_points + 1))
+    np.maximum.at(level_by_point, point_of_sensor[counted], level[counted].astype(np.int8))
+    return level_by_point, has_sensor
 
-    def evidence(i: int) -> dict:
+
+class _DeformationEvidence:
+    """A point's deformation evidence: each of its sensors' figures, thresholds and reasons."""
+
+    def __init__(self, now: datetime, s: SensorSet, d: Deformation, has_data: np.ndarray,
+                 point_of_sensor: np.ndarray, n_points: int):
+        self.now, self.s, self.d, self.has_data = now, s, d, has_data
+        # Each point's sensors, in row order (sensors of points not evaluated sort last).
+        key = np.where(point_of_sensor >= 0, point_of_sensor, n_points)
+        self.by_point = np.argsort(key, kind="stable")
+        self.bounds = np.searchsorted(key[self.by_point], np.arange(n_points + 1))
+
+    def of_point(self, i: int) -> dict:
         ev = {"sensors": [], "reasons": [], "thresholds": {}}
-        for j in by_point[bounds[i]:bounds[i + 1]].tolist():
-            r, name, level = s.rows[j], s.names[j], int(levels.level[j])
-            entry = {
-                "sensor": name, "kind": r["kind"], "level": LEVEL_NAMES[level] if has_data[j] else "no data",
-                "displacement_mm": _round(d.series[j, -1]), "velocity_mm_per_day": _round(d.velocity[j, -1]),
-                "velocity_window_bins": int(d.window_bins[j]), "bin_h": _round(d.bin_s[j] / 3600.0, 3),
-                "changed_rate": bool(d.changed_rate[j]), "resolution_mm": _round(d.resolution[j], 3),
-                "v0_mm_per_day": _round(d.v0[j], 3), "v0_source": k.V0_SOURCES[d.v0_source[j]],
-                "v0_floor_mm_per_day": _round(d.v0_floor[j], 3),
-                "tangent_angle_deg": _round(d.alpha[j, -1]),
-                "failure_forecast": _forecast_evidence(d, j, w.now),
-            }
-            ev["sensors"].append(entry)
-            ev["thresholds"][name] = {"velocity_mm_per_day": _json(r["thresholds"]).get("velocity_mm_per_day"),
-                                      "displacement_mm": _json(r["thresholds"]).get("displacement_mm"),
-                                      "tangent_angle_deg": {"yellow": "> 50", "orange": ">= 80", "red": ">= 85"},
-                                      "failure_forecast_h": {"orange": FORECAST_ORANGE_H, "red": FORECAST_RED_H}}
-            if not has_data[j]:
+        for j in self.by_point[self.bounds[i]:self.bounds[i + 1]].tolist():
+            name = self.s.names[j]
+            ev["sensors"].append(self._figures(j))  # first: it fits the forecast that a reason may name
+            ev["thresholds"][name] = self._thresholds(j)
+            if not self.has_data[j]:
                 ev["reasons"].append(f"{name}: no velocity at the last bin (no reading in it, or too few since a gap)")
-                continue
-            if level > 0:
-                ev["reasons"].append(_deformation_reason(name, d, j))
+            elif self.d.levels.level[j] > 0:
+                ev["reasons"].append(_deformation_reason(name, self.d, j))
         return ev
 
-    return level_by_point, has_sensor, evidence
+    def _figures(self, j: int) -> dict:
+        """What sensor j's criteria saw at the last bin."""
+        d, r, level = self.d, self.s.rows[j], int(self.d.levels.level[j])
+        return {
+            "sensor": self.s.names[j], "kind": r["kind"],
+            "level": LEVEL_NAMES[level] if self.has_data[j] else "no data",
+            "displacement_mm": _round(d.series[j, -1]), "velocity_mm_per_day": _round(d.velocity[j, -1]),
+            "velocity_window_bins": int(d.window_bins[j]), "bin_h": _round(d.bin_s[j] / 3600.0, 3),
+            "changed_rate": bool(d.changed_rate[j]), "resolution_mm": _round(d.resolution[j], 3),
+            "v0_mm_per_day": _round(d.v0[j], 3), "v0_source": k.V0_SOURCES[d.v0_source[j]],
+            "v0_floor_mm_per_day": _round(d.v0_floor[j], 3),
+            "tangent_angle_deg": _round(d.alpha[j, -1]),
+            "failure_forecast": _forecast_evidence(d, j, self.now),
+        }
 
+    def _thresholds(self, j: int) -> dict:
+        own = _json(self.s.rows[j]["thresholds"])
+        return {"velocity_mm_per_day": own.get("velocity_mm_per_day"), "displacement_mm": own.get("displacement_mm"),
+                "tangent_angle_deg": _ANGLE_THRESHOLDS,
+                "failure_forecast_h": {"orange": FORECAST_ORANGE_H, "red": FORECAST_RED_H}}
 
 
 def _forecast_evidence(d: Deformation, j: int, now: datetime) -> dict:
@@ -498,7 +548,8 @@ def _forecast_evidence(d: Deformation, j: int, now: datetime) -> dict:
     d.fit_forecasts([j])
     if not d.forecast_tried[j]:
         return {"method": method, "predicted_failure_at": None,
-                "note": "tangent angle not above 50 deg (steady creep and its margin): no approach to failure"}
+                "note": f"tangent angle not above {_ANGLE_YELLOW_ABOVE_DEG:g} deg (steady creep and its margin): "
+                        "no approach to failure"}
     if not d.forecast_bins[j]:
         return {"method": method, "predicted_failure_at": None,
                 "note": "no onset of acceleration holding at the last bin (short mean of 1/v not below the long one)"}
@@ -533,68 +584,114 @@ def _deformation_reason(name: str, d: Deformation, j: int) -> str:
 
 
 def _assess_rain(w: Window, point_pos: dict, n_points: int, working: np.ndarray):
-    """Per point: the rainfall level from its own working gauge (one not silent), else the nearest within 10 km."""
+    """Per point: the rainfall level from its own working gauge (one not silent), else the nearest within 10 km,
+    and a function building point i's evidence."""
     s = w.rain
-    n = len(s.rows)
     level_by_point = np.full(n_points, -1, dtype=np.int8)
-    points_json = [_json(p["thresholds"]) for p in w.points]
-    # No default table for R_eff: it is judged only where a point configures it.
-    thr_24, thr_72, thr_reff = _threshold_matrices(points_json, ("rain_24h_mm", k.DEFAULT_RAIN_24H_MM),
-                                                   ("rain_72h_mm", k.DEFAULT_RAIN_72H_MM), ("r_eff_mm", None))
-
-    def no_data(i: int) -> dict:
-        return {"reasons": ["no working rain gauge bound to the point or within 10 km: rainfall state is no data"],
-                "state": "no data",
-                "thresholds": {"rain_24h_mm": dict(zip(ALERT_LEVELS, map(_round, thr_24[i]))),
-                               "rain_72h_mm": dict(zip(ALERT_LEVELS, map(_round, thr_72[i]))),
-                               "r_eff_mm": points_json[i].get("r_eff_mm")}}
-
-    if n == 0 or n_points == 0:
-        return level_by_point, no_data
-
-    def chain(idx, t_s, value, first, stop):
-        hourly = k.resample_sum(idx, t_s, value, stop - first, s.start_s, BIN_S, s.n_bins)
-        total_24h, total_72h = k.trailing_totals(hourly, 24, 72)
-        # Days end at now: today is the last 24 h. R_eff weighs the ten days before it by 0.8^i.
-        days = s.n_bins // 24
-        daily = np.nansum(hourly[:, -days * 24:].reshape(stop - first, days, 24), axis=2)
-        return hourly, total_24h, total_72h, k.effective_antecedent_rain_mm(daily)
-
-    hourly, total_24h, total_72h, r_eff = k.in_sensor_blocks(chain, s.idx, s.t_s, s.value, n)
+    thresholds = _RainThresholds.of(w.points)
+    if len(s.rows) == 0 or n_points == 0:
+        return level_by_point, thresholds.no_data
+    totals = _RainTotals.of(s)
     gauge = _gauge_for_points(w, s, working, point_pos, n_points)
     has_gauge = gauge >= 0
     g = np.where(has_gauge, gauge, 0)
-    levels = np.maximum(k.rainfall_levels(total_24h[g], total_72h[g], thr_24, thr_72),
-                        k.threshold_level(r_eff[g], thr_reff))
+    levels = np.maximum(k.rainfall_levels(totals.rain_24h_mm[g], totals.rain_72h_mm[g], thresholds.rain_24h_mm,
+                                          thresholds.rain_72h_mm),
+                        k.threshold_level(totals.r_eff_mm[g], thresholds.r_eff_mm))
     level_by_point[has_gauge] = levels[has_gauge]
+    return level_by_point, _RainEvidence(thresholds, s, totals, has_gauge, g, levels).of_point
 
-    def evidence(i: int) -> dict:
-        ev = no_data(i)
-        if not has_gauge[i]:
+
+@dataclass
+class _RainThresholds:
+    """Each point's rainfall thresholds: its own table, and [n_points, 4] blue..red per criterion."""
+
+    tables: list[dict]
+    rain_24h_mm: np.ndarray
+    rain_72h_mm: np.ndarray
+    r_eff_mm: np.ndarray
+
+    @classmethod
+    def of(cls, points: list) -> "_RainThresholds":
+        tables = [_json(p["thresholds"]) for p in points]
+        # No default table for R_eff: it is judged only where a point configures it.
+        return cls(tables, *_threshold_matrices(tables, ("rain_24h_mm", k.DEFAULT_RAIN_24H_MM),
+                                                ("rain_72h_mm", k.DEFAULT_RAIN_72H_MM), ("r_eff_mm", None)))
+
+    def no_data(self, i: int) -> dict:
+        """Point i's rainfall evidence without a working gauge."""
+        return {"reasons": ["no working rain gauge bound to the point or within 10 km: rainfall state is no data"],
+                "state": "no data",
+                "thresholds": {"rain_24h_mm": dict(zip(ALERT_LEVELS, map(_round, self.rain_24h_mm[i]))),
+                               "rain_72h_mm": dict(zip(ALERT_LEVELS, map(_round, self.rain_72h_mm[i]))),
+                               "r_eff_mm": self.tables[i].get("r_eff_mm")}}
+
+
+@dataclass
+class _RainTotals:
+    """Per gauge (rows of the rain SensorSet): its hourly rain and the totals its level is judged on."""
+
+    hourly: np.ndarray  # [n, n_bins] mm
+    rain_24h_mm: np.ndarray
+    rain_72h_mm: np.ndarray
+    r_eff_mm: np.ndarray  # effective antecedent rainfall
+
+    @classmethod
+    def of(cls, s: SensorSet) -> "_RainTotals":
+        return cls(*k.in_sensor_blocks(partial(_rain_chain, s.start_s, s.n_bins), s.idx, s.t_s, s.value, len(s.rows)))
+
+
+def _rain_chain(start_s: float, n_bins: int, idx, t_s, value, first: int, stop: int) -> tuple:
+    """_RainTotals of gauges first..stop-1 (kernels.in_sensor_blocks)."""
+    hourly = k.resample_sum(idx, t_s, value, stop - first, start_s, BIN_S, n_bins)
+    total_24h, total_72h = k.trailing_totals(hourly, 24, 72)
+    # Days end at now: today is the last 24 h. R_eff weighs the ten days before it by 0.8^i.
+    days = n_bins // 24
+    daily = np.nansum(hourly[:, -days * 24:].reshape(stop - first, days, 24), axis=2)
+    return hourly, total_24h, total_72h, k.effective_antecedent_rain_mm(daily)
+
+
+@dataclass
+class _RainEvidence:
+    """A point's rainfall evidence: the figures of the gauge it uses, or no data."""
+
+    thresholds: _RainThresholds
+    gauges: SensorSet
+    totals: _RainTotals
+    has_gauge: np.ndarray  # [n_points]
+    gauge: np.ndarray  # [n_points]: the gauge each point uses (0 for none)
+    level: np.ndarray  # [n_points]: the rainfall level from that gauge
+
+    def of_point(self, i: int) -> dict:
+        ev = self.thresholds.no_data(i)
+        if not self.has_gauge[i]:
             return ev
-        j = g[i]
-        # The figures that only inform, for this gauge alone: the kernels work row by row, so they are the
-        # same as computed for every gauge at once.
-        one = hourly[j:j + 1]
-        duration_h = k.storm_duration_h(one)[0]
-        storm_total = np.nansum(one[0, one.shape[1] - int(duration_h):]) if duration_h else 0.0
-        intensity = storm_total / duration_h if duration_h > 0 else 0.0
-        caine = k.caine_intensity_mm_per_h(np.maximum(duration_h, 1.0))
-        ev.update(state="ok", gauge=s.names[j], gauge_point=s.rows[j]["hazard_point"],
-                  rain_1h_mm=_round(np.nan_to_num(one[0, -1])), rain_3h_mm=_round(k.trailing_totals(one, 3)[0][0]),
-                  rain_24h_mm=_round(total_24h[j]), rain_72h_mm=_round(total_72h[j]),
-                  effective_antecedent_rain_mm=_round(r_eff[j]),
-                  soil_water_index_mm=_round(k.soil_water_index_mm(one)[0, -1]),
-                  rain_event_duration_h=int(duration_h), rain_event_intensity_mm_per_h=_round(intensity),
-                  caine_threshold_mm_per_h=_round(caine),
-                  above_caine_threshold=bool(duration_h > 0 and intensity >= caine))
+        j, totals = self.gauge[i], self.totals
+        ev.update(state="ok", gauge=self.gauges.names[j], gauge_point=self.gauges.rows[j]["hazard_point"],
+                  **_rain_figures(totals, j))
         ev["reasons"] = []
-        if levels[i] > 0:
-            ev["reasons"].append(f"{s.names[j]} {LEVEL_NAMES[levels[i]]}: 24 h {total_24h[j]:.1f} mm, "
-                                 f"72 h {total_72h[j]:.1f} mm")
+        if self.level[i] > 0:
+            ev["reasons"].append(f"{self.gauges.names[j]} {LEVEL_NAMES[self.level[i]]}: "
+                                 f"24 h {totals.rain_24h_mm[j]:.1f} mm, 72 h {totals.rain_72h_mm[j]:.1f} mm")
         return ev
 
-    return level_by_point, evidence
+
+def _rain_figures(totals: _RainTotals, j: int) -> dict:
+    """Gauge j's figures as evidence."""
+    # The figures that only inform, for this gauge alone: the kernels work row by row, so they are the
+    # same as computed for every gauge at once.
+    one = totals.hourly[j:j + 1]
+    duration_h = k.storm_duration_h(one)[0]
+    storm_total = np.nansum(one[0, one.shape[1] - int(duration_h):]) if duration_h else 0.0
+    intensity = storm_total / duration_h if duration_h > 0 else 0.0
+    caine = k.caine_intensity_mm_per_h(np.maximum(duration_h, 1.0))
+    return dict(rain_1h_mm=_round(np.nan_to_num(one[0, -1])), rain_3h_mm=_round(k.trailing_totals(one, 3)[0][0]),
+                rain_24h_mm=_round(totals.rain_24h_mm[j]), rain_72h_mm=_round(totals.rain_72h_mm[j]),
+                effective_antecedent_rain_mm=_round(totals.r_eff_mm[j]),
+                soil_water_index_mm=_round(k.soil_water_index_mm(one)[0, -1]),
+                rain_event_duration_h=int(duration_h), rain_event_intensity_mm_per_h=_round(intensity),
+                caine_threshold_mm_per_h=_round(caine),
+                above_caine_threshold=bool(duration_h > 0 and intensity >= caine))
 
 
 def _gauge_for_points(w: Window, s: SensorSet, working, point_pos, n_points) -> np.ndarray:
@@ -613,76 +710,7 @@ def _gauge_for_points(w: Window, s: SensorSet, working, point_pos, n_points) -> 
         p_lat = np.fromiter((p["lat"] for p in w.points), dtype=float, count=n_points)
         g_lon = np.fromiter((r["lon"] for r in s.rows), dtype=float, count=n)
         g_lat = np.fromiter((r["lat"] for r in s.rows), dtype=float, count=n)
-        nearest = _nearest_within(p_lon[need], p_lat[need], g_lon[usable], g_lat[usable], GAUGE_SEARCH_RADIUS_M)
+        nearest = nearest_within(p_lon[need], p_lat[need], g_lon[usable], g_lat[usable], GAUGE_SEARCH_RADIUS_M)
         found = nearest >= 0
         gauge[need[found]] = usable[nearest[found]]
     return gauge
-
-
-def _nearest_within(p_lon, p_lat, g_lon, g_lat, radius_m: float) -> np.ndarray:
-    """For each point, the index of the nearest gauge within radius_m (haversine; the lowest index on a
-    tie), or -1.
-
-    Gauges are bucketed in cells at least radius_m / NEAREST_CELLS_PER_RADIUS on a side, and each point
-    looks at rings of cells around its own, nearest first, until no further ring can hold a closer gauge:
-    a point with a gauge nearby compares itself with a handful of gauges, not with every gauge within the
-    radius.
-
-    Longitude does not wrap at 180 degrees and cells narrow above 89.9 degrees of latitude: near the
-    antimeridian or the poles a nearer gauge may be missed (no hazard point of ours is there).
-    """
-    n = len(p_lat)
-    if n == 0 or len(g_lat) == 0:
-        return np.full(n, -1, dtype=np.int64)
-    none = len(g_lat)  # above every gauge index, so that the lowest index wins a tie
-    best = np.full(n, none, dtype=np.int64)
-    best_m = np.full(n, np.inf)
-    cell_m = radius_m / NEAREST_CELLS_PER_RADIUS
-    cell_lat = np.degrees(cell_m / k.EARTH_RADIUS_M) * 1.001
-    # Cells are at least cell_m wide at the widest latitude, so everywhere: a degree of longitude only
-    # shortens towards the poles.
-    widest = max(float(np.abs(p_lat).max()), float(np.abs(g_lat).max())) + cell_lat
-    cell_lon = cell_lat / max(np.cos(np.radians(min(widest, 89.9))), 1e-3)
-    span = int(np.ceil(360.0 / cell_lon)) + 2 * NEAREST_CELLS_PER_RADIUS + 5  # (lat cell, lon cell) as one integer
-
-    def key(lat_cell, lon_cell):
-        return lat_cell * span + lon_cell
-
-    offset = NEAREST_CELLS_PER_RADIUS + 2  # keeps lon cells of the rings positive
-    g_key = key(np.floor(g_lat / cell_lat).astype(np.int64),
-                np.floor((g_lon + 180.0) / cell_lon).astype(np.int64) + offset)
-    by_key = np.argsort(g_key, kind="stable")
-    sorted_keys = g_key[by_key]
-    p_lat_cell = np.floor(p_lat / cell_lat).astype(np.int64)
-    p_lon_cell = np.floor((p_lon + 180.0) / cell_lon).astype(np.int64) + offset
-    active = np.arange(n)
-    # A gauge within the radius is at most NEAREST_CELLS_PER_RADIUS + 1 cells away in either direction.
-    for ring in range(NEAREST_CELLS_PER_RADIUS + 2):
-        points, gauges = [], []
-        for d_lat in range(-ring, ring + 1):
-            for d_lon in range(-ring, ring + 1):
-                if max(abs(d_lat), abs(d_lon)) != ring:
-                    continue
-                k_ = key(p_lat_cell[active] + d_lat, p_lon_cell[active] + d_lon)
-                lo = np.searchsorted(sorted_keys, k_, side="left")
-                counts = np.searchsorted(sorted_keys, k_, side="right") - lo
-                points.append(np.repeat(active, counts))
-                # Each point's run lo..hi-1 of sorted gauges, laid end to end.
-                starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
-                gauges.append(by_key[starts + np.arange(int(counts.sum()))])
-        point, gauge = np.concatenate(points), np.concatenate(gauges)
-        if point.size:
-            distance_m = k.haversine_m(p_lon[point], p_lat[point], g_lon[gauge], g_lat[gauge])
-            near = distance_m <= radius_m
-            point, gauge, distance_m = point[near], gauge[near], distance_m[near]
-            was_m = best_m[point]
-            np.minimum.at(best_m, point, distance_m)
-            best[point[distance_m < was_m]] = none  # a nearer gauge in this ring: the earlier one is out
-            # Of the gauges at a point's nearest distance (this ring's and an earlier one), the lowest index.
-            at_best = distance_m == best_m[point]
-            np.minimum.at(best, point[at_best], gauge[at_best])
-        # Every gauge of the next rings is more than ring * cell_m away: a point nearer than that is done.
-        active = active[~(best_m[active] < ring * cell_m)]
-        if not active.size:
-            break
-    return np.where(best < none, best, -1)

@@ -5,11 +5,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from alerting.levels import BLUE, NONE, ORANGE, RED, YELLOW
+from alerting.rules import ANGLE_ORANGE_DEG, ANGLE_RED_DEG, ANGLE_YELLOW_MARGIN_DEG, STEADY_CREEP_DEG
 
 SECONDS_PER_DAY = 86_400.0
-
-# 45 deg is steady creep (v == v0); the margin keeps ordinary noise around it from reading as yellow.
-STEADY_CREEP_DEG = 45.0
 
 # Rolling totals are differences of a cumulative sum, which carry ~1e-13 mm of rounding; rounding to a
 # micrometre keeps a total that is exactly on a threshold (e.g. 50 mm) on it, far below a gauge's 0.1 mm tip.
@@ -350,9 +348,9 @@ def deformation_levels(
     displacement_mm,
     velocity_thresholds,
     displacement_thresholds,
-    yellow_margin_deg=5.0,
-    orange_deg=80.0,
-    red_deg=85.0,
+    yellow_margin_deg=ANGLE_YELLOW_MARGIN_DEG,
+    orange_deg=ANGLE_ORANGE_DEG,
+    red_deg=ANGLE_RED_DEG,
     changed_rate=None,
     forecast_level=None,
 ) -> DeformationLevels:

@@ -30,6 +30,11 @@ FORECAST_MIN_R2 = 0.8
 # ... and only for a real acceleration: the fitted velocity at the last bin 1.5 times the one at the onset.
 FORECAST_MIN_SPEED_UP = 1.5
 FORECAST_RED_H, FORECAST_ORANGE_H = 24.0, 72.0
+# The improved tangent angle (SPEC 4.1): 45 deg is steady creep (v == v0); yellow above it by a margin that keeps
+# ordinary noise around it from reading as yellow; orange and red at these angles, held for two bins.
+STEADY_CREEP_DEG = 45.0
+ANGLE_YELLOW_MARGIN_DEG = 5.0
+ANGLE_ORANGE_DEG, ANGLE_RED_DEG = 80.0, 85.0
 
 # SPEC 4.1: a displacement sensor's resolution (mm; degrees for tilt) where the registry gives none. A
 # displacement over the velocity window smaller than two resolutions counts as no movement.

@@ -108,6 +108,37 @@ class Incoming:
                           payload_sha256=sha256)
 
 
+class _Committing:
+    """The batch being committed (and then acknowledged) while the next one is gathered and decoded, and the
+    connection: batches are committed one at a time, in order, on the one connection."""
+
+    def __init__(self):
+        self.conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task | None = None
+
+    def start(self, commit) -> None:
+        """Commit the next batch (a `_commit_and_acknowledge` coroutine): the previous one is done."""
+        self._task = asyncio.ensure_future(commit)
+
+    async def finish(self) -> bool:
+        """Wait for the batch in hand, if any; False if it was left uncommitted: stopping while the database was
+        down (the broker keeps its messages)."""
+        if self._task is None:
+            return True
+        self._task, (self.conn, written) = None, await self._task
+        return written is not None
+
+    def cancel(self) -> None:
+        """Drop the batch in hand, if any: its messages stay unacknowledged with the broker."""
+        if self._task is not None:
+            self._task.cancel()
+
+    async def close(self) -> None:
+        """Close the connection."""
+        if self.conn is not None:
+            await self.conn.close()
+
+
 class Consumer:
     """Subscribes to the device topics and writes what arrives, acknowledging after each commit."""
 
@@ -233,56 +264,56 @@ class Consumer:
             start_http_server(self.settings.ingest_metrics_port)
             log.info("metrics at http://0.0.0.0:%d/metrics", self.settings.ingest_metrics_port)
         self._start_receiver()
-        conn = None
         self._last_summary, self._summary_base = time.monotonic(), self.totals
-        next_housekeeping = 0.0
-        # The batch being committed (and then acknowledged) while the next one is gathered and decoded.
-        # Batches are committed one at a time, in order, on the one connection.
-        pending: asyncio.Task | None = None
+        committing = _Committing()
         try:
-            while not stop.is_set():
-                if self._receiver_lost:
-                    raise ReceiverLost(self._receiver_exit_code())
-                if time.monotonic() >= next_housekeeping:
-                    if pending is not None:
-                        pending, (conn, written) = None, await pending
-                        if written is None:
-                            break  # stopping while the database was down: the broker keeps the messages
-                    conn = await self._housekeeping(conn)
-                    next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_S
-                messages = await self._next_batch(stop)
-                if not messages:
-                    continue
-                parts = await self._decode(messages)
-                # Judge the readings' quality now, while the previous batch commits, unless a sensor's history
-                # must be read from the database first or an earlier batch is still to be judged (readings are
-                # judged in order): then its commit does it.
-                batch = Batch()
-                for part in parts:
-                    batch.extend(part)
-                cleared = None
-                if not self._unjudged:
-                    cleared = await self._quality.flag_known([r for _, r in batch.readings])
-                if cleared is None:
-                    self._unjudged += 1
-                else:  # judged: lay its readings out for COPY now too, and its commit only has to send them
-                    batch.rows = await _lay_out(batch.readings)
-                if pending is not None:
-                    pending, (conn, written) = None, await pending
-                    if written is None:
-                        break
-                pending = asyncio.ensure_future(
-                    self._commit_and_acknowledge(conn, messages, parts, batch, cleared, stop))
-            if pending is not None:
-                pending, (conn, _) = None, await pending
+            await self._consume(stop, committing)
         finally:
-            if pending is not None:  # leaving on an error: its messages stay unacknowledged with the broker
-                pending.cancel()
+            committing.cancel()  # leaving on an error: its messages stay unacknowledged with the broker
             self._stopping = True
             self._stop_receiver()
-            if conn is not None:
-                await conn.close()
+            await committing.close()
             gc.set_threshold(*gc_thresholds)
+
+    async def _consume(self, stop: asyncio.Event, committing: _Committing) -> None:
+        """Gather, decode and judge each batch while the previous one commits, with housekeeping now and then,
+        until `stop` is set or a batch cannot be committed before it is."""
+        next_housekeeping = 0.0
+        while not stop.is_set():
+            if self._receiver_lost:
+                raise ReceiverLost(self._receiver_exit_code())
+            if time.monotonic() >= next_housekeeping:
+                if not await committing.finish():
+                    return  # stopping while the database was down: the broker keeps the messages
+                committing.conn = await self._housekeeping(committing.conn)
+                next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_S
+            messages = await self._next_batch(stop)
+            if not messages:
+                continue
+            parts = await self._decode(messages)
+            batch, cleared = await self._batch_of(parts)
+            if not await committing.finish():
+                return
+            committing.start(self._commit_and_acknowledge(committing.conn, messages, parts, batch, cleared, stop))
+        await committing.finish()
+
+    async def _batch_of(self, parts: list[Batch]) -> tuple[Batch, list | None]:
+        """The messages' parts as one batch, and the spike flags its readings take back (None: still to be judged).
+
+        The readings are judged now, while the previous batch commits, unless a sensor's history must be read
+        from the database first or an earlier batch is still to be judged (readings are judged in order): then
+        its commit does it."""
+        batch = Batch()
+        for part in parts:
+            batch.extend(part)
+        cleared = None
+        if not self._unjudged:
+            cleared = await self._quality.flag_known([r for _, r in batch.readings])
+        if cleared is None:
+            self._unjudged += 1
+        else:  # judged: lay its readings out for COPY now too, and its commit only has to send them
+            batch.rows = await _lay_out(batch.readings)
+        return batch, cleared
 
     async def _decode(self, messages: list[Incoming]) -> list[Batch]:
         """Each message's part of the batch. Yields to the event loop now and then, so that the previous
@@ -377,18 +408,15 @@ class Consumer:
                       stop: asyncio.Event):
         """Write the batch, reconnecting and retrying while the database is unreachable; if the database refuses
         it, write the messages' parts one by one. `cleared` is None if the readings are still to be judged
-        (see run)."""
-        unjudged = cleared is None
+        (see _batch_of)."""
         delay = 1.0
         try:
             while True:
                 try:
                     conn = await self._connect(conn)
                     try:
-                        if unjudged:  # judged once, here: judged again, the readings would clear nothing
-                            cleared = await self._quality.flag(conn, [r for _, r in batch.readings])
-                            unjudged = False
-                            self._unjudged -= 1  # the batches decoded meanwhile may be judged before their commit
+                        if cleared is None:  # judged once, here: judged again, the readings would clear nothing
+                            cleared = await self._judge(conn, batch)
                             batch.rows = await _lay_out(batch.readings)
                         batch.cleared_spikes = cleared
                         written = await write_batch(conn, batch)
@@ -399,20 +427,30 @@ class Consumer:
                     metrics.DATABASE_UP.set(1)
                     return conn, written
                 except CONNECTION_ERRORS as exc:
-                    metrics.DATABASE_UP.set(0)
-                    log.error("cannot write to PostgreSQL (%s: %s); holding %d readings unacknowledged, "
-                              "retrying in %.0fs. Check that the database at %s is up.",
-                              type(exc).__name__, exc, len(batch.readings), delay, self.settings.database_url)
-                    if conn is not None:
-                        conn.terminate()
-                        conn = None
+                    self._database_down(conn, exc, batch, delay)
+                    conn = None
                 if stop.is_set():
                     return conn, None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_DELAY_S)
         finally:
-            if unjudged:  # left without judging them (refused, stopping, an error): hold no later batch back
+            if cleared is None:  # left without judging them (refused, stopping, an error): hold no later batch back
                 self._unjudged -= 1
+
+    async def _judge(self, conn, batch: Batch) -> list:
+        """Judge the batch's readings against their sensors' history: the spike flags they take back."""
+        cleared = await self._quality.flag(conn, [r for _, r in batch.readings])
+        self._unjudged -= 1  # the batches decoded meanwhile may be judged before their commit
+        return cleared
+
+    def _database_down(self, conn, exc: Exception, batch: Batch, delay: float) -> None:
+        """Say that the batch waits for the database, and drop the connection."""
+        metrics.DATABASE_UP.set(0)
+        log.error("cannot write to PostgreSQL (%s: %s); holding %d readings unacknowledged, "
+                  "retrying in %.0fs. Check that the database at %s is up.",
+                  type(exc).__name__, exc, len(batch.readings), delay, self.settings.database_url)
+        if conn is not None:
+            conn.terminate()
 
     async def _write_one_by_one(self, conn, messages: list[Incoming], parts: list[Batch], cleared) -> Written:
         """Each message in its own transaction; one the database refuses becomes a dead letter with the reason."""

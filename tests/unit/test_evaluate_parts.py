@@ -1,45 +1,15 @@
-"""Parts of `alerting.evaluate` that decide a level: which gauge a point borrows, whose thresholds apply,
-and how each displacement sensor's settings and time scale enter its deformation criteria."""
-
-import math
-import random
+"""Parts of `alerting.evaluate` that decide a level: whose thresholds apply, and how each displacement
+sensor's settings and time scale enter its deformation criteria."""
 
 import numpy as np
 
 from alerting import kernels
-from alerting.evaluate import SensorSet, _nearest_within, _threshold_matrices, deformation, sensor_params
-from alerting.kernels import EARTH_RADIUS_M
+from alerting.evaluate import SensorSet, _threshold_matrices, deformation, sensor_params
 from alerting.levels import NONE, ORANGE, RED, YELLOW
 from alerting.rules import DEFAULT_RESOLUTION_MM, DEFAULT_V0_MM_PER_DAY
 
 NOW_S = 1_780_000_000.0
 HOUR_S = 3600.0
-
-
-def haversine_m(lon1, lat1, lon2, lat2):
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
-
-
-def test_the_gauge_search_finds_each_points_nearest_gauge_within_the_radius_and_the_first_on_a_tie():
-    rng = random.Random(7)
-    for lat0 in (29.4, 59.5):  # Chongqing, and far north where a degree of longitude is short
-        points = [(106 + rng.uniform(0, 1.5), lat0 + rng.uniform(0, 0.6)) for _ in range(400)]
-        gauges = [(106 + rng.uniform(0, 1.5), lat0 + rng.uniform(0, 0.6)) for _ in range(120)]
-        gauges += [gauges[5], gauges[40]]  # two gauges at the same place as earlier ones: ties
-        points += [(109.0, lat0 + 0.3), (107.6, lat0 + 0.3)]  # far from every gauge, and just off the area
-        points += [gauges[5], (gauges[40][0] + 0.01, gauges[40][1])]
-        p_lon, p_lat = map(np.array, zip(*points))
-        g_lon, g_lat = map(np.array, zip(*gauges))
-        found = _nearest_within(p_lon, p_lat, g_lon, g_lat, 10_000.0).tolist()
-        expected = []
-        for p in points:
-            distance, gauge = min((haversine_m(*p, *g), j) for j, g in enumerate(gauges))
-            expected.append(gauge if distance <= 10_000.0 else -1)
-        assert found == expected
-        assert -1 in expected and len(set(expected)) > 50  # some points have no gauge near, most have their own
-        assert found[-2:] == [5, 40]  # the first of two gauges at the same distance
 
 
 def test_a_points_own_table_leaves_out_levels_and_others_take_the_defaults():
