@@ -11,7 +11,7 @@ import gc
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import cached_property, lru_cache, partial
 from math import isfinite
 from operator import itemgetter

@@ -500,7 +500,7 @@ def main() -> int:
         table_missed = print_table(measured)
         if workers == judged_workers:
             missed += [f"{name} ({concurrency} clients)" for name in table_missed]
-    print(f"\nLatency is the client's, request sent to response read, with every client busy; /hz is the /healthz "
+    print("\nLatency is the client's, request sent to response read, with every client busy; /hz is the /healthz "
           "baseline of\nthe same server and concurrency (its two runs together). CPU per request: the server's "
           "processes (API),\nPostgreSQL's (DB) and the load generator (load); their sum bounds the rate the "
           "machine's cores can serve.\n")
