@@ -8,7 +8,7 @@ import pytest
 
 from alerting.channels.cap import CAP_NS
 from tests.support import fetch
-from tests.test_api import SPEC_POINT, admin, client, insert_alert, post_point, viewer  # noqa: F401 (fixtures)
+from tests.api.test_api import SPEC_POINT, admin, client, insert_alert, post_point, viewer  # noqa: F401 (fixtures)
 
 POINT = SPEC_POINT["code"]
 CARD = {
