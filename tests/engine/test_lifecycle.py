@@ -2,7 +2,7 @@
 
 Alerts are raised with the engine's own flows (`raise_alert`, `change_level`, `apply_assessment`), and what
 they owe is carried out by `alerting.outbox`; downlink commands and retained topics are recorded, not sent
-(tests/test_outbox.py sends them through the real broker).
+(tests/fault/test_outbox.py sends them through the real broker).
 """
 
 import json
@@ -67,7 +67,7 @@ class FakeDevices:
 
 
 class Topics:
-    """Retained alert topics recorded, not published (tests/test_outbox.py publishes them through the broker)."""
+    """Retained alert topics recorded, not published (tests/fault/test_outbox.py publishes them through the broker)."""
 
     def __init__(self):
         self.published: list[tuple[str, str]] = []

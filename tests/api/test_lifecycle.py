@@ -9,9 +9,9 @@ from alerting import flows
 from alerting.engine import Engine
 from service.app import create_app
 from service.auth import create_token
+from tests.api.support import T0, bearer, insert_alert, post_point
 from tests.servers import free_port
 from tests.support import Subscriber, fetch, running, wait_until
-from tests.test_api import T0, admin, bearer, client, insert_alert, post_point, viewer  # noqa: F401 (fixtures)
 
 POINT = "500113-HP-0042"
 

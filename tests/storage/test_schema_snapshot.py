@@ -6,7 +6,7 @@ import pytest
 
 from sql import schema
 
-from .conftest import SERVER_URL
+from tests.conftest import SERVER_URL
 
 
 def test_a_freshly_migrated_database_equals_the_schema_snapshot():

@@ -3,8 +3,8 @@
 import pytest
 
 from service.auth import create_token
+from tests.api.support import bearer, post_point
 from tests.support import fetch
-from tests.test_api import admin, bearer, client, post_point, viewer  # noqa: F401 (fixtures)
 
 POINT = "500113-HP-0042"
 LI_WEI = {"name": "Li Wei", "phone": "13800000000", "roles": ["monitor"], "county_code": "500113"}

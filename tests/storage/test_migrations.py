@@ -14,7 +14,7 @@ import pytest
 from sql import migrate as migrate_module
 from sql.migrate import available_migrations, migrate, timescaledb_available
 
-from .conftest import SERVER_URL
+from tests.conftest import SERVER_URL
 
 TIMESCALEDB_MISSING = "TimescaleDB extension not available on this server"
 T0 = datetime(2024, 7, 1, 0, 0, tzinfo=UTC)

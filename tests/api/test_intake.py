@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.auth import create_token
+from tests.api.support import bearer
 from tests.support import fetch, wait_until
-from tests.test_api import admin, bearer, client, viewer  # noqa: F401 (fixtures)
-from tests.test_ingest import crack, ingest  # noqa: F401 (fixture)
+from tests.ingest.test_ingest import crack, ingest  # noqa: F401 (fixture)
 
 NOT_JSON = b"\x02\x00\x05{not json"
 NOT_UTF8 = b"\xff\xfe\x00\x81 binary"

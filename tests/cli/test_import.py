@@ -9,9 +9,9 @@ import pytest
 
 from service.cli import main
 from tests.support import fetch
-from tests.test_cli import geohazard
+from tests.cli.test_cli import geohazard
 
-SAMPLES = Path(__file__).parent / "data" / "import"
+SAMPLES = Path(__file__).parents[1] / "data" / "import"
 TABLES = ("hazard_point", "device", "sensor", "person", "grid_assignment")
 
 

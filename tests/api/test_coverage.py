@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.auth import create_token
-from tests.test_api import admin, bearer, client, post_point, viewer  # noqa: F401 (fixtures)
+from tests.api.support import bearer, post_point
 
 NOW = datetime.now(UTC)
 URL = "/api/v1/reports/coverage"

@@ -8,9 +8,9 @@ not exist, and is left out of every list; writing the registry is refused (403).
 import pytest
 
 from service.auth import create_token
+from tests.api.support import T0, bearer, insert_alert, post_point
 from tests.support import fetch
-from tests.test_api import T0, admin, bearer, client, insert_alert, post_point, viewer  # noqa: F401 (fixtures)
-from tests.test_channels import insert_event, quick_heartbeat, read_events  # noqa: F401 (fixture)
+from tests.engine.test_channels import insert_event, quick_heartbeat, read_events  # noqa: F401 (fixture)
 
 OWN, OTHER = "500113-HP-0001", "500113-HP-0002"
 OWN_DEVICE, OTHER_DEVICE = "DEV-OWN", "DEV-OTHER"

@@ -26,7 +26,7 @@ from service.app import create_app
 from service.auth import create_token
 from tests.support import WAIT_S, running, wait_until
 
-CAP_SCHEMA = Path(__file__).parent / "data" / "CAP-v1.2.xsd"
+CAP_SCHEMA = Path(__file__).parents[1] / "data" / "CAP-v1.2.xsd"
 SECRET = "s3cret-of-the-county-bureau"
 POINT = "500113-HP-0042"
 CARD = {"warning_signal": "鸣锣、敲盆", "signal_giver": "张三", "evacuation_route": "沿村道向东撤离至村委会",

@@ -7,8 +7,8 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from alerting.channels.cap import CAP_NS
+from tests.api.support import SPEC_POINT, insert_alert, post_point
 from tests.support import fetch
-from tests.test_api import SPEC_POINT, admin, client, insert_alert, post_point, viewer  # noqa: F401 (fixtures)
 
 POINT = SPEC_POINT["code"]
 CARD = {

@@ -7,8 +7,8 @@ import pytest
 
 from alerting.rules import DEFAULT_RESOLUTION_MM
 from service.auth import create_token
+from tests.api.support import T0, bearer, post_point
 from tests.support import fetch
-from tests.test_api import T0, admin, bearer, client, post_point, viewer  # noqa: F401 (fixtures)
 
 POINT = "500113-HP-0042"
 # The body field clients send (SPEC 6).

@@ -25,9 +25,9 @@ from schemathesis.python import asgi
 from runtime.settings import Settings
 from service.app import create_app
 from service.auth import create_token
+from tests.api.support import SPEC_POINT, T0, bearer, insert_alert
 from tests.conftest import SERVER_URL, _drop, _url_for
 from tests.support import Publisher, register
-from tests.test_api import SPEC_POINT, T0, bearer, insert_alert
 
 POINT = SPEC_POINT["code"]
 DEVICE, SENSOR = "DEV-0001", "L1_LF_1"

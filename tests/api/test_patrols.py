@@ -13,10 +13,10 @@ from psycopg import sql
 from alerting.kernels import haversine_m as distance_m
 from runtime.notices import READINGS_CHANNEL, parse_stored_notice
 from service.auth import create_token
+from tests.api.support import bearer, insert_alert, post_point
 from tests.support import Subscriber, fetch, wait_until
-from tests.test_api import admin, bearer, client, insert_alert, post_point, viewer  # noqa: F401 (fixtures)
 
-POINT = "500113-HP-0042"  # at 106.52, 29.40 (tests.test_api.SPEC_POINT)
+POINT = "500113-HP-0042"  # at 106.52, 29.40 (tests.api.support.SPEC_POINT)
 OTHER = "500113-HP-0001"
 MAX_PHOTO_BYTES = 64 * 1024
 NOW = datetime.now(UTC).replace(microsecond=0)

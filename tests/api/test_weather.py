@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.auth import create_token
+from tests.api.support import bearer, post_point
 from tests.servers import free_port
 from tests.support import Subscriber, fetch, wait_until
-from tests.test_api import admin, bearer, client, post_point, viewer  # noqa: F401 (fixtures)
 
 # Two active points in county 500113, one in 500114, and a cancelled one in 500113.
 IN_COUNTY = ("500113-HP-0001", "500113-HP-0002")

@@ -9,7 +9,7 @@ import pytest
 
 from service.replay_series import read_series
 from tests.support import fetch, register
-from tests.test_cli import geohazard
+from tests.cli.test_cli import geohazard
 
 START = datetime(2026, 7, 1, tzinfo=timezone.utc)
 TIMELINE_KEYS = {"at", "hours_before_failure", "level", "alert_level", "reasons", "v_mm_per_day", "v0_mm_per_day",
