@@ -98,30 +98,41 @@ async def carry_out(conn: asyncpg.Connection, carrier: Carrier, *, alert_id: int
                     now: datetime | None = None) -> Outcome:
     """Carry out what is owed and due, of one alert or of all, at `now` (default: the clock's, read afresh for
     each row): the retained topics and verification tasks first, then the sampling commands. Each row is done
-    in a transaction of its own, which holds the alert's row only as long as that one effect takes."""
+    in a transaction of its own, which holds the alert's row only as long as that one effect takes. After each
+    sampling row (commands are the slow part) the owed rows are looked up again, so that the topic of an alert
+    raised meanwhile waits for one row of commands, not for a storm's."""
     done = deferred = 0
     while True:
         due = await conn.fetch(Q["owed_due"], now or datetime.now(timezone.utc), alert_id, BATCH)
         progressed = False
         for owed_row in due:
-            at = now or datetime.now(timezone.utc)
-            async with conn.transaction():
-                row = await conn.fetchrow(Q["owed_for_update"], owed_row["id"])
-                if row is None:
-                    continue  # done meanwhile, or another process is doing it
-                progressed = True
-                problem = await _attempt(conn, row, carrier, at)
-                if problem is None:
-                    await conn.execute(Q["owed_done"], row["id"], at)
-                    done += 1
-                    continue
-                wait_s = min(FIRST_RETRY_S * 2 ** row["attempts"], LONGEST_RETRY_S)
-                await conn.execute(Q["owed_later"], row["id"], at + timedelta(seconds=wait_s), problem)
-                deferred += 1
-            log.warning("%s of %s alert %s at %s not done (%s); trying again in %.0f s", row["effect"], row["type"],
-                        row["alert_id"], row["hazard_point"], problem, wait_s)
+            finished = await _carry_out_row(conn, owed_row["id"], carrier, now or datetime.now(timezone.utc))
+            if finished is None:
+                continue  # done meanwhile, or another process is doing it
+            progressed = True
+            done, deferred = (done + 1, deferred) if finished else (done, deferred + 1)
+            if owed_row["effect"] == "sampling":
+                break
         if not progressed:  # nothing left, or what is left is being done by another process
             return Outcome(done, deferred)
+
+
+async def _carry_out_row(conn: asyncpg.Connection, owed_id: int, carrier: Carrier, at: datetime) -> bool | None:
+    """One owed row in a transaction of its own: True when done, False when left to try again later, None when it
+    was not there to do (done meanwhile, or another process holds it)."""
+    async with conn.transaction():
+        row = await conn.fetchrow(Q["owed_for_update"], owed_id)
+        if row is None:
+            return None
+        problem = await _attempt(conn, row, carrier, at)
+        if problem is None:
+            await conn.execute(Q["owed_done"], row["id"], at)
+            return True
+        wait_s = min(FIRST_RETRY_S * 2 ** row["attempts"], LONGEST_RETRY_S)
+        await conn.execute(Q["owed_later"], row["id"], at + timedelta(seconds=wait_s), problem)
+    log.warning("%s of %s alert %s at %s not done (%s); trying again in %.0f s", row["effect"], row["type"],
+                row["alert_id"], row["hazard_point"], problem, wait_s)
+    return False
 
 
 async def owed(conn: asyncpg.Connection) -> tuple[int, datetime | None]:

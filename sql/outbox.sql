@@ -5,7 +5,7 @@
 -- Up to $3 owed effects due at $1, of one alert ($2) or of any (NULL): topics and tasks first (the warning
 -- itself, and quick), then sampling commands, each oldest first. A row waits while an earlier one of the same
 -- alert and effect is owed, so a resolve's restore never runs before the raise's acceleration.
-SELECT o.id
+SELECT o.id, o.effect
 FROM alert_owed o
 WHERE o.done_at IS NULL
   AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= $1)
