@@ -5,6 +5,9 @@ import socket
 import psycopg
 
 from runtime.settings import Settings
+from sql import queries
+
+SERVER_Q = queries("server")
 
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 START_MOSQUITTO = "mosquitto -d -c /etc/mosquitto/mosquitto.conf"
@@ -24,7 +27,7 @@ def check_postgres(settings: Settings, *, need_schema: bool = True, server_only:
         url, need_schema = psycopg.conninfo.make_conninfo(url, dbname="postgres"), False
     try:
         with psycopg.connect(url, connect_timeout=5) as conn:
-            if need_schema and conn.execute("SELECT to_regclass('schema_migration')").fetchone()[0] is None:
+            if need_schema and conn.execute(SERVER_Q["schema_present"]).fetchone()[0] is None:
                 raise NotReady(f"the database at {settings.database_url} has no schema yet: run `geohazard migrate`")
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

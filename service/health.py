@@ -12,8 +12,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.deps import PoolDep
 from service.errors import DatabaseUnreachable, ErrorBody
+from sql import queries
 
 # A probe must answer quickly: an orchestrator waiting on it is waiting on nothing else.
+SERVER_Q = queries("server")
 READY_TIMEOUT_S = 2.0
 
 # Label values stay few: the route template (never the raw path, which carries codes and ids), the
@@ -80,7 +82,7 @@ async def readyz(pool: PoolDep) -> dict[str, str]:
     """Answers once `SELECT 1` succeeds on the pool; 503 while the database is unreachable."""
     try:
         async with pool.acquire(timeout=READY_TIMEOUT_S) as conn:
-            await conn.fetchval("SELECT 1", timeout=READY_TIMEOUT_S)
+            await conn.fetchval(SERVER_Q["ready"], timeout=READY_TIMEOUT_S)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise DatabaseUnreachable(f"Database unreachable: {type(exc).__name__}: {exc}") from exc
     return {"status": "ready"}

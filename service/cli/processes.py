@@ -15,8 +15,10 @@ import psycopg
 
 from runtime.checks import NotReady, check_mqtt, check_postgres
 from runtime.settings import Settings
+from sql import queries
 
 log = logging.getLogger("geohazard")
+SERVER_Q = queries("server")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # With several API workers their lines interleave; the pid says whose each is.
 LOG_FORMAT_WITH_PID = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
@@ -110,9 +112,7 @@ def _warn_if_postgres_lacks_connections(settings: Settings, connections: int) ->
     """Log a warning when the API's pools, all full, would need more connections than PostgreSQL has free."""
     with psycopg.connect(settings.database_url, connect_timeout=5) as conn:
         # In use: every client's connection but this one.
-        limit, reserved, in_use = conn.execute(
-            "SELECT current_setting('max_connections')::int, current_setting('superuser_reserved_connections')::int,"
-            " (SELECT count(*) - 1 FROM pg_stat_activity WHERE backend_type = 'client backend')").fetchone()
+        limit, reserved, in_use = conn.execute(SERVER_Q["connection_budget"]).fetchone()
     free = limit - reserved - in_use
     if connections > free:
         log.warning("the API's pools may open %d database connections together, but PostgreSQL has %d free "
