@@ -183,6 +183,9 @@ class Engine:
                 log.error("carrying out what alert changes owe failed: %s: %s; trying again in %.0f s",
                           type(exc).__name__, exc, OWED_POLL_S)
                 continue
+            except Exception:  # a defect in one effect must not end this task and with it every later effect
+                log.exception("carrying out what alert changes owe failed; trying again in %.0f s", OWED_POLL_S)
+                continue
             if result.done:
                 log.info("alert effects done: %d (retained topics, verification tasks, sampling commands)", result.done)
 
