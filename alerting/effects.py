@@ -62,17 +62,21 @@ async def verification_effect(conn: asyncpg.Connection, change: Change, *, now: 
 
 
 async def sampling_effect(conn: asyncpg.Connection, change: Change, *, now: datetime, send_command: SendCommand,
-                          actor: str = EFFECTS_ACTOR, accelerated_interval_s: int = ACCELERATED_INTERVAL_S) -> list[dict]:
+                          actor: str = EFFECTS_ACTOR, accelerated_interval_s: int = ACCELERATED_INTERVAL_S,
+                          first_attempt: bool = True) -> list[dict]:
     """Accelerate the point's sensors for a raise to orange or above, or restore those of a resolved alert.
 
     Returns the sends that failed for a reason that may pass (the broker or the database away): the caller tries
     again later, and only those sensors are sent again. A device that refuses the command is not tried again.
+    A later attempt that sends nothing records no event: a long broker outage would fill the alert's history
+    (and its webhooks) with the same failure every minute.
     """
     if change.kind in RAISES and LEVEL_NAMES.index(change.to_level) >= ORANGE:
         failed = await accelerate_sampling(conn, change, now=now, send_command=send_command, actor=actor,
-                                           interval_s=accelerated_interval_s)
+                                           interval_s=accelerated_interval_s, record_nothing_sent=first_attempt)
     elif change.kind == "resolved":
-        failed = await restore_sampling(conn, change, now=now, send_command=send_command, actor=actor)
+        failed = await restore_sampling(conn, change, now=now, send_command=send_command, actor=actor,
+                                        record_nothing_sent=first_attempt)
     else:
         return []
     return [f for f in failed if f["again"]]
@@ -115,7 +119,8 @@ async def cancel_verification(conn: asyncpg.Connection, change: Change, *, now: 
 
 
 async def accelerate_sampling(conn: asyncpg.Connection, change: Change, *, now: datetime, send_command: SendCommand,
-                              actor: str, interval_s: int = ACCELERATED_INTERVAL_S) -> list[dict]:
+                              actor: str, interval_s: int = ACCELERATED_INTERVAL_S,
+                              record_nothing_sent: bool = True) -> list[dict]:
     """Send each displacement and rain sensor of the point's devices into accelerated sampling, once per alert;
     the sends that failed."""
     sensors = await conn.fetch(Q["sensors_to_accelerate"], change.hazard_point, list(SAMPLED_KINDS), change.alert_id)
@@ -131,14 +136,16 @@ async def accelerate_sampling(conn: asyncpg.Connection, change: Change, *, now: 
         await conn.execute(Q["insert_accelerated"], change.alert_id, s["device_id"], s["code"], normal_s, fast_s,
                            now, command_id)
         sent.append({"device": s["device_id"], "sensor": s["code"], "command_id": command_id, "plus_intv_s": fast_s})
-    await conn.execute(Q["mark_accelerated"], change.alert_id, now)
-    await _event(conn, change, now, "sampling_accelerated", actor, {"sent": sent, "failed": failed},
-                 f"accelerated sampling sent to {len(sent)} of {len(sensors)} sensors")
+    if sent:
+        await conn.execute(Q["mark_accelerated"], change.alert_id, now)
+    if sent or record_nothing_sent:
+        await _event(conn, change, now, "sampling_accelerated", actor, {"sent": sent, "failed": failed},
+                     f"accelerated sampling sent to {len(sent)} of {len(sensors)} sensors")
     return failed
 
 
 async def restore_sampling(conn: asyncpg.Connection, change: Change, *, now: datetime, send_command: SendCommand,
-                           actor: str) -> list[dict]:
+                           actor: str, record_nothing_sent: bool = True) -> list[dict]:
     """Give the sensors this alert accelerated their normal interval back; the sends that failed."""
     rows = await conn.fetch(Q["sampling_to_restore"], change.alert_id)
     if not rows:
@@ -159,7 +166,9 @@ async def restore_sampling(conn: asyncpg.Connection, change: Change, *, now: dat
     note = f"normal sampling restored on {len(sent)} of {len(rows)} sensors"
     if kept:
         note += f"; {len(kept)} stay accelerated for another open alert of the point"
-    await _event(conn, change, now, "sampling_restored", actor, {"sent": sent, "kept": kept, "failed": failed}, note)
+    if sent or kept or record_nothing_sent:
+        await _event(conn, change, now, "sampling_restored", actor, {"sent": sent, "kept": kept, "failed": failed},
+                     note)
     return failed
 
 

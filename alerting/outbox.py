@@ -128,7 +128,7 @@ async def _carry_out_row(conn: asyncpg.Connection, owed_id: int, carrier: Carrie
         if problem is None:
             await conn.execute(Q["owed_done"], row["id"], at)
             return True
-        wait_s = min(FIRST_RETRY_S * 2 ** row["attempts"], LONGEST_RETRY_S)
+        wait_s = min(FIRST_RETRY_S * 2 ** min(row["attempts"], 16), LONGEST_RETRY_S)
         await conn.execute(Q["owed_later"], row["id"], at + timedelta(seconds=wait_s), problem)
     log.warning("%s of %s alert %s at %s not done (%s); trying again in %.0f s", row["effect"], row["type"],
                 row["alert_id"], row["hazard_point"], problem, wait_s)
@@ -161,7 +161,7 @@ async def _attempt(conn: asyncpg.Connection, row, carrier: Carrier, now: datetim
                 await verification_effect(conn, change, now=now, since=row["owed_since"], actor=row["actor"])
                 return None
             failed = await sampling_effect(conn, change, now=now, send_command=carrier.commands_by(row["actor"]),
-                                           actor=row["actor"])
+                                           actor=row["actor"], first_attempt=row["attempts"] == 0)
     except asyncpg.PostgresError as exc:
         return f"{type(exc).__name__}: {exc}"
     if failed:

@@ -38,8 +38,17 @@ class Broker:
         self._client.loop_stop()
 
     async def carry_out(self, conn: asyncpg.Connection, alert_id: int) -> None:
-        """Carry out what the alert's changes owe, now that they have committed; what cannot be done now stays owed."""
-        await outbox.carry_out(conn, outbox.Carrier(self._publish_point, self.commands_by), alert_id=alert_id)
+        """Carry out what the alert's changes owe, now that they have committed; what cannot be done now stays owed.
+
+        Never fails the request: the change has committed, and an error here (the database gone for a moment) would
+        turn it into a 500 that a client retries (a second patrol report, a 409). The engine carries out what is
+        left within seconds.
+        """
+        try:
+            await outbox.carry_out(conn, outbox.Carrier(self._publish_point, self.commands_by), alert_id=alert_id)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.error("alert %s: carrying out what its change owes failed (%s: %s); the engine will do it", alert_id,
+                      type(exc).__name__, exc)
 
     async def _publish_point(self, conn: asyncpg.Connection, county: str, point: str) -> None:
         await outbox.publish_current_alert(self._client, conn, self.settings.topic_root, county, point)

@@ -16,7 +16,7 @@ RETURNING id
 -- Only while it is still open at the level the evaluation read ($7): an officer may have closed or
 -- lowered it, or a dangerous patrol report raised it, since; then nothing, and the next evaluation
 -- acts on what it is now.
-WITH old AS (SELECT id, level FROM alert WHERE id = $1 AND state <> 'resolved' AND level = $7 FOR UPDATE)
+WITH old AS (SELECT id, level FROM alert WHERE id = $1 AND state <> 'resolved' AND level = $7 FOR NO KEY UPDATE)
 UPDATE alert a
 SET level = $2, reasons = $3::text::jsonb, evidence = $4::text::jsonb, rule_version = $5, updated_at = $6,
     pending_level = NULL, pending_since = NULL
@@ -39,16 +39,18 @@ RETURNING id
 SELECT id, hazard_point, type, level, state
 FROM alert
 WHERE hazard_point = $1 AND type = $2 AND state <> 'resolved'
-FOR UPDATE
+FOR NO KEY UPDATE
 
 -- name: alert_for_update
--- One alert with what its transitions check, locked until the transition commits.
+-- One alert with what its transitions check, locked until the transition commits. Alert rows are locked
+-- FOR NO KEY UPDATE throughout: the outbox's inserts referencing an alert (tasks, accelerated sensors) hold a
+-- KEY SHARE lock on it while commands are sent, which FOR UPDATE would wait for.
 SELECT a.id, a.hazard_point, p.county_code, p.threatened_people, a.type, a.level, a.state, a.verdict,
        a.pending_level, a.pending_since
 FROM alert a
 JOIN hazard_point p ON p.code = a.hazard_point
 WHERE a.id = $1
-FOR UPDATE OF a
+FOR NO KEY UPDATE OF a
 
 -- name: acknowledge
 UPDATE alert SET state = 'acknowledged', acknowledged_at = $2, acknowledged_by = $3, updated_at = $2
@@ -86,7 +88,7 @@ JOIN hazard_point p ON p.code = a.hazard_point
 JOIN unnest($2::text[], $3::interval[]) AS d (level, period) ON d.level = a.level
 WHERE a.state = 'open' AND coalesce(a.ack_deadline, a.raised_at + d.period) <= $1
 ORDER BY deadline, a.id  -- the output column: the deadline in force
-FOR UPDATE OF a SKIP LOCKED
+FOR NO KEY UPDATE OF a SKIP LOCKED
 
 -- name: grid_chains
 SELECT g.hazard_point, g.role, p.id AS person_id, p.name, p.phone

@@ -614,6 +614,9 @@ async def test_a_device_that_cannot_be_reached_does_not_stop_the_others_and_is_s
     [event] = await events(conn, change.alert_id, "sampling_accelerated")
     assert [f["sensor"] for f in event["inputs"]["failed"]] == ["CR-01", "RG-01"]
     assert outcome.deferred == 1
+    assert (await carry_out(conn, devices, now=NOW + timedelta(seconds=10))).deferred == 1  # still unreachable
+    assert len(await events(conn, change.alert_id, "sampling_accelerated")) == 1  # no event per failed retry
+    assert (await alert(conn, change.alert_id))["accelerated_at"] == NOW  # CR-02's, the one sent
     devices.unreachable.clear()  # the broker took the commands again
     assert (await carry_out(conn, devices, now=NOW + timedelta(seconds=1))).done == 0  # not due yet
     await carry_out(conn, devices, now=NOW + timedelta(minutes=1))
