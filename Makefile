@@ -2,7 +2,7 @@
 VENV ?= .venv
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test services
+.PHONY: demo test services browser
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -13,8 +13,11 @@ $(STAMP): pyproject.toml
 services:
 	@.ci/ensure-services
 
+browser:
+	@.ci/ensure-browser
+
 demo: $(STAMP) services
 	$(VENV)/bin/geohazard demo
 
-test: $(STAMP) services
+test: $(STAMP) services browser
 	$(VENV)/bin/pytest

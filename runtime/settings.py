@@ -85,6 +85,20 @@ class Settings(BaseSettings):
         "pool gets an equal share, at most 10 and at least 2 (default 40 of PostgreSQL's default max_connections "
         "of 100, leaving the rest to ingest, the engine and administration)."
     )
+    console_session_idle_h: float = Field(
+        12.0, gt=0, description="A console session ends after this many hours without a request (default 12: one "
+        "duty shift); the officer signs in again."
+    )
+    console_secure_cookies: bool | None = Field(
+        None, description="Mark the console's cookies Secure (sent over HTTPS only). Unset: when the request came "
+        "over HTTPS (behind a TLS proxy, run uvicorn with --proxy-headers so it can tell)."
+    )
+    map_tiles: str = Field(
+        "none", description="The console map's base layer: an XYZ URL template (https://.../{z}/{x}/{y}.png), a "
+        "local directory of {z}/{x}/{y}.png tiles the app serves itself, or none (a plain background with a "
+        "coordinate grid). Points are WGS84: use a WGS84/CGCS2000 source (Tianditu), not a GCJ-02 one."
+    )
+    map_tiles_attribution: str = Field("", description="The credit line the tile source asks to show on the map.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     patrol_photo_dir: str = Field(
         "var/patrol-photos", description="Directory the API keeps patrol-report photos in (created on first use)."

@@ -20,6 +20,7 @@ from service import db, errors, health
 from service.alerts.router import router as alerts_router
 from service.auth.dependencies import current_token
 from service.broker import Broker
+from service.console import site as console_site
 from service.limits import BodyGuard
 from service.coverage.router import router as coverage_router
 from service.devices.router import router as devices_router
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(coverage_router)
     api.include_router(intake_router)
     app.include_router(api)
+    console_site.mount(app)
     return app
 
 

@@ -189,6 +189,33 @@ ALTER TABLE public.api_token ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.console_login (
+    person_id bigint NOT NULL,
+    phone text NOT NULL,
+    role text NOT NULL,
+    password_hash text NOT NULL,
+    must_change boolean DEFAULT true NOT NULL,
+    failed_attempts integer DEFAULT 0 NOT NULL,
+    locked_until timestamp with time zone,
+    disabled_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text,
+    password_changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT console_login_phone_check CHECK ((phone <> ''::text)),
+    CONSTRAINT console_login_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'duty_officer'::text, 'grid_monitor'::text, 'viewer'::text])))
+);
+
+CREATE TABLE public.console_session (
+    id_hash bytea NOT NULL,
+    person_id bigint NOT NULL,
+    csrf_token text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    ended_at timestamp with time zone,
+    user_agent text,
+    address text
+);
+
 CREATE TABLE public.dead_letter (
     id bigint NOT NULL,
     received_at timestamp with time zone DEFAULT now() NOT NULL,
@@ -515,6 +542,24 @@ CREATE TABLE public.sensor_baseline (
     computed_at timestamp with time zone NOT NULL
 );
 
+CREATE TABLE public.shift_note (
+    id bigint NOT NULL,
+    person_id bigint NOT NULL,
+    written_by text NOT NULL,
+    note text NOT NULL,
+    written_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT shift_note_note_check CHECK ((note <> ''::text))
+);
+
+ALTER TABLE public.shift_note ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.shift_note_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.weather_warning (
     id bigint NOT NULL,
     level text NOT NULL,
@@ -639,6 +684,15 @@ ALTER TABLE ONLY public.api_token
 ALTER TABLE ONLY public.api_token
     ADD CONSTRAINT api_token_token_hash_key UNIQUE (token_hash);
 
+ALTER TABLE ONLY public.console_login
+    ADD CONSTRAINT console_login_phone_key UNIQUE (phone);
+
+ALTER TABLE ONLY public.console_login
+    ADD CONSTRAINT console_login_pkey PRIMARY KEY (person_id);
+
+ALTER TABLE ONLY public.console_session
+    ADD CONSTRAINT console_session_pkey PRIMARY KEY (id_hash);
+
 ALTER TABLE ONLY public.dead_letter
     ADD CONSTRAINT dead_letter_pkey PRIMARY KEY (id);
 
@@ -690,6 +744,9 @@ ALTER TABLE ONLY public.sensor_baseline
 ALTER TABLE ONLY public.sensor
     ADD CONSTRAINT sensor_pkey PRIMARY KEY (device_id, code);
 
+ALTER TABLE ONLY public.shift_note
+    ADD CONSTRAINT shift_note_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.weather_warning_command
     ADD CONSTRAINT weather_warning_command_pkey PRIMARY KEY (warning_id, device_id);
 
@@ -730,6 +787,8 @@ CREATE INDEX alert_point_raised_idx ON public.alert USING btree (hazard_point, r
 CREATE INDEX alert_raised_idx ON public.alert USING btree (raised_at DESC);
 
 CREATE INDEX alert_state_idx ON public.alert USING btree (state, level);
+
+CREATE INDEX console_session_person_idx ON public.console_session USING btree (person_id) WHERE (ended_at IS NULL);
 
 CREATE INDEX dead_letter_received_idx ON public.dead_letter USING btree (received_at DESC);
 
@@ -775,6 +834,8 @@ CREATE INDEX sensor_point_idx ON public.sensor USING btree (hazard_point);
 
 CREATE INDEX sensor_silent_idx ON public.sensor USING btree (last_reading_at) WHERE (NOT offline);
 
+CREATE INDEX shift_note_written_idx ON public.shift_note USING btree (written_at DESC);
+
 CREATE INDEX weather_warning_created_idx ON public.weather_warning USING btree (created_at DESC, id DESC);
 
 CREATE INDEX weather_warning_point_idx ON public.weather_warning_point USING btree (hazard_point);
@@ -806,6 +867,12 @@ ALTER TABLE ONLY public.alert_owed
 
 ALTER TABLE ONLY public.api_token
     ADD CONSTRAINT api_token_person_id_fkey FOREIGN KEY (person_id) REFERENCES public.person(id);
+
+ALTER TABLE ONLY public.console_login
+    ADD CONSTRAINT console_login_person_id_fkey FOREIGN KEY (person_id) REFERENCES public.person(id);
+
+ALTER TABLE ONLY public.console_session
+    ADD CONSTRAINT console_session_person_id_fkey FOREIGN KEY (person_id) REFERENCES public.console_login(person_id);
 
 ALTER TABLE ONLY public.device_command
     ADD CONSTRAINT device_command_device_id_fkey FOREIGN KEY (device_id) REFERENCES public.device(id) ON DELETE CASCADE;
@@ -860,6 +927,9 @@ ALTER TABLE ONLY public.sensor
 
 ALTER TABLE ONLY public.sensor
     ADD CONSTRAINT sensor_hazard_point_fkey FOREIGN KEY (hazard_point) REFERENCES public.hazard_point(code) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.shift_note
+    ADD CONSTRAINT shift_note_person_id_fkey FOREIGN KEY (person_id) REFERENCES public.person(id);
 
 ALTER TABLE ONLY public.weather_warning_command
     ADD CONSTRAINT weather_warning_command_warning_id_fkey FOREIGN KEY (warning_id) REFERENCES public.weather_warning(id) ON DELETE CASCADE;

@@ -10,9 +10,9 @@ ROLES: tuple[Role, ...] = get_args(Role)
 
 @dataclass(frozen=True)
 class ApiToken:
-    """The verified caller of a request."""
+    """The verified caller of a request: a bearer token, or a person signed in to the console."""
 
-    id: int
+    id: int | None  # the api_token row; None for a console session (service.console.accounts)
     name: str
     role: Role
     person_id: int | None

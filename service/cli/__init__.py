@@ -21,7 +21,7 @@ from service.cli.processes import LOG_FORMAT
 SUBCOMMANDS = (
     admin.add_migrate, processes.add_serve, processes.add_ingest, admin.add_quarantine, processes.add_engine,
     admin.add_webhook, replay.add_replay, replay.add_replay_series, processes.add_simulate, processes.add_demo,
-    admin.add_token, acl.add_acl, command.add_command, registry_import.add_import,
+    admin.add_token, admin.add_login, acl.add_acl, command.add_command, registry_import.add_import,
 )
 
 

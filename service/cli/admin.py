@@ -3,6 +3,7 @@
 import asyncio
 import sys
 
+import asyncpg
 import psycopg
 
 from alerting.levels import ALERT_LEVELS
@@ -102,6 +103,56 @@ def add_token(sub) -> None:
     r.add_argument("id", type=int)
     tsub.add_parser("list", help="list tokens (id, name, role, created, revoked)")
     p.set_defaults(func=cmd_token)
+
+
+def add_login(sub) -> None:
+    """Register `geohazard login`."""
+    p = sub.add_parser("login", help="give people a console login, reset passwords, list logins",
+                       description="Console logins (/console) for people of the registry: a phone number and a "
+                       "password. A new login and a reset get a temporary password, printed once, that the person "
+                       "changes at the first sign-in. The console's Logins page (admins) does the same.")
+    lsub = p.add_subparsers(dest="login_command", required=True, metavar="ACTION")
+    c = lsub.add_parser("create", help="create a login for a person and print its temporary password")
+    c.add_argument("--person", type=int, required=True, help="the person (id, from GET /api/v1/people)")
+    c.add_argument("--role", required=True, choices=["admin", "duty_officer", "grid_monitor", "viewer"],
+                   help="what the person may do and see, as for an API token")
+    c.add_argument("--phone", help="the phone number to sign in with (default: the person's own)")
+    r = lsub.add_parser("reset", help="give a login a new temporary password and sign it out everywhere")
+    r.add_argument("--person", type=int, required=True)
+    lsub.add_parser("list", help="list logins (person, name, phone, role, last seen, state)")
+    p.set_defaults(func=cmd_login)
+
+
+def cmd_login(settings: Settings, args) -> None:
+    from service.console import accounts
+
+    check_postgres(settings)
+
+    async def run() -> None:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            if args.login_command == "create":
+                phone, password = await accounts.create_login(conn, person_id=args.person, role=args.role,
+                                                              phone=args.phone, author="geohazard login create")
+                print(password)
+                print(f"(a {args.role} login for phone {phone}; the temporary password is shown only now, and must "
+                      "be changed at the first sign-in)", file=sys.stderr)
+            elif args.login_command == "reset":
+                print(await accounts.reset_password(conn, person_id=args.person))
+                print("(the new temporary password; the person's sessions were ended)", file=sys.stderr)
+            else:
+                for row in await conn.fetch(accounts.Q["list_logins"]):
+                    state = ("disabled" if row["disabled_at"] else "temporary password" if row["must_change"]
+                             else "active")
+                    print("\t".join(str(v) for v in (row["person_id"], row["name"], row["phone"], row["role"],
+                                                     row["last_seen_at"], state)))
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run())
+    except ValueError as exc:
+        raise NotReady(str(exc)) from None
 
 
 def cmd_token(settings: Settings, args) -> None:

@@ -1,0 +1,5 @@
+"""The console's pages, a module per page with its own router; `ROUTERS` is the order they mount in."""
+
+from service.console.pages import account, alerts
+
+ROUTERS = [account.router, alerts.router]

@@ -1,0 +1,130 @@
+"""The alert queue (live over server-sent events, with the shift's alarm sound) and one alert's page with its
+lifecycle: acknowledge, verify (confirmed or false alarm, a confirmed red's evacuation), resolve or confirm lowering.
+
+Every transition goes through service.alerts, the same code as the API's, in the signed-in person's name.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from alerting import flows
+from alerting.channels.stream import AlertEventHub, alert_event_stream
+from service.alerts import service as alert_service
+from service.alerts.router import AlertId, event_hub
+from service.alerts.schemas import AlertAcknowledge, AlertResolve, AlertVerify
+from service.auth.scope import scoped_person
+from service.console.accounts import Q
+from service.console.web import CONSOLE_PREFIX, Officer, User, checked_form, redirect, render, translate
+from service.deps import BrokerDep, ConnDep, PoolDep
+
+router = APIRouter(prefix=f"{CONSOLE_PREFIX}/alerts", include_in_schema=False)
+# The queue shows this many alerts at most, highest level first; past it the page says how many more there are.
+QUEUE_ROWS = 500
+
+
+@router.get("", response_class=HTMLResponse)
+async def queue_page(request: Request, conn: ConnDep, user: User) -> HTMLResponse:
+    return render(request, "alerts.html", await _queue(conn, user))
+
+
+@router.get("/queue", response_class=HTMLResponse)
+async def queue_fragment(request: Request, conn: ConnDep, user: User) -> HTMLResponse:
+    """The queue's table alone: what the page swaps in when an alert event arrives."""
+    return render(request, "alert_queue.html", await _queue(conn, user))
+
+
+@router.get("/stream", response_class=StreamingResponse)
+async def stream(pool: PoolDep, user: User, hub: Annotated[AlertEventHub, Depends(event_hub)],
+                 last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None) -> Response:
+    """The API's alert event stream, for a signed-in person (EventSource cannot send a bearer token)."""
+    return StreamingResponse(
+        alert_event_stream(hub, last_event_id=last_event_id, visible=alert_service.event_visibility(pool, user.caller)),
+        media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/{alert_id}", response_class=HTMLResponse)
+async def alert_page(request: Request, conn: ConnDep, user: User, alert_id: AlertId) -> HTMLResponse:
+    return await _alert(request, conn, user, alert_id)
+
+
+@router.post("/{alert_id}/acknowledge", response_class=HTMLResponse)
+async def acknowledge(request: Request, conn: ConnDep, broker: BrokerDep, user: Officer, alert_id: AlertId) -> Response:
+    form = await checked_form(request, user)
+    return await _transition(request, conn, user, alert_id, alert_service.acknowledge(
+        conn=conn, broker=broker, alert_id=alert_id, officer=user.caller,
+        acknowledgement=AlertAcknowledge(note=_text(form, "note"))))
+
+
+@router.post("/{alert_id}/verify", response_class=HTMLResponse)
+async def verify(request: Request, conn: ConnDep, broker: BrokerDep, user: Officer, alert_id: AlertId) -> Response:
+    form = await checked_form(request, user)
+    try:
+        verification = AlertVerify.model_validate(
+            {"verdict": form.get("verdict"), "note": _text(form, "note"), "evacuation": _evacuation(form)})
+    except ValidationError as e:
+        return await _alert(request, conn, user, alert_id, error=_first_error(request, e), status_code=422)
+    return await _transition(request, conn, user, alert_id, alert_service.verify(
+        conn=conn, broker=broker, alert_id=alert_id, officer=user.caller, verification=verification))
+
+
+@router.post("/{alert_id}/resolve", response_class=HTMLResponse)
+async def resolve(request: Request, conn: ConnDep, broker: BrokerDep, user: Officer, alert_id: AlertId) -> Response:
+    form = await checked_form(request, user)
+    return await _transition(request, conn, user, alert_id, alert_service.resolve(
+        conn=conn, broker=broker, alert_id=alert_id, officer=user.caller,
+        resolution=AlertResolve(note=_text(form, "note"))))
+
+
+async def _queue(conn, user) -> dict:
+    rows = await conn.fetch(Q["alert_queue"], scoped_person(user.caller), QUEUE_ROWS)
+    total = rows[0]["total_count"] if rows else 0
+    return {"alerts": rows, "total": total, "hidden": total - len(rows), "now": datetime.now(UTC)}
+
+
+async def _alert(request: Request, conn, user, alert_id: int, *, error: str | None = None,
+                 status_code: int = 200) -> HTMLResponse:
+    alert = await alert_service.get_alert(conn=conn, alert_id=alert_id, token=user.caller)
+    context = {
+        "alert": alert,
+        "point": await conn.fetchrow(Q["alert_point"], alert_id),
+        "escalation": await conn.fetchrow(Q["alert_escalation"], alert_id),
+        "evacuations": await conn.fetch(Q["alert_evacuations"], alert_id),
+        "now": datetime.now(UTC),
+        "error": error,
+    }
+    return render(request, "alert.html", context, status_code=status_code)
+
+
+async def _transition(request: Request, conn, user, alert_id: int, change) -> Response:
+    """Run a lifecycle transition; its refusal (the state moved on, say) shows on the alert's page."""
+    try:
+        await change
+    except flows.LifecycleError as e:
+        return await _alert(request, conn, user, alert_id, error=e.detail, status_code=409)
+    if request.headers.get("HX-Request"):
+        # From the queue: the row changes in place; the stream's event refreshes every other console.
+        return render(request, "alert_queue.html", await _queue(conn, user))
+    return redirect(f"{CONSOLE_PREFIX}/alerts/{alert_id}")
+
+
+def _text(form: FormData, field: str) -> str | None:
+    value = form.get(field)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _evacuation(form: FormData) -> dict | None:
+    """The evacuation fields of the verify form, when the officer filled any of them in."""
+    fields = {name: _text(form, f"evacuation_{name}") for name in ("people_moved", "households_moved", "shelter",
+                                                                    "note")}
+    return {k: v for k, v in fields.items() if v is not None} or None
+
+
+def _first_error(request: Request, error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{translate(request, 'Check the form')}: {where}: {first['msg']}"

@@ -1,0 +1,24 @@
+"""The domain's words as pages show them: roles, levels, states, types, findings (translated in locale/zh).
+
+Templates translate these from data (`_(alert.level)`), which message extraction cannot see; listing them here
+with `N_` puts them in the catalogue. tests/console/test_i18n.py holds this list equal to the domain's own.
+"""
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction without translating it here."""
+    return message
+
+
+ROLES = (N_("admin"), N_("duty_officer"), N_("grid_monitor"), N_("viewer"))
+LEVELS = (N_("none"), N_("blue"), N_("yellow"), N_("orange"), N_("red"))
+ALERT_STATES = (N_("open"), N_("acknowledged"), N_("verified"), N_("resolved"))
+ALERT_TYPES = (N_("deformation"), N_("rainfall"), N_("device"))
+VERDICTS = (N_("confirmed"), N_("false_alarm"))
+ALERT_EVENT_KINDS = (
+    N_("raised"), N_("level_raised"), N_("level_lowered"), N_("acknowledged"), N_("verified"), N_("resolved"),
+    N_("escalated"), N_("notified"), N_("evacuated"), N_("verification_requested"), N_("verification_cancelled"),
+    N_("sampling_accelerated"), N_("sampling_restored"), N_("patrol_reported"),
+)
+HAZARD_TYPES = (N_("landslide"), N_("collapse"), N_("debris_flow"), N_("ground_subsidence"), N_("ground_fissure"),
+                N_("unstable_slope"))

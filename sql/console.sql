@@ -1,0 +1,132 @@
+-- The duty console's logins and sessions (service.console.accounts), loaded with sql.queries("console").
+-- Placeholders are $1, $2, ...: asyncpg in the console's pages, psycopg's RawCursor in `geohazard login`.
+
+-- name: create_login
+-- A login for person $1; the phone defaults to the person's own. NULL when the person does not exist.
+INSERT INTO console_login (person_id, phone, role, password_hash, created_by)
+SELECT p.id, coalesce($2, p.phone), $3, $4, $5
+FROM person p
+WHERE p.id = $1
+RETURNING person_id, phone
+
+-- name: login_by_phone
+-- What a sign-in needs to know of the login with phone $1, with the database's clock.
+SELECT l.person_id, l.phone, l.role, l.password_hash, l.must_change, l.failed_attempts, l.locked_until,
+       l.disabled_at, p.name, now() AS now
+FROM console_login l
+JOIN person p ON p.id = l.person_id
+WHERE l.phone = $1
+
+-- name: record_failed_sign_in
+-- One more failed sign-in; from the ($2 + 1)th in a row the next one waits $3 seconds, doubling each time up to $4.
+UPDATE console_login
+SET failed_attempts = failed_attempts + 1,
+    locked_until = CASE WHEN failed_attempts + 1 > $2
+                        THEN now() + make_interval(secs => least($4, $3 * 2 ^ (failed_attempts - $2)))
+                   END
+WHERE person_id = $1
+RETURNING locked_until
+
+-- name: record_sign_in
+-- A successful sign-in clears the failures; $2, when not NULL, is the password rehashed with today's parameters.
+UPDATE console_login
+SET failed_attempts = 0, locked_until = NULL, password_hash = coalesce($2, password_hash)
+WHERE person_id = $1
+
+-- name: create_session
+INSERT INTO console_session (id_hash, person_id, csrf_token, user_agent, address)
+VALUES ($1, $2, $3, $4, $5)
+
+-- name: session_caller
+-- The person behind session $1 while the session is live (not ended, the login enabled, a request within the
+-- last $2 hours); last_seen_at moves on at most once a minute, not with every request.
+WITH caller AS (
+    SELECT s.person_id, s.csrf_token, l.role, l.phone, l.must_change, p.name
+    FROM console_session s
+    JOIN console_login l ON l.person_id = s.person_id
+    JOIN person p ON p.id = s.person_id
+    WHERE s.id_hash = $1
+      AND s.ended_at IS NULL
+      AND l.disabled_at IS NULL
+      AND s.last_seen_at > now() - make_interval(hours => $2)
+), touched AS (
+    UPDATE console_session
+    SET last_seen_at = now()
+    WHERE id_hash = $1 AND last_seen_at < now() - interval '1 minute' AND EXISTS (SELECT 1 FROM caller)
+)
+SELECT * FROM caller
+
+-- name: end_session
+UPDATE console_session SET ended_at = now() WHERE id_hash = $1 AND ended_at IS NULL
+
+-- name: end_sessions_of
+-- Every live session of person $1 but session $2 (NULL: every one).
+UPDATE console_session
+SET ended_at = now()
+WHERE person_id = $1 AND ended_at IS NULL AND ($2::bytea IS NULL OR id_hash <> $2)
+
+-- name: password_hash_of
+SELECT password_hash FROM console_login WHERE person_id = $1
+
+-- name: change_password
+-- The person's own new password.
+UPDATE console_login
+SET password_hash = $2, must_change = false, password_changed_at = now()
+WHERE person_id = $1
+
+-- name: reset_password
+-- An administrator's reset: a temporary password to be changed at the next sign-in, and no lockout.
+UPDATE console_login
+SET password_hash = $2, must_change = true, failed_attempts = 0, locked_until = NULL,
+    password_changed_at = now()
+WHERE person_id = $1
+RETURNING person_id
+
+-- name: set_login_disabled
+UPDATE console_login
+SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END
+WHERE person_id = $1
+RETURNING person_id
+
+-- name: list_logins
+SELECT l.person_id, p.name, l.phone, l.role, l.must_change, l.failed_attempts, l.locked_until, l.disabled_at,
+       l.created_at, l.created_by,
+       (SELECT max(s.last_seen_at) FROM console_session s WHERE s.person_id = l.person_id) AS last_seen_at
+FROM console_login l
+JOIN person p ON p.id = l.person_id
+ORDER BY p.name, l.person_id
+
+-- name: phone_of_login
+SELECT phone FROM console_login WHERE person_id = $1
+
+-- name: alert_queue
+-- The alerts not yet closed, highest level first, then unacknowledged before the rest, then oldest first: the
+-- duty officer's queue. $1 scoping person (NULL: every point), $2 the most rows shown.
+SELECT a.id, a.hazard_point AS point, p.name AS point_name, p.county_code, p.township_code,
+       p.type AS point_type, p.threatened_people, a.type, a.level, a.state, a.pending_level, a.reasons,
+       a.raised_at, a.updated_at, a.ack_deadline, a.escalation_step, a.acknowledged_at, a.acknowledged_by,
+       a.verified_at, a.verified_by, a.verdict, count(*) OVER () AS total_count
+FROM alert a
+JOIN hazard_point p ON p.code = a.hazard_point
+WHERE a.state <> 'resolved'
+  AND ($1::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                     WHERE g.hazard_point = a.hazard_point AND g.person_id = $1))
+ORDER BY alert_level_rank(a.level) DESC, a.state = 'open' DESC, a.raised_at, a.id
+LIMIT $2
+
+-- name: alert_point
+-- The hazard point of alert $1, as the alert page heads it.
+SELECT p.code, p.name, p.type, p.county_code, p.township_code, p.village_code, p.threatened_households,
+       p.threatened_people, p.card
+FROM alert a
+JOIN hazard_point p ON p.code = a.hazard_point
+WHERE a.id = $1
+
+-- name: alert_escalation
+SELECT ack_deadline, escalation_step, pending_level FROM alert WHERE id = $1
+
+-- name: alert_evacuations
+SELECT people_moved, households_moved, threatened_people, shelter, organised_by, moved_at, recorded_by, note
+FROM evacuation
+WHERE alert_id = $1
+ORDER BY recorded_at

@@ -1,0 +1,127 @@
+"""Signing in to the console: phone and password, the back-off after wrong passwords, sessions, CSRF, and the
+administrator's page of logins (issue 15)."""
+
+import re
+
+import httpx
+
+from service.console.accounts import FREE_ATTEMPTS
+from tests.console.support import csrf_of, insert_alert, make_login, make_point, sign_in, signed_in_client
+from tests.support import fetch
+
+
+def test_a_person_signs_in_with_phone_and_password_and_signs_out(page, console, db):
+    officer = make_login(db, role="duty_officer", name="值班员 李")
+    page.goto(f"{console.url}/console/alerts")
+    page.wait_for_url(re.compile(r".*/console/login\?next=/console/alerts"))
+    sign_in(page, console.url, officer)
+    assert page.locator(".person").inner_text().startswith("值班员 李")
+    assert page.locator("h1").inner_text() == "告警队列"
+    page.click("#logout")
+    page.wait_for_url(re.compile(r".*/console/login"))
+    page.goto(f"{console.url}/console/alerts")
+    page.wait_for_url(re.compile(r".*/console/login.*")), "the ended session still opened the queue"
+
+
+def test_a_wrong_password_is_refused_and_repeated_ones_make_the_next_attempt_wait(settings, page, console, db):
+    officer = make_login(db, role="duty_officer")
+    wrong = {**officer, "password": "not the password"}
+    for _ in range(FREE_ATTEMPTS):
+        sign_in_expecting_refusal(page, console.url, wrong)
+        assert "手机号或密码错误" in page.locator(".error").inner_text()
+    sign_in_expecting_refusal(page, console.url, wrong)
+    assert re.search(r"请 \d+ 秒后再试", page.locator(".error").inner_text())
+    # Even the right password waits out the back-off: guessing gains nothing from being fast.
+    sign_in_expecting_refusal(page, console.url, officer)
+    assert re.search(r"请 \d+ 秒后再试", page.locator(".error").inner_text())
+    assert fetch(settings.database_url, "SELECT failed_attempts FROM console_login WHERE person_id = %s",
+                 officer["person_id"]) == [(FREE_ATTEMPTS + 1,)]
+
+
+def test_a_form_without_the_session_csrf_token_is_refused_and_changes_nothing(settings, page, console, db):
+    point = make_point(db, "500113-HP-0001")
+    alert = insert_alert(db, point, level="orange")
+    sign_in(page, console.url, make_login(db, role="duty_officer"))
+    page.goto(f"{console.url}/console/alerts/{alert}")
+    # What a forged form from another site would be: the same fields, without the session's token.
+    page.evaluate("document.querySelector('form[action$=\"/acknowledge\"] input[name=csrf_token]').remove()")
+    page.click("#acknowledge")
+    assert "安全令牌" in page.locator(".error").inner_text()
+    assert fetch(settings.database_url, "SELECT state FROM alert WHERE id = %s", alert) == [("open",)]
+
+
+def test_a_request_from_another_site_with_the_session_cookie_but_no_token_is_refused(settings, console, db):
+    point = make_point(db, "500113-HP-0001")
+    alert = insert_alert(db, point)
+    officer = make_login(db, role="duty_officer")
+    with signed_in_client(console.url, officer) as client:
+        refused = client.post(f"/console/alerts/{alert}/acknowledge", data={"note": "forged"})
+    assert refused.status_code == 403
+    assert fetch(settings.database_url, "SELECT state FROM alert WHERE id = %s", alert) == [("open",)]
+
+
+def test_a_sign_in_form_without_its_token_is_refused(console, db):
+    officer = make_login(db, role="duty_officer")
+    response = httpx.post(f"{console.url}/console/login", data={"phone": officer["phone"],
+                                                                "password": officer["password"]})
+    assert response.status_code == 403
+    assert "geohazard_session" not in response.headers.get("set-cookie", "")
+
+
+def test_an_administrator_creates_a_login_whose_temporary_password_must_be_changed(page, console, db):
+    admin = make_login(db, role="admin", name="管理员 赵")
+    person = db.execute("INSERT INTO person (name, phone) VALUES ('地质员 钱', '13912345678') RETURNING id").fetchone()[0]
+    sign_in(page, console.url, admin)
+    page.goto(f"{console.url}/console/logins")
+    page.fill("input[name=person_id]", str(person))
+    page.select_option("select[name=role]", "viewer")
+    page.click("form[action$='/logins'] button[type=submit]")
+    temporary = page.locator("#issued code.password").inner_text()
+    page.click("#logout")
+
+    sign_in(page, console.url, {"phone": "13912345678", "password": temporary})
+    page.wait_for_url(re.compile(r".*/console/password"))
+    page.goto(f"{console.url}/console/alerts")
+    page.wait_for_url(re.compile(r".*/console/password")), "a temporary password opened the queue"
+    page.fill("input[name=current_password]", temporary)
+    page.fill("input[name=new_password]", "my own password 1")
+    page.fill("input[name=repeat_password]", "my own password 1")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/console/alerts"))
+    assert page.locator(".person").inner_text().startswith("地质员 钱")
+
+
+def test_a_password_reset_signs_the_person_out_everywhere(console, db):
+    officer = make_login(db, role="duty_officer")
+    with signed_in_client(console.url, officer) as client:
+        assert client.get("/console/alerts").status_code == 200
+        admin = make_login(db, role="admin", name="管理员")
+        with signed_in_client(console.url, admin) as admin_client:
+            page = admin_client.get("/console/logins")
+            reset = admin_client.post(f"/console/logins/{officer['person_id']}/reset",
+                                      data={"csrf_token": csrf_of(page.text)})
+            assert reset.status_code == 200
+        after = client.get("/console/alerts", follow_redirects=False)
+    assert after.status_code == 303 and after.headers["location"].startswith("/console/login")
+
+
+def test_only_administrators_open_the_logins_page(console, db):
+    officer = make_login(db, role="duty_officer")
+    with signed_in_client(console.url, officer) as client:
+        assert client.get("/console/logins").status_code == 403
+
+
+def test_the_console_speaks_english_when_asked(page, console, db):
+    sign_in(page, console.url, make_login(db, role="duty_officer"))
+    page.click("text=English")
+    assert page.locator("h1").inner_text() == "Alert queue"
+    page.click("text=中文")
+    assert page.locator("h1").inner_text() == "告警队列"
+
+
+def sign_in_expecting_refusal(page, base_url: str, login: dict) -> None:
+    page.goto(f"{base_url}/console/login")
+    page.fill("input[name=phone]", login["phone"])
+    page.fill("input[name=password]", login["password"])
+    page.click("button[type=submit]")
+    page.wait_for_selector(".error")
