@@ -1,5 +1,6 @@
 """`geohazard demo`: every process of the service at once, against the configured database and broker."""
 
+import asyncio
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import threading
 import time
 import urllib.request
 
+import asyncpg
 import paho.mqtt.client as mqtt
 import psycopg
 
@@ -23,6 +25,8 @@ from sql.migrate import migrate
 API_START_TIMEOUT_S = 30
 # The simulator publishes 72 h of history first; this is ample for it on a loaded machine.
 BACKFILL_TIMEOUT_S = 60
+# The seeded county technical admin (赵伟, demo_registry.json) signs in to the console as its administrator.
+CONSOLE_PHONE = "13800000030"
 LEVEL_MARK = {"blue": "BLUE  ", "yellow": "YELLOW", "orange": "ORANGE", "red": "RED   "}
 Q = sql.queries("demo")
 
@@ -97,6 +101,25 @@ def _forget_earlier_run(settings: Settings, registry: dict) -> None:
     client.loop_stop()
 
 
+def _console_login(settings: Settings) -> tuple[str, str, str]:
+    """A console login for the demo's county admin, with a new temporary password each run: (name, phone, password)."""
+    from service.console import accounts
+
+    async def issue() -> tuple[str, str, str]:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            person = await conn.fetchrow(Q["demo_person"], CONSOLE_PHONE)
+            if person["has_login"]:
+                return person["name"], CONSOLE_PHONE, await accounts.reset_password(conn, person_id=person["id"])
+            phone, password = await accounts.create_login(conn, person_id=person["id"], role="admin", phone=None,
+                                                          author="geohazard demo")
+            return person["name"], phone, password
+        finally:
+            await conn.close()
+
+    return asyncio.run(issue())
+
+
 def run_demo(settings: Settings, *, port: int, duration_s: float | None, engine_interval_s: int) -> None:
     """Migrate, seed, create an admin token, start every process and print warnings until stopped."""
     from service.auth.service import create_token
@@ -108,6 +131,7 @@ def run_demo(settings: Settings, *, port: int, duration_s: float | None, engine_
     _forget_earlier_run(settings, registry)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         token = create_token(conn, name="demo admin", role="admin")
+    console_name, console_phone, console_password = _console_login(settings)
 
     env = dict(os.environ, GEOHAZARD_DATABASE_URL=settings.database_url, GEOHAZARD_MQTT_URL=settings.mqtt_url,
                GEOHAZARD_TOPIC_ROOT=settings.topic_root, GEOHAZARD_ENGINE_INTERVAL_S=str(engine_interval_s),
@@ -134,6 +158,8 @@ def run_demo(settings: Settings, *, port: int, duration_s: float | None, engine_
             "\n"
             "=====================================================================\n"
             f" Geohazard demo running.\n"
+            f"   Console:    {api_url}/console  (sign in as {console_name}: phone {console_phone}, temporary\n"
+            f"               password {console_password}; you choose your own at the first sign-in)\n"
             f"   API:        {api_url}/api/v1  (OpenAPI docs: {api_url}/docs)\n"
             f"   Admin token: {token}\n"
             f"   Try:        curl -H 'Authorization: Bearer {token}' {api_url}/api/v1/alerts\n"

@@ -10,6 +10,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 import asyncpg
 from argon2 import PasswordHasher
@@ -20,8 +21,6 @@ from service.auth.schemas import ROLES, ApiToken
 
 Q = sql.queries("console")
 HASHER = PasswordHasher()  # argon2id with the library's current defaults (RFC 9106's second recommendation)
-# Compared against when the phone is unknown, so that a wrong phone costs the same time as a wrong password.
-_UNKNOWN_HASH = HASHER.hash(secrets.token_urlsafe(16))
 SESSION_BYTES = 32
 # Failed sign-ins allowed in a row before each next one waits: 30 s, then doubling, at most 15 min.
 FREE_ATTEMPTS = 5
@@ -112,7 +111,7 @@ async def sign_in(conn: asyncpg.Connection, *, phone: str, password: str, user_a
     """A new session id for the right phone and password; SignInRefused or SignInLocked otherwise."""
     login = await conn.fetchrow(Q["login_by_phone"], phone.strip())
     if login is None or login["disabled_at"] is not None:
-        await asyncio.to_thread(_verify, _UNKNOWN_HASH, password)
+        await asyncio.to_thread(_verify, _unknown_hash(), password)
         raise SignInRefused()
     if login["locked_until"] is not None and login["locked_until"] > login["now"]:
         raise SignInLocked(_seconds_until(login["locked_until"], login["now"]))
@@ -154,6 +153,12 @@ async def change_password(conn: asyncpg.Connection, *, user: ConsoleUser, sessio
     async with conn.transaction():
         await conn.execute(Q["change_password"], user.person_id, new_hash)
         await conn.execute(Q["end_sessions_of"], user.person_id, hash_session(session_id))
+
+
+@cache
+def _unknown_hash() -> str:
+    """Compared against when the phone is unknown, so that a wrong phone costs the same time as a wrong password."""
+    return HASHER.hash(secrets.token_urlsafe(16))
 
 
 def _verify(password_hash: str, password: str) -> bool:

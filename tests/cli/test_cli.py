@@ -9,10 +9,11 @@ import uuid
 
 import pytest
 
+from service.console.accounts import HASHER
 from tests.support import fetch
 
 SUBCOMMANDS = ("migrate", "serve", "ingest", "engine", "webhook", "replay", "simulate", "demo", "token", "quarantine", "acl",
-               "command", "import")
+               "command", "import", "login")
 
 
 def geohazard(*args, env=None, timeout=60):
@@ -91,6 +92,10 @@ def test_the_demo_shows_warnings_within_two_minutes(database_url, topic_root):
                        env=env, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Admin token:" in result.stdout
+    # The console's administrator signs in with the phone and the temporary password the demo printed.
+    phone, password = re.search(r"phone (\d+), temporary\s+password (\S+);", result.stdout).groups()
+    (stored, role), = fetch(database_url, "SELECT password_hash, role FROM console_login WHERE phone = %s", phone)
+    assert role == "admin" and HASHER.verify(stored, password)
     # The simulated slope accelerates towards failure a few hours ahead: the counted failure forecast makes it red.
     assert re.search(r">>> RED +deformation alert", result.stdout)
     assert ">>> ORANGE rainfall alert" in result.stdout
