@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.settings import Settings, get_settings
-from service import db, errors, health
+from service import db, docs, errors, health
 from service.alerts.router import router as alerts_router
 from service.auth.dependencies import current_token
 from service.broker import Broker
@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version=_version(),
         lifespan=lifespan,
+        docs_url=None,  # service.docs serves /docs from vendored files instead of a CDN
+        redoc_url=None,  # ReDoc's bundle loads its logo from a CDN
     )
     app.state.settings = settings
     errors.install(app)
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(coverage_router)
     api.include_router(intake_router)
     app.include_router(api)
+    docs.mount(app)
     console_site.mount(app)
     return app
 
