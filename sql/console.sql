@@ -48,7 +48,7 @@ WITH caller AS (
     WHERE s.id_hash = $1
       AND s.ended_at IS NULL
       AND l.disabled_at IS NULL
-      AND s.last_seen_at > now() - make_interval(hours => $2)
+      AND s.last_seen_at > now() - $2::float8 * interval '1 hour'
 ), touched AS (
     UPDATE console_session
     SET last_seen_at = now()

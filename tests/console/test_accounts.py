@@ -4,6 +4,7 @@ administrator's page of logins (issue 15)."""
 import re
 
 import httpx
+import pytest
 
 from service.console.accounts import FREE_ATTEMPTS
 from tests.console.support import csrf_of, insert_alert, make_login, make_point, sign_in, signed_in_client
@@ -125,3 +126,26 @@ def sign_in_expecting_refusal(page, base_url: str, login: dict) -> None:
     page.fill("input[name=password]", login["password"])
     page.click("button[type=submit]")
     page.wait_for_selector(".error")
+
+
+def test_a_session_idle_for_longer_than_a_shift_signs_in_again(settings, console, db):
+    officer = make_login(db, role="duty_officer")
+    with signed_in_client(console.url, officer) as client:
+        db.execute("UPDATE console_session SET last_seen_at = now() - %s * interval '1 hour'",
+                   (settings.console_session_idle_h + 0.1,))
+        after = client.get("/console/alerts", follow_redirects=False)
+    assert after.status_code == 303 and after.headers["location"].startswith("/console/login")
+
+
+def test_a_disabled_login_is_signed_out_and_cannot_sign_in(page, console, db):
+    officer = make_login(db, role="duty_officer", name="值班员 郑")
+    admin = make_login(db, role="admin", name="管理员 冯")
+    with signed_in_client(console.url, officer) as client:
+        sign_in(page, console.url, admin)
+        page.goto(f"{console.url}/console/logins")
+        page.click(f"form[action$='/logins/{officer['person_id']}/disabled'] button")
+        page.wait_for_selector(f"form[action$='/logins/{officer['person_id']}/disabled'] button[value=false]")
+        assert client.get("/console/alerts", follow_redirects=False).status_code == 303
+    with pytest.raises(AssertionError):
+        with signed_in_client(console.url, officer):
+            pass

@@ -113,3 +113,16 @@ def test_an_officer_verifies_a_red_as_confirmed_with_the_evacuation_from_its_pag
         ("confirmed", f"值班员 吴 (person {officer['person_id']})")]
     assert fetch(settings.database_url, "SELECT people_moved, shelter FROM evacuation WHERE alert_id = %s",
                  alert) == [(38, "村小学")]
+
+
+def test_acknowledging_an_alert_another_officer_already_took_says_so_in_the_queue(settings, page, console, db):
+    point = make_point(db, "500113-HP-0001")
+    alert = insert_alert(db, point, level="orange")
+    sign_in(page, console.url, make_login(db, role="duty_officer"))
+    db.execute("UPDATE alert SET state = 'acknowledged', acknowledged_by = 'another officer', "
+               "acknowledged_at = now() WHERE id = %s", (alert,))
+    page.click("button.acknowledge")
+    page.wait_for_selector("#queue .error")
+    assert page.locator("tr.alert[data-state=acknowledged]").count() == 1
+    assert fetch(settings.database_url, "SELECT acknowledged_by FROM alert WHERE id = %s", alert) == [
+        ("another officer",)]

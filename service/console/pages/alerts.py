@@ -102,12 +102,15 @@ async def _alert(request: Request, conn, user, alert_id: int, *, error: str | No
 
 async def _transition(request: Request, conn, user, alert_id: int, change) -> Response:
     """Run a lifecycle transition; its refusal (the state moved on, say) shows on the alert's page."""
+    from_queue = bool(request.headers.get("HX-Request"))
     try:
         await change
     except flows.LifecycleError as e:
+        if from_queue:  # another officer was quicker, say: the queue shows why, as it now stands
+            return render(request, "alert_queue.html", {**await _queue(conn, user), "error": e.detail})
         return await _alert(request, conn, user, alert_id, error=e.detail, status_code=409)
-    if request.headers.get("HX-Request"):
-        # From the queue: the row changes in place; the stream's event refreshes every other console.
+    if from_queue:
+        # The row changes in place; the stream's event refreshes every other console.
         return render(request, "alert_queue.html", await _queue(conn, user))
     return redirect(f"{CONSOLE_PREFIX}/alerts/{alert_id}")
 
