@@ -59,7 +59,7 @@ def test_an_alert_the_engine_raises_appears_sounds_and_stops_sounding_once_ackno
     with running(engine.run):
         wait_until(engine.listening.is_set, what="the engine listening")
         crack_gauge(readings[FIRST_FAST:FIRST_FAST + 2])
-        row = page.wait_for_selector(f"tr.alert[data-level=red][data-state=open]", timeout=APPEARS_MS)
+        row = page.wait_for_selector("tr.alert[data-level=red][data-state=open]", timeout=APPEARS_MS)
         assert POINT in row.inner_text()
         page.wait_for_function("window.__tones > 0", timeout=APPEARS_MS)
         assert page.evaluate("document.body.classList.contains('ringing')")
