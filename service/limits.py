@@ -22,19 +22,24 @@ TOKEN_STATE = "api_token"
 class BodyGuard:
     """ASGI middleware: 413 for a body over max_body_bytes, 401 for a body to the API without a valid token."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, api_prefix: str) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, api_prefix: str,
+                 path_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.api_prefix = api_prefix
+        # Smaller limits for some paths, by prefix, the longest matching prefix winning (e.g. a sign-in form).
+        self.path_limits = sorted((path_limits or {}).items(), key=lambda item: -len(item[0]))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _WITH_BODY:
             await self.app(scope, receive, send)
             return
         headers = {k.lower(): v for k, v in scope["headers"]}
+        limit = next((size for prefix, size in self.path_limits if scope["path"].startswith(prefix)),
+                     self.max_body_bytes)
         declared = headers.get(b"content-length", b"").strip()
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _answer(send, 413, self._too_large())
+        if declared.isdigit() and int(declared) > limit:
+            await _answer(send, 413, _too_large(limit))
             return
         if scope["path"].startswith(self.api_prefix + "/"):
             token = await self._token(scope, headers.get(b"authorization", b""))
@@ -50,11 +55,11 @@ class BodyGuard:
             message = await receive()
             if message["type"] == "http.request" and not answered:
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     # Answer now, and tell the app the client has gone: it stops reading, and what it would
                     # send (its own error for a body cut short) goes nowhere.
                     answered = True
-                    await _answer(send, 413, self._too_large())
+                    await _answer(send, 413, _too_large(limit))
                     return {"type": "http.disconnect"}
             return message
 
@@ -64,15 +69,16 @@ class BodyGuard:
 
         await self.app(scope, counted_receive, guarded_send)
 
-    def _too_large(self) -> str:
-        return f"The request body is larger than the {self.max_body_bytes} bytes the API takes."
-
     @staticmethod
     async def _token(scope: Scope, authorization: bytes):
         scheme, _, credentials = authorization.decode("latin-1").partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
             return None
         return await auth_service.authenticate(scope["app"].state.pool, credentials.strip())
+
+
+def _too_large(limit: int) -> str:
+    return f"The request body is larger than the {limit} bytes the API takes."
 
 
 async def _answer(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:

@@ -9,6 +9,14 @@ from service.console import web
 from service.console.pages import ROUTERS
 
 STATIC_DIR = Path(__file__).parent / "static"
+# What a console request may send (service.limits.BodyGuard). The sign-in and language forms are read before anyone
+# is known: a few fields. Every other form is read only after its session was checked; the largest is a weather
+# warning's GeoJSON polygon.
+BODY_LIMITS = {
+    f"{web.CONSOLE_PREFIX}/login": 16 * 1024,
+    f"{web.CONSOLE_PREFIX}/language": 4 * 1024,
+    f"{web.CONSOLE_PREFIX}/": 2 * web.MAX_FORM_FIELD_BYTES,
+}
 
 
 def mount(app: FastAPI) -> None:

@@ -2,6 +2,7 @@
 administrator's page of logins (issue 15)."""
 
 import re
+import socket
 
 import httpx
 import pytest
@@ -149,3 +150,19 @@ def test_a_disabled_login_is_signed_out_and_cannot_sign_in(page, console, db):
     with pytest.raises(AssertionError):
         with signed_in_client(console.url, officer):
             pass
+
+
+def test_the_sign_in_form_takes_no_large_body_from_someone_not_yet_known(console):
+    response = httpx.post(f"{console.url}/console/login", content=b"phone=" + b"1" * 100_000,
+                          headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413
+
+
+def test_a_form_from_someone_not_signed_in_is_answered_before_its_body_is_read(console):
+    # Headers announcing 5 MB (under the console's 8 MiB), and only the first kilobyte of them sent.
+    with socket.create_connection(("127.0.0.1", console.port), timeout=10) as raw:
+        raw.sendall(b"POST /console/alerts/1/acknowledge HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 5000000\r\n\r\n"
+                    + b"note=" + b"x" * 1024)
+        answer = raw.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 303 ") and b"location: /console/login" in answer.lower()
