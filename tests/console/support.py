@@ -36,10 +36,20 @@ def make_point(db, code: str, *, name: str | None = None, type: str = "landslide
 
 
 def insert_alert(db, point: str, *, level: str = "orange", state: str = "open", type: str = "deformation") -> int:
+    """An alert with its `raised` event, as the engine writes them: the event is what consoles are told of."""
     return db.execute(
-        "INSERT INTO alert (hazard_point, type, level, state, reasons, evidence, rule_version, raised_at, updated_at,"
-        " ack_deadline) VALUES (%s, %s, %s, %s, '[\"v 31 mm/d > 20\"]', '{}', 'r1', now(), now(),"
-        " now() + interval '15 minutes') RETURNING id", (point, type, level, state)).fetchone()[0]
+        "WITH raised AS (INSERT INTO alert (hazard_point, type, level, state, reasons, evidence, rule_version,"
+        " raised_at, updated_at, ack_deadline) VALUES (%s, %s, %s, %s, '[\"v 31 mm/d > 20\"]', '{}', 'r1', now(),"
+        " now(), now() + interval '15 minutes') RETURNING id, level)"
+        " INSERT INTO alert_event (alert_id, at, kind, to_level, actor, rule_version)"
+        " SELECT id, now(), 'raised', level, 'engine', 'r1' FROM raised RETURNING alert_id",
+        (point, type, level, state)).fetchone()[0]
+
+
+def wait_for_live_queue(page) -> None:
+    """Until the queue listens to the stream and has refreshed once since: what comes next is news to it."""
+    page.wait_for_selector("#live[data-state=live]")
+    page.wait_for_function("Number(document.getElementById('queue').dataset.refreshed) >= 1")
 
 
 def csrf_of(html: str) -> str:

@@ -7,7 +7,7 @@ import pytest
 
 from alerting.engine import Engine
 from ingest.consumer import Consumer
-from tests.console.support import insert_alert, make_login, make_point, sign_in
+from tests.console.support import insert_alert, make_login, make_point, sign_in, wait_for_live_queue
 from tests.engine.test_sudden_acceleration import hourly_crack
 from tests.support import Publisher, fetch, forget_session, register, running, wait_until
 from tests.unit.test_quality import FIRST_FAST
@@ -52,7 +52,7 @@ def test_an_alert_the_engine_raises_appears_sounds_and_stops_sounding_once_ackno
     page.add_init_script(SOUND_SPY)
     sign_in(page, console.url, officer)
     page.click("#arm-alarm")
-    page.wait_for_selector("#live[data-state=live]")
+    wait_for_live_queue(page)
     assert page.locator("td.empty").count() == 1
 
     engine = Engine(settings)
@@ -78,7 +78,7 @@ def test_an_armed_alarm_stays_quiet_for_blue_and_yellow(page, console, db):
     page.add_init_script(SOUND_SPY)
     sign_in(page, console.url, make_login(db, role="duty_officer"))
     page.click("#arm-alarm")
-    page.wait_for_selector("#live[data-state=live]")
+    wait_for_live_queue(page)
     insert_alert(db, point, level="yellow")
     page.wait_for_selector("tr.alert[data-level=yellow]", timeout=APPEARS_MS)
     assert page.evaluate("window.__tones") == 0

@@ -69,7 +69,13 @@
   }
   if (!queue) return;  // an alert's own page: countdowns only
 
-  document.body.addEventListener("htmx:afterSwap", function (e) { if (e.target === queue) alarm.check(); });
+  // data-refreshed counts the queue's refreshes: the first follows the stream's opening (the page may be older).
+  queue.dataset.refreshed = "0";
+  document.body.addEventListener("htmx:afterSwap", function (e) {
+    if (e.target !== queue) return;
+    queue.dataset.refreshed = String(Number(queue.dataset.refreshed) + 1);
+    alarm.check();
+  });
 
   var pending = null;
   function refresh() {
