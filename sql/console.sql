@@ -142,36 +142,43 @@ ORDER BY recorded_at
 -- low, $8 the most rows, $9 scoping person.
 WITH health AS (
     SELECT d.id, d.hazard_point, p.name AS point_name, p.county_code, d.protocol, d.online, d.last_seen,
-           d.battery_pct, d.supply_v, d.signal, d.status_at,
+           d.battery_pct, d.supply_v, d.signal, d.status_at, coalesce(s.sensors, 0) AS sensors,
+           coalesce(s.sensors_offline, 0) AS sensors_offline, coalesce(s.sensors_faulty, 0) AS sensors_faulty,
            d.protocol <> 'manual' AND NOT (
                coalesce(d.online, false)
                AND d.last_seen IS NOT NULL
                AND d.last_seen >= $4::timestamptz
-                   - make_interval(secs => $5::float8 * coalesce(max(s.reporting_interval_s), $6::integer))
+                   - make_interval(secs => $5::float8 * coalesce(s.longest_interval_s, $6::integer))
            ) AS offline,
-           coalesce(d.battery_pct < $7::float8, false) AS low_battery,
-           count(s.code) AS sensors,
-           count(s.code) FILTER (WHERE s.offline) AS sensors_offline,
-           count(s.code) FILTER (WHERE s.state <> 0) AS sensors_faulty
+           coalesce(d.battery_pct < $7::float8, false) AS low_battery
     FROM device d
     JOIN hazard_point p ON p.code = d.hazard_point
-    LEFT JOIN sensor s ON s.device_id = d.id
+    LEFT JOIN (
+        SELECT device_id, max(reporting_interval_s) AS longest_interval_s, count(*) AS sensors,
+               count(*) FILTER (WHERE offline) AS sensors_offline, count(*) FILTER (WHERE state <> 0) AS sensors_faulty
+        FROM sensor
+        WHERE $2::text IS NULL OR hazard_point = $2
+        GROUP BY device_id
+    ) AS s ON s.device_id = d.id
     WHERE ($1::text IS NULL OR p.county_code = $1)
       AND ($2::text IS NULL OR d.hazard_point = $2)
       AND ($9::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
                                          WHERE g.hazard_point = d.hazard_point AND g.person_id = $9))
-    GROUP BY d.id, p.code
+), listed AS (
+    SELECT h.*, count(*) OVER () AS total_count
+    FROM health h
+    WHERE $3::text IS NULL
+       OR ($3 = 'offline' AND h.offline)
+       OR ($3 = 'low_battery' AND h.low_battery)
+       OR ($3 = 'online' AND NOT h.offline AND h.protocol <> 'manual')
+    ORDER BY h.offline DESC, h.low_battery DESC, h.battery_pct NULLS LAST, h.last_seen NULLS FIRST, h.id
+    LIMIT $8
 )
-SELECT h.*,
-       (SELECT count(*) FROM device_command c WHERE c.device_id = h.id AND c.answered_at IS NULL) AS pending_commands,
-       count(*) OVER () AS total_count
-FROM health h
-WHERE $3::text IS NULL
-   OR ($3 = 'offline' AND h.offline)
-   OR ($3 = 'low_battery' AND h.low_battery)
-   OR ($3 = 'online' AND NOT h.offline AND h.protocol <> 'manual')
-ORDER BY h.offline DESC, h.low_battery DESC, h.battery_pct NULLS LAST, h.last_seen NULLS FIRST, h.id
-LIMIT $8
+-- The commands waiting for an answer are counted for the rows shown only.
+SELECT l.*,
+       (SELECT count(*) FROM device_command c WHERE c.device_id = l.id AND c.answered_at IS NULL) AS pending_commands
+FROM listed l
+ORDER BY l.offline DESC, l.low_battery DESC, l.battery_pct NULLS LAST, l.last_seen NULLS FIRST, l.id
 
 -- name: device_counties
 -- The counties of the points in scope that have devices, for the devices page's filter. $1 scoping person.
