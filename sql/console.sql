@@ -130,3 +130,77 @@ SELECT people_moved, households_moved, threatened_people, shelter, organised_by,
 FROM evacuation
 WHERE alert_id = $1
 ORDER BY recorded_at
+
+-- The devices page and a hazard point's page (service/console/pages/devices.py, points.py).
+
+-- name: device_health
+-- Devices of the points in scope with their health, offline ones first, then low battery, then the emptiest
+-- battery and the longest silent. Online as the coverage report judges it (coverage_devices): the online flag is
+-- true and the device was last seen within $5 times the longest reporting interval of its sensors ($6 seconds
+-- when it has none); a manual device (a tape read by a grid monitor) is never offline. $1 county_code,
+-- $2 hazard point, $3 state (offline, low_battery, online; NULL: all), $4 now, $7 the battery % below which it is
+-- low, $8 the most rows, $9 scoping person.
+WITH health AS (
+    SELECT d.id, d.hazard_point, p.name AS point_name, p.county_code, d.protocol, d.online, d.last_seen,
+           d.battery_pct, d.supply_v, d.signal, d.status_at, coalesce(s.sensors, 0) AS sensors,
+           coalesce(s.sensors_offline, 0) AS sensors_offline, coalesce(s.sensors_faulty, 0) AS sensors_faulty,
+           d.protocol <> 'manual' AND NOT (
+               coalesce(d.online, false)
+               AND d.last_seen IS NOT NULL
+               AND d.last_seen >= $4::timestamptz
+                   - make_interval(secs => $5::float8 * coalesce(s.longest_interval_s, $6::integer))
+           ) AS offline,
+           coalesce(d.battery_pct < $7::float8, false) AS low_battery
+    FROM device d
+    JOIN hazard_point p ON p.code = d.hazard_point
+    LEFT JOIN (
+        SELECT device_id, max(reporting_interval_s) AS longest_interval_s, count(*) AS sensors,
+               count(*) FILTER (WHERE offline) AS sensors_offline, count(*) FILTER (WHERE state <> 0) AS sensors_faulty
+        FROM sensor
+        WHERE $2::text IS NULL OR hazard_point = $2
+        GROUP BY device_id
+    ) AS s ON s.device_id = d.id
+    WHERE ($1::text IS NULL OR p.county_code = $1)
+      AND ($2::text IS NULL OR d.hazard_point = $2)
+      AND ($9::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                         WHERE g.hazard_point = d.hazard_point AND g.person_id = $9))
+), listed AS (
+    SELECT h.*, count(*) OVER () AS total_count
+    FROM health h
+    WHERE $3::text IS NULL
+       OR ($3 = 'offline' AND h.offline)
+       OR ($3 = 'low_battery' AND h.low_battery)
+       OR ($3 = 'online' AND NOT h.offline AND h.protocol <> 'manual')
+    ORDER BY h.offline DESC, h.low_battery DESC, h.battery_pct NULLS LAST, h.last_seen NULLS FIRST, h.id
+    LIMIT $8
+)
+-- The commands waiting for an answer are counted for the rows shown only.
+SELECT l.*,
+       (SELECT count(*) FROM device_command c WHERE c.device_id = l.id AND c.answered_at IS NULL) AS pending_commands
+FROM listed l
+ORDER BY l.offline DESC, l.low_battery DESC, l.battery_pct NULLS LAST, l.last_seen NULLS FIRST, l.id
+
+-- name: device_counties
+-- The counties of the points in scope that have devices, for the devices page's filter. $1 scoping person.
+SELECT DISTINCT p.county_code
+FROM device d
+JOIN hazard_point p ON p.code = d.hazard_point
+WHERE $1::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                    WHERE g.hazard_point = d.hazard_point AND g.person_id = $1)
+ORDER BY 1
+
+-- name: point_alerts
+-- The alerts of point $1, newest first, at most $2: the point's alert history.
+SELECT id, type, level, state, verdict, reasons, raised_at, acknowledged_by, resolved_at, resolved_by,
+       count(*) OVER () AS total_count
+FROM alert
+WHERE hazard_point = $1
+ORDER BY raised_at DESC, id DESC
+LIMIT $2
+
+-- name: point_alert_periods
+-- The alerts of point $1 that were open at some time in [$2, $3): what a chart of the point shades.
+SELECT id, type, level, raised_at, resolved_at
+FROM alert
+WHERE hazard_point = $1 AND raised_at < $3 AND (resolved_at IS NULL OR resolved_at > $2)
+ORDER BY raised_at, id

@@ -22,3 +22,16 @@ ALERT_EVENT_KINDS = (
 )
 HAZARD_TYPES = (N_("landslide"), N_("collapse"), N_("debris_flow"), N_("ground_subsidence"), N_("ground_fissure"),
                 N_("unstable_slope"))
+# A hazard point's page and the devices page.
+GRID_ROLES = (N_("monitor"), N_("area_lead"), N_("resident_geologist"), N_("county_admin"))
+SCALES = (N_("small"), N_("medium"), N_("large"), N_("giant"))
+POINT_STATUSES = (N_("active"), N_("under_treatment"), N_("treated"), N_("relocated"), N_("cancelled"))
+PATROL_REGIMES = (N_("routine"), N_("flood_before"), N_("flood_during"), N_("flood_after"), N_("rain_before"),
+                  N_("rain_during"), N_("rain_after"), N_("verification"))
+JUDGEMENTS = (N_("normal"), N_("suspicious"), N_("dangerous"))
+FINDINGS = (N_("new_cracks"), N_("crack_widening"), N_("bulging"), N_("subsidence"), N_("spring_or_seepage_change"),
+            N_("rockfall"), N_("tilting_trees_or_poles"), N_("house_damage"), N_("abnormal_sound"),
+            N_("nothing_abnormal"))
+DEVICE_PROTOCOLS = (N_("universal"), N_("native"), N_("manual"))
+SENSOR_KINDS = (N_("crack"), N_("gnss"), N_("tilt"), N_("deep"), N_("accel"), N_("rain"), N_("soil_moisture"),
+                N_("soil_temp"), N_("pore_pressure"), N_("other"))

@@ -32,6 +32,7 @@ router = APIRouter(tags=["patrols"])
 
 MAX_ID = 2**63 - 1
 ReportId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PhotoNumber = Annotated[int, Path(ge=1, le=1000, description="The photo's number in the report, from 1.")]
 # Viewers read; everyone else files reports (a grid monitor only for its own points).
 ReporterToken = Annotated[ApiToken, Depends(require_role("admin", "duty_officer", "grid_monitor"))]
 JSON_TYPES = ("application/json",)
@@ -223,12 +224,17 @@ async def get_patrol_report_photo(
     caller: CurrentToken,
     store: PhotoStoreDep,
     report_id: ReportId,
-    n: Annotated[int, Path(ge=1, le=1000, description="The photo's number in the report, from 1.")],
+    n: PhotoNumber,
 ) -> Response:
     """The photo's bytes with its media type; a stored photo never changes, so clients may cache it."""
     content, media_type = await patrol_service.load_photo(
         conn=conn, store=store, caller=caller, report_id=report_id, n=n
     )
+    return photo_response(content, media_type)
+
+
+def photo_response(content: bytes, media_type: str) -> Response:
+    """A stored photo as served (the API's route and the console's): it never changes, so clients may cache it."""
     return Response(
         content,
         media_type=media_type,

@@ -7,7 +7,9 @@ from alerting.levels import LEVEL_NAMES
 from service.alerts.schemas import AlertState, AlertType
 from service.auth.schemas import ROLES
 from service.console import i18n, words
-from service.hazard_points.schemas import HazardType
+from service.devices.schemas import Protocol, SensorKind
+from service.hazard_points.schemas import GRID_ROLES, HazardType, PointStatus, Scale
+from service.patrols.schemas import FINDINGS, Judgement, Regime
 
 
 def test_every_message_of_the_console_has_a_chinese_translation():
@@ -20,6 +22,14 @@ def test_every_word_the_pages_translate_from_data_is_listed_for_translation():
     assert set(words.ALERT_STATES) == set(get_args(AlertState))
     assert set(words.ALERT_TYPES) == set(get_args(AlertType))
     assert set(words.HAZARD_TYPES) == set(get_args(HazardType))
+    assert set(words.GRID_ROLES) == set(GRID_ROLES)
+    assert set(words.SCALES) == set(get_args(Scale))
+    assert set(words.POINT_STATUSES) == set(get_args(PointStatus))
+    assert set(words.PATROL_REGIMES) == set(get_args(Regime))
+    assert set(words.JUDGEMENTS) == set(get_args(Judgement))
+    assert set(words.FINDINGS) == set(FINDINGS)
+    assert set(words.DEVICE_PROTOCOLS) == set(get_args(Protocol))
+    assert set(words.SENSOR_KINDS) == set(get_args(SensorKind))
 
 
 def test_chinese_is_the_default_and_english_the_only_other_choice():
