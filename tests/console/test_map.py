@@ -2,6 +2,9 @@
 point's colour, a grid monitor's points only, filters, a popup linking the point's page, and the base layer from
 map_tiles (a local tile directory served by the app, or a plain grid that fetches nothing)."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -194,3 +197,10 @@ def test_a_tile_directory_that_is_missing_or_empty_stops_the_app_saying_so(tmp_p
     (tmp_path / "empty").mkdir()
     with pytest.raises(BadTileSetting, match="holds no zoom level"):
         create_app(Settings(map_tiles=str(tmp_path / "empty")))
+
+
+def test_geohazard_serve_refuses_a_missing_tile_directory_before_starting(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "service.cli", "serve"], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, GEOHAZARD_MAP_TILES=str(tmp_path / "missing")))
+    assert done.returncode == 1
+    assert f"GEOHAZARD_MAP_TILES: the map's tile directory {tmp_path / 'missing'} does not exist" in done.stderr
