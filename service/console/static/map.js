@@ -96,7 +96,7 @@
       }
       for (var lat = Math.ceil(far.getSouth() / step) * step; lat <= far.getNorth(); lat += step) {
         this._line([[lat, far.getWest()], [lat, far.getEast()]]);
-        this._label(L.latLng(lat, view.getWest()), format(lat, decimals, "N", "S"), "lat");
+        this._label(L.latLng(lat, view.getEast()), format(lat, decimals, "N", "S"), "lat");
       }
     },
     _line: function (latlngs) {
@@ -105,7 +105,7 @@
     },
     _label: function (latlng, text, axis) {
       this.addLayer(L.marker(latlng, {pane: "grid", interactive: false, keyboard: false,
-                                      icon: L.divIcon({className: "map-grid-label " + axis, html: text,
+                                      icon: L.divIcon({className: "map-grid-label " + axis, html: "<span>" + text + "</span>",
                                                        iconSize: null})}));
     }
   });
@@ -213,7 +213,8 @@
     var shown = state.markers.filter(matches());
     state.shown = shown.length;
     element.dataset.state = "loading";
-    count.textContent = labels.count.replace("{shown}", shown.length).replace("{total}", state.markers.length);
+    count.textContent = labels.count.replace("{shown}", shown.length.toLocaleString())
+      .replace("{total}", state.markers.length.toLocaleString());
     map.closePopup();
     group.clearLayers();
     if (fit && shown.length) {
