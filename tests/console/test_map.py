@@ -101,7 +101,7 @@ def test_a_grid_monitors_map_holds_only_its_own_points(page, console, db, points
         assert client.get("/console/map/points.json").json()["code"] == ["500113-HP-0002", "500114-HP-0005"]
 
 
-def test_the_points_levels_are_those_the_api_gives(console, db, points, settings):
+def test_the_points_levels_are_those_the_api_gives(console, db, points):
     token = create_token(db, name="check", role="viewer")
     api = httpx.get(f"{console.url}/api/v1/hazard-points", headers={"Authorization": f"Bearer {token}"}).json()
     with signed_in_client(console.url, make_login(db, role="viewer")) as client:
