@@ -1,7 +1,8 @@
 """The map of hazard points: each point the person may see, coloured by its current level, clustered at low zoom.
 
-The page loads its points from `points.json`: parallel arrays built by PostgreSQL in one statement (20,000 points
-in about 30 ms, where rows turned into GeoJSON in Python take several times that). The base layer is the setting
+The page loads its points from `points.json`: parallel arrays built by PostgreSQL in one statement (20,000 points,
+1.9 MB, in about 30 ms on an idle 2-core machine; the same rows fetched and dumped by Python took half as long
+again, and GeoJSON would be twice the size). The base layer is the setting
 map_tiles: an XYZ URL template the browser fetches, a directory of tiles this app serves itself to signed-in
 people (a licensed tile set must not be public), or none, a plain background with a coordinate grid.
 """
