@@ -60,7 +60,7 @@ def tile_source(settings: Settings) -> TileSource:
                              f"GEOHAZARD_MAP_TILES to a directory of {{z}}/{{x}}/{{y}}.png tiles, an http(s) XYZ "
                              f"template, or none)")
     zooms = [int(child.name) for child in directory.iterdir()
-             if child.is_dir() and child.name.isdigit() and int(child.name) <= MAX_TILE_ZOOM]
+             if child.is_dir() and child.name.isdecimal() and int(child.name) <= MAX_TILE_ZOOM]
     if not zooms:
         raise BadTileSetting(f"the map's tile directory {directory} holds no zoom level: it should hold "
                              f"{{z}}/{{x}}/{{y}}.png tiles, e.g. {directory}/0/0/0.png")
