@@ -30,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -145,6 +147,28 @@ def seed(url: str, *, points: int, alerts: int, seed_value: int) -> None:
         seed_grid(conn, rng, hazard_points)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
+
+
+def add_seed_arguments(parser: argparse.ArgumentParser) -> None:
+    """--points, --alerts and --seed: the generated registry of seed()."""
+    parser.add_argument("--points", type=int, default=20_000, help="hazard points (default 20000)")
+    parser.add_argument("--alerts", type=int, default=10_000, help="alerts (default 10000)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generated registry (default 1)")
+
+
+@contextmanager
+def seeded_servers(args: argparse.Namespace) -> Iterator[tuple[TempPostgres, TempMosquitto, str, Path]]:
+    """A private PostgreSQL, migrated and seeded as --points, --alerts and --seed say, a private Mosquitto and a
+    scratch directory: (postgres, mosquitto, database URL, directory)."""
+    with TempPostgres() as postgres, TempMosquitto() as mosquitto, \
+            tempfile.TemporaryDirectory(prefix="geohazard-bench-") as workdir:
+        url = postgres.url("bench")
+        migrate(url)
+        started = time.monotonic()
+        seed(url, points=args.points, alerts=args.alerts, seed_value=args.seed)
+        print(f"seeded {args.points:,} hazard points and {args.alerts:,} alerts in {time.monotonic() - started:.1f}s "
+              f"(private PostgreSQL on :{postgres.port})", flush=True)
+        yield postgres, mosquitto, url, Path(workdir)
 
 
 def grid_units(row: tuple) -> tuple[tuple[str, str], ...]:
@@ -420,8 +444,7 @@ def main() -> int:
     serve_default = Settings().api_worker_count
     default_workers = sorted({1, max(2, serve_default)})
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--points", type=int, default=20_000, help="hazard points (default 20000)")
-    parser.add_argument("--alerts", type=int, default=10_000, help="alerts (default 10000)")
+    add_seed_arguments(parser)
     parser.add_argument("--workers", type=counts, default=default_workers,
                         help=f"worker counts of `geohazard serve`, comma-separated, one server each; the first is the "
                              f"baseline of the ratios (default {','.join(map(str, default_workers))}: one worker, and "
@@ -431,18 +454,10 @@ def main() -> int:
                         help="numbers of concurrent keep-alive clients, comma-separated (default 4,20: a duty room's "
                              "consoles refreshing at once, and a busy province's)")
     parser.add_argument("--seconds", type=float, default=5.0, help="timed seconds per scenario (default 5)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the generated registry (default 1)")
     args = parser.parse_args()
 
     load_before = os.getloadavg()
-    with TempPostgres() as postgres, TempMosquitto() as mosquitto, \
-            tempfile.TemporaryDirectory(prefix="geohazard-bench-") as workdir:
-        url = postgres.url("bench")
-        migrate(url)
-        started = time.monotonic()
-        seed(url, points=args.points, alerts=args.alerts, seed_value=args.seed)
-        print(f"seeded {args.points:,} hazard points and {args.alerts:,} alerts in {time.monotonic() - started:.1f}s "
-              f"(private PostgreSQL on :{postgres.port})", flush=True)
+    with seeded_servers(args) as (postgres, mosquitto, url, workdir):
         with psycopg.connect(url, autocommit=True) as conn:
             token = create_token(conn, name="bench console", role="duty_officer")
             max_connections = conn.execute("SHOW max_connections").fetchone()[0]

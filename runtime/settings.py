@@ -1,6 +1,7 @@
 """One place for configuration: GEOHAZARD_* environment variables, validated at start-up."""
 
 import os
+import re
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
@@ -17,6 +18,9 @@ from runtime.mqtt import BrokerLogin, broker_login
 # a busy worker would wait for a connection while others sat idle. A host of the API's own sets
 # GEOHAZARD_API_WORKERS to its cores.
 MAX_DEFAULT_API_WORKERS = 8
+
+# What Leaflet fills in an XYZ template: zoom, column, row, a subdomain (a, b or c) and @2x on high-DPI screens.
+MAP_TILE_PLACEHOLDERS = frozenset({"z", "x", "y", "s", "r"})
 
 # MM-DD of a day every year has (02-29 is refused: the season would move in other years).
 _MONTH_DAY = r"^(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)$"
@@ -156,6 +160,31 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
             raise ValueError("must look like mqtt://host:1883 (optionally mqtt://user:password@host:1883)")
+        return value
+
+    @field_validator("map_tiles")
+    @classmethod
+    def _map_tiles(cls, value: str) -> str:
+        """none, an http(s) XYZ template, or a directory (whether it exists is checked where the map is served)."""
+        value = value.strip()
+        if value.lower() == "none":
+            return "none"
+        if not value:
+            raise ValueError("must be none, an XYZ URL template or a tile directory, not empty")
+        if "://" not in value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"a tile URL must be http:// or https:// with a host, not {value!r}")
+        placeholders = set(re.findall(r"\{([^{}]*)\}", value))
+        missing = [name for name in ("z", "x", "y") if name not in placeholders]
+        if missing:
+            raise ValueError(f"a tile URL template needs {{z}}, {{x}} and {{y}}; {value!r} lacks "
+                             + ", ".join(f"{{{name}}}" for name in missing))
+        unknown = sorted(placeholders - MAP_TILE_PLACEHOLDERS)
+        if unknown:
+            raise ValueError(f"a tile URL template may hold only {{z}}, {{x}}, {{y}}, {{s}} (subdomains a, b, c) and "
+                             f"{{r}}; {value!r} holds " + ", ".join(f"{{{name}}}" for name in unknown))
         return value
 
     @property

@@ -66,7 +66,12 @@ def cmd_serve(settings: Settings, args) -> None:
     import uvicorn
 
     from service.app import MIN_WORKER_POOL, worker_pool_size
+    from service.console.pages.map import BadTileSetting, tile_source
 
+    try:
+        tile_source(settings)  # each worker checks it again as it builds the app; here it is said without a traceback
+    except BadTileSetting as exc:
+        raise NotReady(f"GEOHAZARD_MAP_TILES: {exc}") from None
     check_postgres(settings)
     host, port = args.host or settings.api_host, args.port or settings.api_port
     workers = args.workers or settings.api_worker_count
