@@ -22,3 +22,13 @@ ALERT_EVENT_KINDS = (
 )
 HAZARD_TYPES = (N_("landslide"), N_("collapse"), N_("debris_flow"), N_("ground_subsidence"), N_("ground_fissure"),
                 N_("unstable_slope"))
+# Patrols (the patrols, weather and shift pages). A task's states are worded apart from an alert's: "open" is
+# an alert's 待签收, a task's 待巡查; TASK_STATES maps each state to its words.
+REGIMES = (N_("routine"), N_("flood_before"), N_("flood_during"), N_("flood_after"), N_("rain_before"),
+           N_("rain_during"), N_("rain_after"), N_("verification"))
+TASK_STATES = {"open": N_("to patrol"), "done": N_("patrolled"), "cancelled": N_("called off")}
+FINDINGS = (N_("new_cracks"), N_("crack_widening"), N_("bulging"), N_("subsidence"), N_("spring_or_seepage_change"),
+            N_("rockfall"), N_("tilting_trees_or_poles"), N_("house_damage"), N_("abnormal_sound"),
+            N_("nothing_abnormal"))
+JUDGEMENTS = (N_("normal"), N_("suspicious"), N_("dangerous"))
+GRID_CHAIN = (N_("monitor"), N_("area_lead"), N_("resident_geologist"), N_("county_admin"))
