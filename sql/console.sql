@@ -229,3 +229,75 @@ SELECT json_build_object(
     'county', coalesce(json_agg(county_code), '[]'), 'township', coalesce(json_agg(township_code), '[]'),
     'level', coalesce(json_agg(level), '[]'))::text
 FROM visible
+
+-- The shift log (service/console/pages/shift.py): the handover notes officers write at the end of a shift, and what
+-- changed since the latest one. Each summary list takes the time of that note ($1), a grid monitor's scoping person
+-- ($2, NULL for every other role) and the most rows shown ($3); every row carries the whole count (total_count), so
+-- a list cut short still says how many there were.
+
+-- name: shift_notes
+-- The latest notes first, each with the name of the person who wrote it.
+SELECT n.id, n.person_id, p.name, n.written_by, n.note, n.written_at
+FROM shift_note n
+JOIN person p ON p.id = n.person_id
+ORDER BY n.written_at DESC, n.id DESC
+LIMIT $1
+
+-- name: insert_shift_note
+INSERT INTO shift_note (person_id, written_by, note)
+VALUES ($1, $2, $3)
+RETURNING id, written_at
+
+-- name: alert_events_since
+-- The alert events of kinds $4 since $1, newest first: raised, escalated and notified, or resolved.
+SELECT e.id, e.alert_id, e.kind, e.at, e.from_level, e.to_level, e.actor, e.note, a.hazard_point AS point,
+       p.name AS point_name, a.type, a.level, a.state, count(*) OVER () AS total_count
+FROM alert_event e
+JOIN alert a ON a.id = e.alert_id
+JOIN hazard_point p ON p.code = a.hazard_point
+WHERE e.at >= $1 AND e.kind = ANY ($4::text[])
+  AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                     WHERE g.hazard_point = a.hazard_point AND g.person_id = $2))
+ORDER BY e.at DESC, e.id DESC
+LIMIT $3
+
+-- name: patrol_reports_since
+-- The patrol reports filed (received) since $1, newest first.
+SELECT r.id, r.hazard_point AS point, p.name AS point_name, r.reported_at, r.received_at, r.judgement,
+       r.findings, r.far_from_point, r.alert_id, coalesce(pe.name, r.recorded_by) AS reporter,
+       count(*) OVER () AS total_count
+FROM patrol_report r
+JOIN hazard_point p ON p.code = r.hazard_point
+LEFT JOIN person pe ON pe.id = r.reporter_id
+WHERE r.received_at >= $1
+  AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                     WHERE g.hazard_point = r.hazard_point AND g.person_id = $2))
+ORDER BY r.received_at DESC, r.id DESC
+LIMIT $3
+
+-- name: devices_offline_since
+-- Devices that went offline since $1 and still are, as the device health pages judge it (service.devices):
+-- a sensor that ingest has marked offline (silent for more than three reporting intervals) went offline
+-- three intervals after its last reading (or after its registration, if it never reported); a device whose
+-- retained online flag is false (its last will, or the gateway's own `online` topic) went offline when it
+-- was last seen. Of the two, the earlier counts; manual devices are never online, so never go offline.
+WITH offline AS (
+    SELECT d.id, d.hazard_point, d.protocol, d.online, d.last_seen,
+           count(s.code) FILTER (WHERE s.offline) AS sensors_offline, count(s.code) AS sensors,
+           least(CASE WHEN d.online IS false THEN d.last_seen END,
+                 min(coalesce(s.last_reading_at, s.created_at) + make_interval(secs => 3 * s.reporting_interval_s))
+                     FILTER (WHERE s.offline)) AS offline_at
+    FROM device d
+    LEFT JOIN sensor s ON s.device_id = d.id
+    WHERE d.protocol <> 'manual'
+      AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                         WHERE g.hazard_point = d.hazard_point AND g.person_id = $2))
+    GROUP BY d.id
+)
+SELECT o.id, o.hazard_point AS point, p.name AS point_name, o.protocol, o.online, o.last_seen, o.sensors_offline,
+       o.sensors, o.offline_at, count(*) OVER () AS total_count
+FROM offline o
+JOIN hazard_point p ON p.code = o.hazard_point
+WHERE o.offline_at >= $1
+ORDER BY o.offline_at DESC, o.id
+LIMIT $3

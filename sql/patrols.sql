@@ -106,11 +106,12 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9)
 
 -- name: patrol_tasks
 -- Most urgent first. $1 scoping person, $2 assignee (mine), $3 point, $4 states, $5 regimes, $6 overdue,
--- $7 now, $8 limit, $9 offset.
+-- $7 now, $8 limit, $9 offset, $10 county.
 WITH matching AS NOT MATERIALIZED (
     SELECT t.id, t.hazard_point AS point, p.name AS point_name, p.lon AS point_lon, p.lat AS point_lat,
            t.regime, t.state, t.assignee_id, a.name AS assignee_name, a.phone AS assignee_phone, t.alert_id,
-           t.due_at, t.created_at, t.done_at, (t.state = 'open' AND t.due_at < $7) AS overdue
+           t.due_at, t.created_at, t.done_at, (t.state = 'open' AND t.due_at < $7) AS overdue,
+           t.escalation_step, CASE WHEN t.state = 'open' THEN coalesce(t.escalate_at, t.due_at) END AS escalate_at
     FROM patrol_task t
     JOIN hazard_point p ON p.code = t.hazard_point
     LEFT JOIN person a ON a.id = t.assignee_id
@@ -121,6 +122,7 @@ WITH matching AS NOT MATERIALIZED (
       AND ($4::text[] IS NULL OR t.state = ANY ($4))
       AND ($5::text[] IS NULL OR t.regime = ANY ($5))
       AND ($6::boolean IS NULL OR (t.state = 'open' AND t.due_at < $7) = $6)
+      AND ($10::text IS NULL OR p.county_code = $10)
 )
 SELECT total.count AS total_count, page.*
 FROM (SELECT count(*) FROM matching) AS total
@@ -129,12 +131,14 @@ ORDER BY page.due_at, page.id
 
 -- name: patrol_reports
 -- Newest first. $1 report id, $2 scoping person, $3 point, $4 task, $5 judgements, $6 reported since,
--- $7 far from point, $8 limit, $9 offset.
+-- $7 far from point, $8 limit, $9 offset, $10 county.
 WITH matching AS NOT MATERIALIZED (
-    SELECT r.id, r.hazard_point AS point, r.task_id AS task, r.reporter_id, pe.name AS reporter_name,
+    SELECT r.id, r.hazard_point AS point, hp.name AS point_name, r.task_id AS task, r.reporter_id,
+           pe.name AS reporter_name,
            r.recorded_by, r.reported_at, r.received_at, r.lon, r.lat, r.accuracy_m, r.findings, r.judgement,
            r.note, r.photos, r.measurements, r.distance_m, r.far_from_point, r.alert_id
     FROM patrol_report r
+    JOIN hazard_point hp ON hp.code = r.hazard_point
     LEFT JOIN person pe ON pe.id = r.reporter_id
     WHERE ($1::bigint IS NULL OR r.id = $1)
       AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
@@ -144,6 +148,7 @@ WITH matching AS NOT MATERIALIZED (
       AND ($5::text[] IS NULL OR r.judgement = ANY ($5))
       AND ($6::timestamptz IS NULL OR r.reported_at >= $6)
       AND ($7::boolean IS NULL OR r.far_from_point = $7)
+      AND ($10::text IS NULL OR hp.county_code = $10)
 )
 SELECT total.count AS total_count, page.*
 FROM (SELECT count(*) FROM matching) AS total

@@ -774,6 +774,8 @@ CREATE INDEX alert_ack_deadline_idx ON public.alert USING btree (ack_deadline) W
 
 CREATE INDEX alert_event_alert_idx ON public.alert_event USING btree (alert_id, at);
 
+CREATE INDEX alert_event_at_idx ON public.alert_event USING btree (at);
+
 CREATE UNIQUE INDEX alert_one_open_idx ON public.alert USING btree (hazard_point, type) WHERE (state <> 'resolved'::text);
 
 CREATE INDEX alert_open_level_idx ON public.alert USING btree (hazard_point, level) WHERE (state <> 'resolved'::text);
@@ -810,6 +812,8 @@ CREATE INDEX hazard_point_lon_lat_idx ON public.hazard_point USING btree (lon, l
 
 CREATE INDEX patrol_report_point_idx ON public.patrol_report USING btree (hazard_point, reported_at DESC);
 
+CREATE INDEX patrol_report_received_idx ON public.patrol_report USING btree (received_at DESC);
+
 CREATE INDEX patrol_report_reported_idx ON public.patrol_report USING btree (reported_at DESC);
 
 CREATE INDEX patrol_report_task_idx ON public.patrol_report USING btree (task_id) WHERE (task_id IS NOT NULL);
@@ -825,6 +829,8 @@ CREATE INDEX patrol_task_event_task_idx ON public.patrol_task_event USING btree 
 CREATE INDEX patrol_task_point_idx ON public.patrol_task USING btree (hazard_point, state);
 
 CREATE INDEX patrol_task_regime_idx ON public.patrol_task USING btree (hazard_point, regime, created_at DESC);
+
+CREATE INDEX patrol_task_weather_warning_idx ON public.patrol_task USING btree (weather_warning_id) WHERE (weather_warning_id IS NOT NULL);
 
 CREATE INDEX quarantine_pending_idx ON public.quarantine USING btree (device_id, sensor_code) WHERE (replayed_at IS NULL);
 

@@ -64,3 +64,39 @@ SELECT total.count AS total_count, page.*,
 FROM (SELECT count(*) FROM matching) AS total
 LEFT JOIN LATERAL (SELECT * FROM matching ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7) AS page ON true
 ORDER BY page.created_at DESC, page.id DESC
+
+-- name: warning_tasks
+-- The rain patrol tasks warning $1 created, by point and regime; $2 scoping person.
+SELECT t.id, t.hazard_point AS point, p.name AS point_name, t.regime, t.state, t.due_at, t.done_at,
+       (t.state = 'open' AND t.due_at < now()) AS overdue, a.name AS assignee_name, a.phone AS assignee_phone
+FROM patrol_task t
+JOIN hazard_point p ON p.code = t.hazard_point
+LEFT JOIN person a ON a.id = t.assignee_id
+WHERE t.weather_warning_id = $1
+  AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                     WHERE g.hazard_point = t.hazard_point AND g.person_id = $2))
+ORDER BY t.hazard_point, t.due_at, t.id
+
+-- name: warning_broadcasts
+-- Warning $1's broadcast, device by device: its command and the device's answer, or why it was not sent;
+-- $2 scoping person.
+SELECT c.device_id, d.hazard_point AS point, c.command_id, c.error, c.attempted_at, dc.result, dc.answer,
+       dc.answered_at
+FROM weather_warning_command c
+LEFT JOIN device d ON d.id = c.device_id
+LEFT JOIN device_command dc ON dc.command_id = c.command_id AND dc.device_id = c.device_id
+WHERE c.warning_id = $1
+  AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                     WHERE g.hazard_point = d.hazard_point AND g.person_id = $2))
+ORDER BY c.device_id
+
+-- name: counties
+-- The counties that have active hazard points, with how many: the areas a warning may name by county.
+-- $1 scoping person.
+SELECT p.county_code, count(*) AS points
+FROM hazard_point p
+WHERE p.status = 'active'
+  AND ($1::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+                                     WHERE g.hazard_point = p.code AND g.person_id = $1))
+GROUP BY p.county_code
+ORDER BY p.county_code

@@ -196,10 +196,11 @@ async def _store_readings(conn: asyncpg.Connection, measured: list[Measured], re
 
 async def select_reports(conn: asyncpg.Connection, *, report_id: int | None, scoping_person: int | None,
                          point: str | None, task: int | None, judgements: list[str] | None, since: datetime | None,
-                         far: bool | None, limit: int, offset: int) -> list[asyncpg.Record]:
+                         far: bool | None, limit: int, offset: int,
+                         county: str | None = None) -> list[asyncpg.Record]:
     """One page of the matching reports, newest first, each row carrying the total count (sql/patrols.sql)."""
     return await conn.fetch(Q["patrol_reports"], report_id, scoping_person, point, task, judgements, since, far,
-                            limit, offset)
+                            limit, offset, county)
 
 
 async def report_photos(conn: asyncpg.Connection, report_id: int, scoping_person: int | None) -> list[dict] | None:

@@ -205,10 +205,10 @@ async def _record(conn: asyncpg.Connection, task: asyncpg.Record, climbed: Chain
 
 async def select_tasks(conn: asyncpg.Connection, *, scoping_person: int | None, assignee: int | None,
                        point: str | None, states: list[str] | None, regimes: list[str] | None, overdue: bool | None,
-                       now: datetime, limit: int, offset: int) -> list[asyncpg.Record]:
+                       now: datetime, limit: int, offset: int, county: str | None = None) -> list[asyncpg.Record]:
     """One page of the matching tasks, most urgent first, each row carrying the total count (sql/patrols.sql)."""
     return await conn.fetch(Q["patrol_tasks"], scoping_person, assignee, point, states, regimes, overdue, now, limit,
-                            offset)
+                            offset, county)
 
 
 # --- the engine's job ----------------------------------------------------------------------------

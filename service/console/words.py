@@ -35,3 +35,5 @@ FINDINGS = (N_("new_cracks"), N_("crack_widening"), N_("bulging"), N_("subsidenc
 DEVICE_PROTOCOLS = (N_("universal"), N_("native"), N_("manual"))
 SENSOR_KINDS = (N_("crack"), N_("gnss"), N_("tilt"), N_("deep"), N_("accel"), N_("rain"), N_("soil_moisture"),
                 N_("soil_temp"), N_("pore_pressure"), N_("other"))
+# A task's states are worded apart from an alert's: "open" is an alert's 待签收, a task's 待巡查.
+TASK_STATES = {"open": N_("to patrol"), "done": N_("patrolled"), "cancelled": N_("called off")}

@@ -5,7 +5,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from service.hazard_points.schemas import Latitude, Longitude
+from service.hazard_points.schemas import CountyCode, Latitude, Longitude
 from service.pagination import PageQuery
 from service.schemas import RequestModel
 
@@ -52,6 +52,7 @@ class PatrolTaskQuery(PageQuery):
         "(rain_before, rain_during, rain_after) or verification (of an alert).",
         examples=[["verification"]],
     )
+    county_code: CountyCode | None = Field(None, description="Only tasks of points in this county.")
 
 
 class PatrolTaskPublic(BaseModel):
@@ -75,6 +76,13 @@ class PatrolTaskPublic(BaseModel):
         examples=[None],
     )
     overdue: bool = Field(description="Open, and due_at has passed.", examples=[False])
+    escalation_step: int | None = Field(
+        description="How far up the point's grid chain (monitor, area_lead, resident_geologist, county_admin) the "
+        "overdue task has been escalated: n when the chain's nth role was told last; null: not escalated.",
+        examples=[None])
+    escalate_at: datetime | None = Field(
+        description="For an open task: when it is escalated next if still open (its due time until the first step).",
+        examples=["2026-07-01T09:00:00Z"])
 
 
 class PatrolTasksPublic(BaseModel):
@@ -239,6 +247,7 @@ class PatrolReportPublic(BaseModel):
 
     id: int = Field(examples=[12])
     point: str = Field(description="The hazard point's code.", examples=["500113-HP-0042"])
+    point_name: str = Field(examples=["Huangjueya landslide"])
     task: int | None = Field(description="The task the report answered, if any.", examples=[17])
     reporter_id: int | None = Field(
         description="The person of the token that filed it; null for a token without a person (see recorded_by).",
@@ -297,3 +306,4 @@ class PatrolReportQuery(PageQuery):
     far: bool | None = Field(
         None, description="true: only reports flagged far_from_point; false: only the others.", examples=[True]
     )
+    county_code: CountyCode | None = Field(None, description="Only reports of points in this county.")

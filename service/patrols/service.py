@@ -50,6 +50,7 @@ async def list_tasks(
         now=now or datetime.now(UTC),
         limit=query.limit,
         offset=query.offset,
+        county=query.county_code,
     )
     rows, count = split_page(rows, "id")
     return [PatrolTaskPublic.model_validate(dict(row)) for row in rows], count
@@ -82,6 +83,7 @@ async def _select(
         far=query.far,
         limit=query.limit,
         offset=query.offset,
+        county=query.county_code,
     )
     return split_page(rows, "id")
 

@@ -18,7 +18,7 @@ import sql
 from alerting.patrols import tasks as patrol_tasks
 from runtime.commands import COMMAND_FAILURES, SendCommand
 from sensors.commands import MAX_EFFECTIVE_TIME_S
-from service.errors import Invalid
+from service.errors import Invalid, NotFound
 from service.pagination import split_page
 from service.weather import geometry
 from service.weather.schemas import (
@@ -70,6 +70,31 @@ async def list_warnings(*, conn: asyncpg.Connection, query: WeatherWarningQuery,
                         now: datetime) -> tuple[list[WeatherWarningPublic], int]:
     """One page of the matching warnings, newest first, and how many match in all."""
     return await _select(conn, query, now)
+
+
+async def get_warning(*, conn: asyncpg.Connection, warning_id: int, now: datetime) -> WeatherWarningPublic:
+    """One warning with what it set going; NotFound when there is none."""
+    warnings, _ = await _select(conn, WeatherWarningQuery(limit=1), now, warning_id)
+    if not warnings:
+        raise NotFound(f"Weather warning {warning_id} not found")
+    return warnings[0]
+
+
+async def warning_tasks(*, conn: asyncpg.Connection, warning_id: int,
+                        scoping_person: int | None) -> list[asyncpg.Record]:
+    """The rain patrol tasks the warning created (of the scoping person's points only, when there is one)."""
+    return await conn.fetch(Q["warning_tasks"], warning_id, scoping_person)
+
+
+async def warning_broadcasts(*, conn: asyncpg.Connection, warning_id: int,
+                             scoping_person: int | None) -> list[asyncpg.Record]:
+    """The warning's broadcast device by device: the command sent and the device's answer, or why it was not sent."""
+    return await conn.fetch(Q["warning_broadcasts"], warning_id, scoping_person)
+
+
+async def counties(*, conn: asyncpg.Connection, scoping_person: int | None) -> list[asyncpg.Record]:
+    """The counties with active hazard points (county_code, points): those a warning by county reaches."""
+    return await conn.fetch(Q["counties"], scoping_person)
 
 
 async def _select(conn: asyncpg.Connection, query: WeatherWarningQuery, now: datetime,

@@ -640,6 +640,26 @@ def test_tasks_filter_by_state_and_regime_and_page(client, officer, points, db):
     assert (ids(page), page.json()["count"]) == ([routine], 2)
 
 
+def test_tasks_and_reports_filter_by_county_and_tasks_say_how_far_they_were_escalated(
+        client, officer, admin, points, db):  # noqa: F811
+    post_point(client, admin, code="500114-HP-0001", lon=108.0, lat=30.0, county_code="500114",
+               township_code="500114001", village_code=None)
+    here, there = task(db, due_in=-timedelta(hours=30)), task(db, "500114-HP-0001")
+    db.execute("UPDATE patrol_task SET escalation_step = 2, escalate_at = %s WHERE id = %s",
+               (NOW + timedelta(hours=6), here))
+    listed = client.get("/api/v1/patrol-tasks", params={"county_code": "500113"}, headers=officer).json()
+    assert [(t["id"], t["escalation_step"], t["escalate_at"]) for t in listed["data"]] == [
+        (here, 2, (NOW + timedelta(hours=6)).isoformat().replace("+00:00", "Z"))]
+    [other] = client.get("/api/v1/patrol-tasks", params={"county_code": "500114"}, headers=officer).json()["data"]
+    assert (other["id"], other["escalation_step"], other["escalate_at"]) == (there, None, other["due_at"])
+    filed = report(client, officer, point="500114-HP-0001", lon=108.0, lat=30.0).json()
+    assert filed["point_name"]
+    assert ids(client.get("/api/v1/patrol-reports", params={"county_code": "500114"}, headers=officer)) == [filed["id"]]
+    assert ids(client.get("/api/v1/patrol-reports", params={"county_code": "500113"}, headers=officer)) == []
+    response = client.get("/api/v1/patrol-tasks", params={"county_code": "5001"}, headers=officer)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "county_code"]
+
+
 def test_reports_filter_by_judgement_and_since(client, officer, points):  # noqa: F811
     old = report(client, officer, reported_at="2026-06-01T08:00:00+08:00").json()
     new = report(

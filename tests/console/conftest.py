@@ -51,7 +51,9 @@ def console(settings):
         yield server
 
 
-@pytest.fixture(scope="session")
+# One browser per test module, not per session: while Playwright's sync API is started it keeps an asyncio loop
+# running in the main thread, and every later test calling asyncio.run() there would fail.
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 

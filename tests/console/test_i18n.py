@@ -9,7 +9,7 @@ from service.auth.schemas import ROLES
 from service.console import i18n, words
 from service.devices.schemas import Protocol, SensorKind
 from service.hazard_points.schemas import GRID_ROLES, HazardType, PointStatus, Scale
-from service.patrols.schemas import FINDINGS, Judgement, Regime
+from service.patrols.schemas import FINDINGS, Judgement, Regime, TaskState
 
 
 def test_every_message_of_the_console_has_a_chinese_translation():
@@ -30,6 +30,7 @@ def test_every_word_the_pages_translate_from_data_is_listed_for_translation():
     assert set(words.FINDINGS) == set(FINDINGS)
     assert set(words.DEVICE_PROTOCOLS) == set(get_args(Protocol))
     assert set(words.SENSOR_KINDS) == set(get_args(SensorKind))
+    assert set(words.TASK_STATES) == set(get_args(TaskState))
 
 
 def test_chinese_is_the_default_and_english_the_only_other_choice():
