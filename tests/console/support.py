@@ -35,15 +35,17 @@ def make_point(db, code: str, *, name: str | None = None, type: str = "landslide
     return code
 
 
-def insert_alert(db, point: str, *, level: str = "orange", state: str = "open", type: str = "deformation") -> int:
+def insert_alert(db, point: str, *, level: str = "orange", state: str = "open", type: str = "deformation",
+                 hours_ago: float = 0.0) -> int:
     """An alert with its `raised` event, as the engine writes them: the event is what consoles are told of."""
     return db.execute(
         "WITH raised AS (INSERT INTO alert (hazard_point, type, level, state, reasons, evidence, rule_version,"
-        " raised_at, updated_at, ack_deadline) VALUES (%s, %s, %s, %s, '[\"v 31 mm/d > 20\"]', '{}', 'r1', now(),"
-        " now(), now() + interval '15 minutes') RETURNING id, level)"
+        " raised_at, updated_at, ack_deadline) VALUES (%(point)s, %(type)s, %(level)s, %(state)s,"
+        " '[\"v 31 mm/d > 20\"]', '{}', 'r1', now() - %(ago)s * interval '1 hour', now(),"
+        " now() + interval '15 minutes') RETURNING id, level, raised_at)"
         " INSERT INTO alert_event (alert_id, at, kind, to_level, actor, rule_version)"
-        " SELECT id, now(), 'raised', level, 'engine', 'r1' FROM raised RETURNING alert_id",
-        (point, type, level, state)).fetchone()[0]
+        " SELECT id, raised_at, 'raised', level, 'engine', 'r1' FROM raised RETURNING alert_id",
+        {"point": point, "type": type, "level": level, "state": state, "ago": hours_ago}).fetchone()[0]
 
 
 def wait_for_live_queue(page) -> None:

@@ -28,9 +28,7 @@ def event(db, alert_id: int, kind: str, hours_ago: float, *, to_level: str | Non
 
 
 def raised(db, point: str, hours_ago: float, level: str = "orange") -> int:
-    alert_id = insert_alert(db, point, level=level)
-    event(db, alert_id, "raised", hours_ago, to_level=level)
-    return alert_id
+    return insert_alert(db, point, level=level, hours_ago=hours_ago)
 
 
 def report(db, point: str, hours_ago: float, judgement: str = "normal") -> None:
