@@ -204,3 +204,12 @@ def test_geohazard_serve_refuses_a_missing_tile_directory_before_starting(tmp_pa
                           env=dict(os.environ, GEOHAZARD_MAP_TILES=str(tmp_path / "missing")))
     assert done.returncode == 1
     assert f"GEOHAZARD_MAP_TILES: the map's tile directory {tmp_path / 'missing'} does not exist" in done.stderr
+
+
+def test_the_map_data_travels_compressed_to_a_browser_that_accepts_it(console, db):
+    for n in range(60):
+        make_point(db, f"500113-HP-{n:04d}", lon=106.5 + n / 1000)
+    with signed_in_client(console.url, make_login(db, role="duty_officer")) as client:
+        response = client.get("/console/map/points.json", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert len(response.json()["code"]) == 60
