@@ -27,7 +27,8 @@ class BodyGuard:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.api_prefix = api_prefix
-        # Smaller limits for some paths, by prefix, the longest matching prefix winning (e.g. a sign-in form).
+        # Other limits for some paths (e.g. a sign-in form): a key ending in "/" is a prefix, any other an exact path;
+        # the longest matching key wins.
         self.path_limits = sorted((path_limits or {}).items(), key=lambda item: -len(item[0]))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -35,8 +36,9 @@ class BodyGuard:
             await self.app(scope, receive, send)
             return
         headers = {k.lower(): v for k, v in scope["headers"]}
-        limit = next((size for prefix, size in self.path_limits if scope["path"].startswith(prefix)),
-                     self.max_body_bytes)
+        path = scope["path"]
+        limit = next((size for key, size in self.path_limits
+                      if path == key or (key.endswith("/") and path.startswith(key))), self.max_body_bytes)
         declared = headers.get(b"content-length", b"").strip()
         if declared.isdigit() and int(declared) > limit:
             await _answer(send, 413, _too_large(limit))

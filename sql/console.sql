@@ -10,28 +10,45 @@ WHERE p.id = $1
 RETURNING person_id, phone
 
 -- name: login_by_phone
--- What a sign-in needs to know of the login with phone $1, with the database's clock.
-SELECT l.person_id, l.phone, l.role, l.password_hash, l.must_change, l.failed_attempts, l.locked_until,
-       l.disabled_at, p.name, now() AS now
+-- What a sign-in needs to know of the login with phone $1.
+SELECT l.person_id, l.phone, l.role, l.password_hash, l.must_change, l.disabled_at, p.name
 FROM console_login l
 JOIN person p ON p.id = l.person_id
 WHERE l.phone = $1
 
+-- name: claim_sign_in
+-- The failures of phone $1 from address $2, the row claimed (locked) until the attempt's transaction ends, with the
+-- database's clock. Rows untouched for a day, and not backing anyone off, are cleared first.
+WITH forgotten AS (
+    DELETE FROM console_sign_in_failure
+    WHERE last_failed_at < now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now())
+)
+INSERT INTO console_sign_in_failure AS f (phone, address)
+VALUES ($1, $2)
+ON CONFLICT (phone, address) DO UPDATE SET phone = f.phone
+RETURNING f.failed_attempts, f.locked_until, now() AS now
+
 -- name: record_failed_sign_in
--- One more failed sign-in; from the ($2 + 1)th in a row the next one waits $3 seconds, doubling each time up to $4.
-UPDATE console_login
+-- One more failed sign-in of phone $1 from address $2; from the ($3 + 1)th in a row the next attempt waits $4
+-- seconds, doubling each time up to $5 (the exponent is capped, so the wait never overflows).
+UPDATE console_sign_in_failure
 SET failed_attempts = failed_attempts + 1,
-    locked_until = CASE WHEN failed_attempts + 1 > $2
-                        THEN now() + make_interval(secs => least($4, $3 * 2 ^ (failed_attempts - $2)))
+    last_failed_at = now(),
+    locked_until = CASE WHEN failed_attempts + 1 > $3
+                        THEN now() + make_interval(secs => least($5, $4 * 2 ^ least(failed_attempts - $3, 20)))
                    END
-WHERE person_id = $1
+WHERE phone = $1 AND address = $2
 RETURNING locked_until
 
+-- name: forget_failed_sign_ins
+-- A successful sign-in of phone $1 from address $2.
+DELETE FROM console_sign_in_failure WHERE phone = $1 AND address = $2
+
 -- name: record_sign_in
--- A successful sign-in clears the failures; $2, when not NULL, is the password rehashed with today's parameters.
+-- $2, when not NULL, is the password rehashed with today's parameters.
 UPDATE console_login
-SET failed_attempts = 0, locked_until = NULL, password_hash = coalesce($2, password_hash)
-WHERE person_id = $1
+SET password_hash = coalesce($2, password_hash)
+WHERE person_id = $1 AND $2::text IS NOT NULL
 
 -- name: create_session
 INSERT INTO console_session (id_hash, person_id, csrf_token, user_agent, address)
@@ -75,12 +92,16 @@ SET password_hash = $2, must_change = false, password_changed_at = now()
 WHERE person_id = $1
 
 -- name: reset_password
--- An administrator's reset: a temporary password to be changed at the next sign-in, and no lockout.
-UPDATE console_login
-SET password_hash = $2, must_change = true, failed_attempts = 0, locked_until = NULL,
-    password_changed_at = now()
-WHERE person_id = $1
-RETURNING person_id
+-- An administrator's reset: a temporary password to be changed at the next sign-in; the back-off of its phone ends.
+WITH reset AS (
+    UPDATE console_login
+    SET password_hash = $2, must_change = true, password_changed_at = now()
+    WHERE person_id = $1
+    RETURNING person_id, phone
+), forgotten AS (
+    DELETE FROM console_sign_in_failure f USING reset WHERE f.phone = reset.phone
+)
+SELECT person_id FROM reset
 
 -- name: set_login_disabled
 UPDATE console_login
@@ -89,7 +110,9 @@ WHERE person_id = $1
 RETURNING person_id
 
 -- name: list_logins
-SELECT l.person_id, p.name, l.phone, l.role, l.must_change, l.failed_attempts, l.locked_until, l.disabled_at,
+SELECT l.person_id, p.name, l.phone, l.role, l.must_change, l.disabled_at,
+       EXISTS (SELECT 1 FROM console_sign_in_failure f WHERE f.phone = l.phone AND f.locked_until > now())
+           AS backed_off,
        l.created_at, l.created_by,
        (SELECT max(s.last_seen_at) FROM console_session s WHERE s.person_id = l.person_id) AS last_seen_at
 FROM console_login l
@@ -249,16 +272,23 @@ VALUES ($1, $2, $3)
 RETURNING id, written_at
 
 -- name: alert_events_since
--- The alert events of kinds $4 since $1, newest first: raised, escalated and notified, or resolved.
-SELECT e.id, e.alert_id, e.kind, e.at, e.from_level, e.to_level, e.actor, e.note, a.hazard_point AS point,
+-- The alerts with an event of kinds $4 since $1, each once with its latest such event, newest first: raised,
+-- escalated (up the grid, notified again, or to a higher level), or resolved. An alert nobody acknowledges is
+-- notified again at every deadline: it is still one alert.
+WITH latest AS (
+    SELECT DISTINCT ON (e.alert_id) e.id, e.alert_id, e.kind, e.at, e.from_level, e.to_level, e.actor, e.note
+    FROM alert_event e
+    WHERE e.at >= $1 AND e.kind = ANY ($4::text[])
+    ORDER BY e.alert_id, e.at DESC, e.id DESC
+)
+SELECT l.id, l.alert_id, l.kind, l.at, l.from_level, l.to_level, l.actor, l.note, a.hazard_point AS point,
        p.name AS point_name, a.type, a.level, a.state, count(*) OVER () AS total_count
-FROM alert_event e
-JOIN alert a ON a.id = e.alert_id
+FROM latest l
+JOIN alert a ON a.id = l.alert_id
 JOIN hazard_point p ON p.code = a.hazard_point
-WHERE e.at >= $1 AND e.kind = ANY ($4::text[])
-  AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
+WHERE ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
                                      WHERE g.hazard_point = a.hazard_point AND g.person_id = $2))
-ORDER BY e.at DESC, e.id DESC
+ORDER BY l.at DESC, l.id DESC
 LIMIT $3
 
 -- name: patrol_reports_since

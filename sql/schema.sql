@@ -195,8 +195,6 @@ CREATE TABLE public.console_login (
     role text NOT NULL,
     password_hash text NOT NULL,
     must_change boolean DEFAULT true NOT NULL,
-    failed_attempts integer DEFAULT 0 NOT NULL,
-    locked_until timestamp with time zone,
     disabled_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     created_by text,
@@ -214,6 +212,14 @@ CREATE TABLE public.console_session (
     ended_at timestamp with time zone,
     user_agent text,
     address text
+);
+
+CREATE TABLE public.console_sign_in_failure (
+    phone text NOT NULL,
+    address text NOT NULL,
+    failed_attempts integer DEFAULT 0 NOT NULL,
+    locked_until timestamp with time zone,
+    last_failed_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 CREATE TABLE public.dead_letter (
@@ -693,6 +699,9 @@ ALTER TABLE ONLY public.console_login
 ALTER TABLE ONLY public.console_session
     ADD CONSTRAINT console_session_pkey PRIMARY KEY (id_hash);
 
+ALTER TABLE ONLY public.console_sign_in_failure
+    ADD CONSTRAINT console_sign_in_failure_pkey PRIMARY KEY (phone, address);
+
 ALTER TABLE ONLY public.dead_letter
     ADD CONSTRAINT dead_letter_pkey PRIMARY KEY (id);
 
@@ -791,6 +800,8 @@ CREATE INDEX alert_raised_idx ON public.alert USING btree (raised_at DESC);
 CREATE INDEX alert_state_idx ON public.alert USING btree (state, level);
 
 CREATE INDEX console_session_person_idx ON public.console_session USING btree (person_id) WHERE (ended_at IS NULL);
+
+CREATE INDEX console_sign_in_failure_age_idx ON public.console_sign_in_failure USING btree (last_failed_at);
 
 CREATE INDEX dead_letter_received_idx ON public.dead_letter USING btree (received_at DESC);
 

@@ -66,9 +66,11 @@ LEFT JOIN LATERAL (SELECT * FROM matching ORDER BY created_at DESC, id DESC LIMI
 ORDER BY page.created_at DESC, page.id DESC
 
 -- name: warning_tasks
--- The rain patrol tasks warning $1 created, by point and regime; $2 scoping person.
+-- The rain patrol tasks warning $1 created, by point and regime, at most $3, each row with how many there are;
+-- $2 scoping person.
 SELECT t.id, t.hazard_point AS point, p.name AS point_name, t.regime, t.state, t.due_at, t.done_at,
-       (t.state = 'open' AND t.due_at < now()) AS overdue, a.name AS assignee_name, a.phone AS assignee_phone
+       (t.state = 'open' AND t.due_at < now()) AS overdue, a.name AS assignee_name, a.phone AS assignee_phone,
+       count(*) OVER () AS total_count
 FROM patrol_task t
 JOIN hazard_point p ON p.code = t.hazard_point
 LEFT JOIN person a ON a.id = t.assignee_id
@@ -76,12 +78,13 @@ WHERE t.weather_warning_id = $1
   AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
                                      WHERE g.hazard_point = t.hazard_point AND g.person_id = $2))
 ORDER BY t.hazard_point, t.due_at, t.id
+LIMIT $3
 
 -- name: warning_broadcasts
--- Warning $1's broadcast, device by device: its command and the device's answer, or why it was not sent;
--- $2 scoping person.
+-- Warning $1's broadcast, device by device: its command and the device's answer, or why it was not sent; at most
+-- $3 devices, each row with how many there are; $2 scoping person.
 SELECT c.device_id, d.hazard_point AS point, c.command_id, c.error, c.attempted_at, dc.result, dc.answer,
-       dc.answered_at
+       dc.answered_at, count(*) OVER () AS total_count
 FROM weather_warning_command c
 LEFT JOIN device d ON d.id = c.device_id
 LEFT JOIN device_command dc ON dc.command_id = c.command_id AND dc.device_id = c.device_id
@@ -89,6 +92,7 @@ WHERE c.warning_id = $1
   AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM grid_assignment g
                                      WHERE g.hazard_point = d.hazard_point AND g.person_id = $2))
 ORDER BY c.device_id
+LIMIT $3
 
 -- name: counties
 -- The counties that have active hazard points, with how many: the areas a warning may name by county.

@@ -108,27 +108,37 @@ async def reset_password(conn: asyncpg.Connection, *, person_id: int) -> str:
 
 async def sign_in(conn: asyncpg.Connection, *, phone: str, password: str, user_agent: str | None,
                   address: str | None) -> str:
-    """A new session id for the right phone and password; SignInRefused or SignInLocked otherwise."""
-    login = await conn.fetchrow(Q["login_by_phone"], phone.strip())
-    if login is None or login["disabled_at"] is not None:
-        await asyncio.to_thread(_verify, _unknown_hash(), password)
-        raise SignInRefused()
-    if login["locked_until"] is not None and login["locked_until"] > login["now"]:
-        raise SignInLocked(_seconds_until(login["locked_until"], login["now"]))
-    if not await asyncio.to_thread(_verify, login["password_hash"], password):
-        locked_until = await conn.fetchval(Q["record_failed_sign_in"], login["person_id"], FREE_ATTEMPTS,
-                                           BACKOFF_BASE_S, BACKOFF_MAX_S)
-        if locked_until is not None:
-            raise SignInLocked(_seconds_until(locked_until, login["now"]))
-        raise SignInRefused()
-    rehashed = None
-    if HASHER.check_needs_rehash(login["password_hash"]):
-        rehashed = await asyncio.to_thread(HASHER.hash, password)
-    session_id = secrets.token_urlsafe(SESSION_BYTES)
+    """A new session id for the right phone and password; SignInRefused or SignInLocked otherwise.
+
+    Failures count per phone and client address: a stranger's wrong passwords back off the stranger, not the duty
+    officer at the desk. The count's row stays locked through the password check, so attempts from one address are
+    counted one after another however many are sent at once.
+    """
+    phone, address = phone.strip(), address or "unknown"
     async with conn.transaction():
-        await conn.execute(Q["record_sign_in"], login["person_id"], rehashed)
-        await conn.execute(Q["create_session"], hash_session(session_id), login["person_id"],
-                           secrets.token_urlsafe(SESSION_BYTES), (user_agent or "")[:300], address)
+        claimed = await conn.fetchrow(Q["claim_sign_in"], phone, address)
+        if claimed["locked_until"] is not None and claimed["locked_until"] > claimed["now"]:
+            raise SignInLocked(_seconds_until(claimed["locked_until"], claimed["now"]))
+        login = await conn.fetchrow(Q["login_by_phone"], phone)
+        usable = login is not None and login["disabled_at"] is None
+        right = await asyncio.to_thread(_verify, login["password_hash"] if usable else _unknown_hash(), password)
+        if not (usable and right):
+            locked_until = await conn.fetchval(Q["record_failed_sign_in"], phone, address, FREE_ATTEMPTS,
+                                               BACKOFF_BASE_S, BACKOFF_MAX_S)
+            failure = SignInLocked(_seconds_until(locked_until, claimed["now"])) if locked_until else SignInRefused()
+        else:
+            failure = None
+            rehashed = None
+            if HASHER.check_needs_rehash(login["password_hash"]):
+                rehashed = await asyncio.to_thread(HASHER.hash, password)
+            session_id = secrets.token_urlsafe(SESSION_BYTES)
+            await conn.execute(Q["forget_failed_sign_ins"], phone, address)
+            await conn.execute(Q["record_sign_in"], login["person_id"], rehashed)
+            await conn.execute(Q["create_session"], hash_session(session_id), login["person_id"],
+                               secrets.token_urlsafe(SESSION_BYTES), (user_agent or "")[:300], address)
+    # Raised once the failure is committed: inside the block it would roll the count back.
+    if failure is not None:
+        raise failure
     return session_id
 
 

@@ -59,7 +59,11 @@ def templates(locale: str) -> Jinja2Templates:
     """The console's templates with one language's translations installed (one environment per language)."""
     env = Environment(loader=PackageLoader("service.console", "templates"),
                       autoescape=select_autoescape(default=True), extensions=["jinja2.ext.i18n"])
-    env.install_gettext_translations(i18n.translations(locale), newstyle=True)
+    translations = i18n.translations(locale)
+    env.install_gettext_translations(translations, newstyle=True)
+    # A word of the data (a level, a state, a finding) in the reader's language. Not `_()`: Jinja marks what `_()`
+    # returns as safe HTML, which is right for the templates' own messages and wrong for anything from the database.
+    env.filters["word"] = lambda value: str(translations.gettext(str(value)))
     env.globals["ALERT_LEVELS"] = ALERT_LEVELS
     env.filters["localtime"] = _local_time
     return Jinja2Templates(env=env)
@@ -112,6 +116,13 @@ async def officer(user: Annotated[ConsoleUser, Depends(ready_user)]) -> ConsoleU
     return user
 
 
+async def duty_room(user: Annotated[ConsoleUser, Depends(ready_user)]) -> ConsoleUser:
+    """Anyone but a grid monitor: the pages of the whole duty room, not bounded to a grid (the shift log's notes)."""
+    if user.role == "grid_monitor":
+        raise ConsoleForbidden()
+    return user
+
+
 async def admin(user: Annotated[ConsoleUser, Depends(ready_user)]) -> ConsoleUser:
     if user.role != "admin":
         raise ConsoleForbidden()
@@ -129,6 +140,7 @@ async def checked_form(request: Request, user: ConsoleUser) -> FormData:
 
 User = Annotated[ConsoleUser, Depends(ready_user)]
 Officer = Annotated[ConsoleUser, Depends(officer)]
+DutyRoom = Annotated[ConsoleUser, Depends(duty_room)]
 Admin = Annotated[ConsoleUser, Depends(admin)]
 
 
@@ -147,13 +159,13 @@ def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
-def _sign_in_redirect(request: Request, _exc: Exception) -> RedirectResponse:
+def _sign_in_redirect(request: Request, _exc: Exception) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if request.headers.get("HX-Request"):
-        # htmx follows a redirect inside the fragment; HX-Redirect sends the whole page to the sign-in form.
-        response = RedirectResponse(f"{CONSOLE_PREFIX}/login", status_code=303)
-        response.headers["HX-Redirect"] = f"{CONSOLE_PREFIX}/login"
-        return response
+        # Not a redirect: htmx would follow it and swap the sign-in page into the fragment (into the alert queue,
+        # which would then look empty and fall silent). console.js answers a 401: the queue says it is signed out
+        # and keeps sounding, any other page goes to the sign-in form.
+        return Response(status_code=401, headers={"X-Sign-In": f"{CONSOLE_PREFIX}/login?next={quote(target)}"})
     return RedirectResponse(f"{CONSOLE_PREFIX}/login?next={quote(target)}", status_code=303)
 
 

@@ -80,16 +80,18 @@ async def get_warning(*, conn: asyncpg.Connection, warning_id: int, now: datetim
     return warnings[0]
 
 
-async def warning_tasks(*, conn: asyncpg.Connection, warning_id: int,
-                        scoping_person: int | None) -> list[asyncpg.Record]:
-    """The rain patrol tasks the warning created (of the scoping person's points only, when there is one)."""
-    return await conn.fetch(Q["warning_tasks"], warning_id, scoping_person)
+async def warning_tasks(*, conn: asyncpg.Connection, warning_id: int, scoping_person: int | None,
+                        limit: int) -> list[asyncpg.Record]:
+    """The first `limit` rain patrol tasks the warning created (of the scoping person's points only, when there is
+    one), each row with `total_count`."""
+    return await conn.fetch(Q["warning_tasks"], warning_id, scoping_person, limit)
 
 
-async def warning_broadcasts(*, conn: asyncpg.Connection, warning_id: int,
-                             scoping_person: int | None) -> list[asyncpg.Record]:
-    """The warning's broadcast device by device: the command sent and the device's answer, or why it was not sent."""
-    return await conn.fetch(Q["warning_broadcasts"], warning_id, scoping_person)
+async def warning_broadcasts(*, conn: asyncpg.Connection, warning_id: int, scoping_person: int | None,
+                             limit: int) -> list[asyncpg.Record]:
+    """The warning's broadcast device by device, the first `limit`: the command sent and the device's answer, or why
+    it was not sent; each row with `total_count`."""
+    return await conn.fetch(Q["warning_broadcasts"], warning_id, scoping_person, limit)
 
 
 async def counties(*, conn: asyncpg.Connection, scoping_person: int | None) -> list[asyncpg.Record]:

@@ -5,8 +5,10 @@ import re
 
 import pytest
 
+from alerting.channels import stream
 from alerting.engine import Engine
 from ingest.consumer import Consumer
+from service.console.pages import alerts as alerts_page
 from tests.console.support import insert_alert, make_login, make_point, sign_in, wait_for_live_queue
 from tests.engine.test_sudden_acceleration import hourly_crack
 from tests.support import Publisher, fetch, forget_session, register, running, wait_until
@@ -126,3 +128,45 @@ def test_acknowledging_an_alert_another_officer_already_took_says_so_in_the_queu
     assert page.locator("tr.alert[data-state=acknowledged]").count() == 1
     assert fetch(settings.database_url, "SELECT acknowledged_by FROM alert WHERE id = %s", alert) == [
         ("another officer",)]
+
+
+def test_a_red_on_a_point_whose_card_names_a_shelter_can_be_recorded_as_a_false_alarm(settings, page, console, db):
+    point = make_point(db, "500113-HP-0001")
+    db.execute("UPDATE hazard_point SET card = '{\"shelter\": \"村小学\"}' WHERE code = %s", (point,))
+    alert = insert_alert(db, point, level="red", state="acknowledged")
+    sign_in(page, console.url, make_login(db, role="duty_officer"))
+    page.goto(f"{console.url}/console/alerts/{alert}")
+    assert page.get_attribute("input[name=evacuation_shelter]", "placeholder") == "村小学"
+    page.check("input[name=verdict][value=false_alarm]")
+    page.click("#verify")
+    page.wait_for_url(re.compile(rf".*/console/alerts/{alert}$"))
+    assert fetch(settings.database_url, "SELECT verdict FROM alert WHERE id = %s", alert) == [("false_alarm",)]
+    assert fetch(settings.database_url, "SELECT count(*) FROM evacuation WHERE alert_id = %s", alert) == [(0,)]
+
+
+def test_an_open_queue_whose_session_ends_says_so_and_keeps_sounding(monkeypatch, page, console, db):
+    monkeypatch.setattr(stream, "HEARTBEAT_S", 0.2)
+    monkeypatch.setattr(alerts_page, "SESSION_CHECK_S", 0.2)
+    page.add_init_script(SOUND_SPY)
+    officer = make_login(db, role="duty_officer")
+    sign_in(page, console.url, officer)
+    page.click("#arm-alarm")
+    wait_for_live_queue(page)
+    assert page.evaluate("window.__tones") == 0
+
+    db.execute("UPDATE console_session SET ended_at = now() WHERE person_id = %s", (officer["person_id"],))
+    page.wait_for_selector("#live[data-state=signed-out]", timeout=APPEARS_MS)
+    assert page.is_visible("#signed-out")
+    page.wait_for_function("window.__tones > 0")
+
+
+def test_a_queue_refreshed_after_its_session_ended_says_so_instead_of_emptying(page, console, db):
+    point = make_point(db, "500113-HP-0001")
+    insert_alert(db, point, level="yellow")
+    officer = make_login(db, role="duty_officer")
+    sign_in(page, console.url, officer)
+    wait_for_live_queue(page)
+    db.execute("UPDATE console_session SET ended_at = now() WHERE person_id = %s", (officer["person_id"],))
+    insert_alert(db, make_point(db, "500113-HP-0002"), level="red")  # an event: the page refreshes the queue
+    page.wait_for_selector("#live[data-state=signed-out]", timeout=APPEARS_MS)
+    assert page.locator("tr.alert").count() == 1, "the queue was swapped for something else"

@@ -7,6 +7,7 @@ from alerting.levels import LEVEL_NAMES
 from service.alerts.schemas import AlertState, AlertType
 from service.auth.schemas import ROLES
 from service.console import i18n, words
+from service.console.web import templates
 from service.devices.schemas import Protocol, SensorKind
 from service.hazard_points.schemas import GRID_ROLES, HazardType, PointStatus, Scale
 from service.patrols.schemas import FINDINGS, Judgement, Regime, TaskState
@@ -38,3 +39,9 @@ def test_chinese_is_the_default_and_english_the_only_other_choice():
     assert i18n.pick_locale("fr") == "zh"
     assert i18n.gettext("zh", "Alert queue") == "告警队列"
     assert i18n.gettext("en", "Alert queue") == "Alert queue"
+
+
+def test_a_word_from_the_data_is_translated_and_escaped_unlike_a_message_of_the_templates():
+    env = templates("zh").env
+    assert env.from_string("{{ level | word }}").render(level="red") == "红色"
+    assert env.from_string("{{ level | word }}").render(level="<b>red</b>") == "&lt;b&gt;red&lt;/b&gt;"

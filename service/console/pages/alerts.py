@@ -4,10 +4,12 @@ lifecycle: acknowledge, verify (confirmed or false alarm, a confirmed red's evac
 Every transition goes through service.alerts, the same code as the API's, in the signed-in person's name.
 """
 
+import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import FormData
@@ -18,8 +20,11 @@ from service.alerts import service as alert_service
 from service.alerts.router import AlertId, event_hub
 from service.alerts.schemas import AlertAcknowledge, AlertResolve, AlertVerify
 from service.auth.scope import scoped_person
+from service.console import accounts
 from service.console.accounts import Q
-from service.console.web import CONSOLE_PREFIX, Officer, User, checked_form, redirect, render, translate
+from service.console.web import (
+    CONSOLE_PREFIX, SESSION_COOKIE, Officer, User, checked_form, redirect, render, translate,
+)
 from service.deps import BrokerDep, ConnDep, PoolDep
 
 router = APIRouter(prefix=f"{CONSOLE_PREFIX}/alerts", include_in_schema=False)
@@ -28,26 +33,31 @@ router = APIRouter(prefix=f"{CONSOLE_PREFIX}/alerts", include_in_schema=False)
 # about 80 ms.
 QUEUE_ROWS = 100
 QUEUE_MAX_ROWS = 2000
-QueueRows = Annotated[int, Query(ge=1, le=QUEUE_MAX_ROWS)]
+# How often an open stream checks that its session still lives (and keeps it alive while it does).
+SESSION_CHECK_S = 60.0
 
 
 @router.get("", response_class=HTMLResponse)
-async def queue_page(request: Request, conn: ConnDep, user: User, rows: QueueRows = QUEUE_ROWS) -> HTMLResponse:
-    return render(request, "alerts.html", await _queue(conn, user, rows))
+async def queue_page(request: Request, conn: ConnDep, user: User) -> HTMLResponse:
+    return render(request, "alerts.html", await _queue(conn, user, _rows(request)))
 
 
 @router.get("/queue", response_class=HTMLResponse)
-async def queue_fragment(request: Request, conn: ConnDep, user: User, rows: QueueRows = QUEUE_ROWS) -> HTMLResponse:
+async def queue_fragment(request: Request, conn: ConnDep, user: User) -> HTMLResponse:
     """The queue's table alone: what the page swaps in when an alert event arrives."""
-    return render(request, "alert_queue.html", await _queue(conn, user, rows))
+    return render(request, "alert_queue.html", await _queue(conn, user, _rows(request)))
 
 
 @router.get("/stream", response_class=StreamingResponse)
-async def stream(pool: PoolDep, user: User, hub: Annotated[AlertEventHub, Depends(event_hub)],
+async def stream(request: Request, pool: PoolDep, user: User, hub: Annotated[AlertEventHub, Depends(event_hub)],
                  last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None) -> Response:
-    """The API's alert event stream, for a signed-in person (EventSource cannot send a bearer token)."""
+    """The API's alert event stream, for a signed-in person (EventSource cannot send a bearer token). It ends when
+    the session does (checked every SESSION_CHECK_S; the stream's heartbeat comes every 15 s), and keeps a console
+    that is open on the duty room's screen signed in through a quiet night."""
+    events = alert_event_stream(hub, last_event_id=last_event_id,
+                                visible=alert_service.event_visibility(pool, user.caller))
     return StreamingResponse(
-        alert_event_stream(hub, last_event_id=last_event_id, visible=alert_service.event_visibility(pool, user.caller)),
+        _while_signed_in(events, pool, request.cookies[SESSION_COOKIE], request.app.state.settings),
         media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
@@ -69,7 +79,8 @@ async def verify(request: Request, conn: ConnDep, broker: BrokerDep, user: Offic
     form = await checked_form(request, user)
     try:
         verification = AlertVerify.model_validate(
-            {"verdict": form.get("verdict"), "note": _text(form, "note"), "evacuation": _evacuation(form)})
+            {"verdict": form.get("verdict"), "note": _text(form, "note"),
+             "evacuation": _evacuation(form) if form.get("verdict") == "confirmed" else None})
     except ValidationError as e:
         return await _alert(request, conn, user, alert_id, error=_first_error(request, e), status_code=422)
     return await _transition(request, conn, user, alert_id, alert_service.verify(
@@ -82,6 +93,21 @@ async def resolve(request: Request, conn: ConnDep, broker: BrokerDep, user: Offi
     return await _transition(request, conn, user, alert_id, alert_service.resolve(
         conn=conn, broker=broker, alert_id=alert_id, officer=user.caller,
         resolution=AlertResolve(note=_text(form, "note"))))
+
+
+async def _while_signed_in(events: AsyncIterator[str], pool, session_id: str, settings) -> AsyncIterator[str]:
+    """The stream's events while its session lives: signed out, reset or disabled, the stream ends and the page's
+    EventSource, refused on reconnecting, tells the officer."""
+    checked = time.monotonic()
+    try:
+        async for chunk in events:
+            yield chunk
+            if time.monotonic() - checked >= SESSION_CHECK_S:
+                checked = time.monotonic()
+                if await accounts.session_user(pool, session_id, idle_hours=settings.console_session_idle_h) is None:
+                    return
+    finally:
+        await events.aclose()
 
 
 async def _queue(conn, user, limit: int = QUEUE_ROWS) -> dict:
@@ -121,7 +147,7 @@ async def _transition(request: Request, conn, user, alert_id: int, change) -> Re
 
 
 def _rows(request: Request) -> int:
-    """How many rows the queue that sent a transition was showing (its ?rows=), within bounds."""
+    """How many rows the queue shows (?rows=), within bounds: a page, not the API's 422, for a bad number."""
     rows = request.query_params.get("rows", "")
     return min(int(rows), QUEUE_MAX_ROWS) if rows.isdigit() and int(rows) > 0 else QUEUE_ROWS
 

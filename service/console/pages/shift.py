@@ -2,8 +2,8 @@
 since the latest note was written: alerts raised, escalated and resolved, patrol reports filed, devices gone
 offline (as the device health pages judge it), each counted and listed. Earlier notes follow.
 
-The notes are the duty room's and everyone signed in reads them; the summary is bounded to what the reader may
-see (a grid monitor: its own points), as every other page is.
+The notes are the duty room's, free text about any point: duty officers, administrators and viewers read them, and
+grid monitors, who see only their own points everywhere else, do not open the shift log at all.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -12,8 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 import sql
-from service.auth.scope import scoped_person
-from service.console.web import CONSOLE_PREFIX, Officer, User, checked_form, redirect, render, translate
+from service.console.web import CONSOLE_PREFIX, DutyRoom, Officer, checked_form, redirect, render, translate
 from service.deps import ConnDep
 
 Q = sql.queries("console")
@@ -26,12 +25,12 @@ SUMMARY_ROWS = 100
 MAX_NOTE_CHARS = 4000
 # alert_event kinds: what the summary calls raised, escalated and resolved.
 RAISED = ["raised"]
-ESCALATED = ["escalated", "notified"]
+ESCALATED = ["escalated", "notified", "level_raised"]
 RESOLVED = ["resolved"]
 
 
 @router.get("", response_class=HTMLResponse)
-async def shift_page(request: Request, conn: ConnDep, user: User) -> HTMLResponse:
+async def shift_page(request: Request, conn: ConnDep, user: DutyRoom) -> HTMLResponse:
     return await _page(request, conn, user)
 
 
@@ -57,7 +56,7 @@ async def _page(request: Request, conn, user, *, error: str | None = None, draft
     notes = await conn.fetch(Q["shift_notes"], NOTE_ROWS)
     latest = notes[0] if notes else None
     since = latest["written_at"] if latest else now - WITHOUT_NOTE
-    person = scoped_person(user.caller)
+    person = None  # the duty room's pages see every point (grid monitors do not open them)
 
     async def listed(name: str, *extra) -> dict:
         rows = await conn.fetch(Q[name], since, person, SUMMARY_ROWS, *extra)

@@ -29,6 +29,8 @@ from service.weather.schemas import WeatherWarningCreate, WeatherWarningQuery
 router = APIRouter(prefix=f"{CONSOLE_PREFIX}/weather", include_in_schema=False)
 # The warnings listed, newest first.
 WARNING_ROWS = 100
+# A warning over a whole county makes thousands of tasks: its page lists the first of them and says how many.
+EFFECT_ROWS = 500
 # A GeoJSON outline of a county traced along its border is a few hundred kilobytes; this is plenty.
 MAX_POLYGON_FILE_BYTES = 4 * 1024 * 1024
 # The form's default validity: from now, for a day (the meteorological service's usual 24 hours).
@@ -75,9 +77,10 @@ async def warning_page(request: Request, conn: ConnDep, user: User,
     person = scoped_person(user.caller)
     return render(request, "weather_warning.html", {
         "warning": warning, "posted": posted, "now": now,
-        "tasks": await weather_service.warning_tasks(conn=conn, warning_id=warning_id, scoping_person=person),
+        "tasks": await weather_service.warning_tasks(conn=conn, warning_id=warning_id, scoping_person=person,
+                                                     limit=EFFECT_ROWS),
         "broadcasts": await weather_service.warning_broadcasts(conn=conn, warning_id=warning_id,
-                                                               scoping_person=person),
+                                                               scoping_person=person, limit=EFFECT_ROWS),
         "task_states": words.TASK_STATES,
     })
 

@@ -56,10 +56,12 @@
       this.timer = null;
       document.body.classList.remove("ringing");
     },
-    // Sound while any orange or red alert in the queue is still open (not acknowledged by anyone).
+    // Sound while any orange or red alert in the queue is still open (not acknowledged by anyone), and while the
+    // queue can no longer tell (signed out): a console that cannot see new alerts must not sit quiet.
+    blind: false,
     check: function () {
       var waiting = queue && queue.querySelector('tr[data-state="open"][data-level="orange"], tr[data-state="open"][data-level="red"]');
-      if (this.armed && waiting) this.start(); else this.stop();
+      if (this.armed && (waiting || this.blind)) this.start(); else this.stop();
     }
   };
   window.geohazardAlarm = alarm;
@@ -84,8 +86,22 @@
                          REFRESH_DEBOUNCE_MS);
   }
   var source = new EventSource(prefix + "/alerts/stream");
+  function signedOut() {
+    source.close();
+    live.dataset.state = "signed-out";
+    live.textContent = live.dataset.signedOut;
+    document.getElementById("signed-out").hidden = false;
+    alarm.blind = true;
+    alarm.check();
+  }
+  window.geohazardSignedOut = signedOut;
   source.onopen = function () { live.dataset.state = "live"; live.textContent = live.dataset.live; refresh(); };
   source.onmessage = refresh;
-  source.onerror = function () { live.dataset.state = "lost"; live.textContent = live.dataset.lost; };
+  source.onerror = function () {
+    // CLOSED: the stream was refused (the session ended), not merely lost; EventSource will not try again.
+    if (source.readyState === EventSource.CLOSED) { signedOut(); return; }
+    live.dataset.state = "lost";
+    live.textContent = live.dataset.lost;
+  };
   window.addEventListener("beforeunload", function () { source.close(); });
 })();

@@ -22,4 +22,12 @@
   tick();
   setInterval(tick, 1000);
   document.body.addEventListener("htmx:afterSwap", tick);
+
+  // A form or fragment answered 401: the session ended (signed out elsewhere, reset, idle). The page may handle it
+  // (the alert queue must not go quiet without saying so); else the browser goes to the sign-in form.
+  document.body.addEventListener("htmx:responseError", function (e) {
+    if (e.detail.xhr.status !== 401) return;
+    if (window.geohazardSignedOut) window.geohazardSignedOut();
+    else window.location = e.detail.xhr.getResponseHeader("X-Sign-In") || document.body.dataset.prefix + "/login";
+  });
 })();
