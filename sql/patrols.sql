@@ -136,7 +136,7 @@ WITH matching AS NOT MATERIALIZED (
     SELECT r.id, r.hazard_point AS point, hp.name AS point_name, r.task_id AS task, r.reporter_id,
            pe.name AS reporter_name,
            r.recorded_by, r.reported_at, r.received_at, r.lon, r.lat, r.accuracy_m, r.findings, r.judgement,
-           r.note, r.photos, r.measurements, r.distance_m, r.far_from_point, r.alert_id
+           r.note, r.photos, r.measurements, r.distance_m, r.far_from_point, r.alert_id, r.client_id
     FROM patrol_report r
     JOIN hazard_point hp ON hp.code = r.hazard_point
     LEFT JOIN person pe ON pe.id = r.reporter_id
@@ -171,10 +171,18 @@ UPDATE patrol_task SET state = 'done', done_at = $2
 WHERE id = $1 AND state = 'open'
 
 -- name: insert_report
+-- No row (and no id) when a report with the same client id ($17) is stored, or is being stored by a transaction
+-- that then commits: the statement waits for it.
 INSERT INTO patrol_report (task_id, hazard_point, reporter_id, recorded_by, reported_at, received_at, lon, lat,
-                           accuracy_m, findings, judgement, note, photos, distance_m, far_from_point, measurements)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb, $14, $15, $16::text::jsonb)
+                           accuracy_m, findings, judgement, note, photos, distance_m, far_from_point, measurements,
+                           client_id, task_marked_done)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb, $14, $15, $16::text::jsonb, $17, $18)
+ON CONFLICT (client_id) WHERE client_id IS NOT NULL DO NOTHING
 RETURNING id
+
+-- name: report_by_client_id
+-- The stored report of a client id, and who filed it: a resent report is answered with it.
+SELECT id, reporter_id, recorded_by, task_marked_done FROM patrol_report WHERE client_id = $1
 
 -- name: manual_sensors
 -- The sensors of the point's manual devices: the marked cracks a report may carry tape measurements of.

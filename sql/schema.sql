@@ -379,6 +379,8 @@ CREATE TABLE public.patrol_report (
     distance_m double precision,
     alert_id bigint,
     measurements jsonb DEFAULT '[]'::jsonb NOT NULL,
+    client_id uuid,
+    task_marked_done boolean,
     CONSTRAINT patrol_report_distance_m_check CHECK ((distance_m >= (0)::double precision)),
     CONSTRAINT patrol_report_findings_check CHECK ((findings <@ ARRAY['new_cracks'::text, 'crack_widening'::text, 'bulging'::text, 'subsidence'::text, 'spring_or_seepage_change'::text, 'rockfall'::text, 'tilting_trees_or_poles'::text, 'house_damage'::text, 'abnormal_sound'::text, 'nothing_abnormal'::text])),
     CONSTRAINT patrol_report_judgement_check CHECK ((judgement = ANY (ARRAY['normal'::text, 'suspicious'::text, 'dangerous'::text])))
@@ -820,6 +822,8 @@ CREATE INDEX hazard_point_county_code_idx ON public.hazard_point USING btree (co
 CREATE INDEX hazard_point_county_idx ON public.hazard_point USING btree (county_code, township_code, village_code);
 
 CREATE INDEX hazard_point_lon_lat_idx ON public.hazard_point USING btree (lon, lat);
+
+CREATE UNIQUE INDEX patrol_report_client_id_key ON public.patrol_report USING btree (client_id) WHERE (client_id IS NOT NULL);
 
 CREATE INDEX patrol_report_point_idx ON public.patrol_report USING btree (hazard_point, reported_at DESC);
 

@@ -1,5 +1,6 @@
 """Patrol reports (SPEC 6): filing one, with its task, its tape measurements and its alert; and reading them back.
 
+A report is stored once per client id (a UUID the phone makes): a second with the same id writes nothing.
 A report answering an open task of its point marks the task done; its measurements are stored as readings of
 the point's manual sensors and the engine is told, as after ingest; a `dangerous` judgement raises the point's
 deformation alert to orange in the same transaction. Who may file, the photos, and what the alert change owes
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
+from uuid import UUID
 
 import asyncpg
 
@@ -51,6 +53,14 @@ class InvalidReport(ReportRefused, ValueError):
     """The report is not valid."""
 
 
+class ReportAlreadyFiled(Exception):
+    """A report with this client id is already stored; nothing of this one was written."""
+
+    def __init__(self, client_id: UUID) -> None:
+        super().__init__(f"a patrol report with client id {client_id} is already stored")
+        self.client_id = client_id
+
+
 class MeasurementFields(Protocol):
     """A tape reading as a report carries it."""
 
@@ -72,6 +82,7 @@ class ReportFields(Protocol):
     judgement: str
     note: str | None
     measurements: Sequence[MeasurementFields]
+    client_id: UUID | None
 
 
 @dataclass(frozen=True)
@@ -88,18 +99,27 @@ class Measured:
 
 async def file_report(conn: asyncpg.Connection, r: ReportFields, *, reporter_id: int | None, actor: str,
                       photos: list[dict], now: datetime, settings: Settings) -> tuple[int, bool, flows.Change | None]:
-    """The report's writes, inside the caller's transaction: (report id, task marked done, alert change)."""
+    """The report's writes, inside the caller's transaction: (report id, task marked done, alert change).
+
+    ReportAlreadyFiled when a report with its client id is stored (or is being stored and then commits): the row
+    is written before anything else, so that nothing is.
+    """
     point = await conn.fetchrow(Q["report_point"], r.point)
     if point is None:
         raise ReportTargetNotFound(f"Hazard point {r.point} not found")
     measured = await _resolve_measurements(conn, r.point, r.measurements)
-    task_marked_done = await _answer_task(conn, r, now) if r.task is not None else False
+    task_marked_done = await _task_open(conn, r) if r.task is not None else False
     distance = round(float(haversine_m(r.lon, r.lat, point["lon"], point["lat"])), 1)
     far = distance > settings.patrol_far_from_point_m
     measurements = [asdict(m) for m in measured]
     report_id = await conn.fetchval(Q["insert_report"], r.task, r.point, reporter_id, actor, r.reported_at, now, r.lon,
                                     r.lat, r.accuracy_m, r.findings, r.judgement, r.note, json.dumps(photos), distance,
-                                    far, json.dumps(measurements))
+                                    far, json.dumps(measurements), r.client_id, task_marked_done)
+    if report_id is None:
+        raise ReportAlreadyFiled(r.client_id)
+    if task_marked_done:
+        # The patrol happened at the phone's time, but a phone clock running fast cannot date it ahead.
+        await conn.execute(Q["mark_task_done"], r.task, min(r.reported_at, now))
     if measured:
         await _store_readings(conn, measured, r.reported_at, now, settings)
     if r.judgement != "dangerous":
@@ -130,18 +150,15 @@ async def file_report(conn: asyncpg.Connection, r: ReportFields, *, reporter_id:
     return report_id, task_marked_done, change
 
 
-async def _answer_task(conn: asyncpg.Connection, r: ReportFields, now: datetime) -> bool:
-    """Mark the report's task done if it is still open; whether it was. The task must be one of the report's point."""
+async def _task_open(conn: asyncpg.Connection, r: ReportFields) -> bool:
+    """Whether the report's task is open, locked until the report commits; the task must be one of the report's
+    point."""
     task = await conn.fetchrow(Q["task_for_update"], r.task)
     if task is None:
         raise ReportTargetNotFound(f"Patrol task {r.task} not found")
     if task["hazard_point"] != r.point:
         raise InvalidReport(f"patrol task {r.task} is not a task of hazard point {r.point}", field=("task",))
-    if task["state"] != "open":
-        return False
-    # The patrol happened at the phone's time, but a phone clock running fast cannot date it ahead.
-    await conn.execute(Q["mark_task_done"], r.task, min(r.reported_at, now))
-    return True
+    return task["state"] == "open"
 
 
 async def _resolve_measurements(conn: asyncpg.Connection, point: str,
@@ -201,6 +218,11 @@ async def select_reports(conn: asyncpg.Connection, *, report_id: int | None, sco
     """One page of the matching reports, newest first, each row carrying the total count (sql/patrols.sql)."""
     return await conn.fetch(Q["patrol_reports"], report_id, scoping_person, point, task, judgements, since, far,
                             limit, offset, county)
+
+
+async def report_by_client_id(conn: asyncpg.Connection, client_id: UUID) -> asyncpg.Record | None:
+    """The stored report of a client id (id, reporter_id, recorded_by, task_marked_done); None when there is none."""
+    return await conn.fetchrow(Q["report_by_client_id"], client_id)
 
 
 async def report_photos(conn: asyncpg.Connection, report_id: int, scoping_person: int | None) -> list[dict] | None:

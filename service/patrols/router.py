@@ -66,6 +66,11 @@ sensors listed. Each is stored in the same transaction as a crack reading of its
 ingest flags readings, e.g. `future` when the phone's clock is ahead), shown at
 `/devices/{id}/sensors/{code}/readings`, and the point is evaluated again at once. A resent report stores no reading
 twice. In multipart/form-data, `measurements` is JSON text of the list.
+
+**Sent again:** `client_id` is a UUID the phone makes for the report. A report whose client id is already stored
+is answered with the stored report, status 200 and `duplicate` true, and nothing of it is kept or done again: no
+second report, photos, readings, task change or alert. The first copy wins even when a resend differs. A client id
+that another person's report holds is refused with 409 (a token without a person: another token's).
 """
 
 REPORT_EXAMPLE = PatrolReportCreate.model_config["json_schema_extra"]["examples"][0]
@@ -150,9 +155,12 @@ async def list_patrol_reports(
     description=POST_DESCRIPTION,
     openapi_extra=POST_OPENAPI,
     responses={
+        200: {"model": PatrolReportCreated,
+              "description": "A report with this client_id was already stored: that report, `duplicate` true"},
         403: {"model": ErrorBody, "description": "Viewers cannot report"},
         404: {"model": ErrorBody, "description": "No such point (or not one of the grid monitor's), or no such task"},
         413: {"model": ErrorBody, "description": "A photo is larger than allowed"},
+        409: {"model": ErrorBody, "description": "The client_id is another person's report's"},
         415: {"model": ErrorBody, "description": "Neither JSON nor a form"},
         422: {"description": "A field is invalid, a photo is not an image, the task is of another point, or a "
                             "measurement names no manual sensor of the point"},
@@ -193,6 +201,8 @@ async def create_patrol_report(
             uploads=uploads,
             photo_url=_photo_url(request),
         )
+    if created.duplicate:
+        response.status_code = status.HTTP_200_OK
     response.headers["Location"] = request.url_for("get_patrol_report", report_id=created.id).path
     return created
 

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from typing import Any, Literal, get_args
+from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -138,6 +139,7 @@ class PatrolReportCreate(RequestModel):
                     "judgement": "suspicious",
                     "note": "New crack about 2 m long above the road, 1 cm wide.",
                     "measurements": [{"sensor": "M1", "value_mm": 12.5}],
+                    "client_id": "0f8b9c1e-5d1a-4b7e-9a62-3c1f2d4e5a6b",
                 }
             ]
         },
@@ -180,6 +182,14 @@ class PatrolReportCreate(RequestModel):
         "reading of its sensor at reported_at; a resent report stores none twice. In multipart/form-data, JSON text "
         "of the same list (or of one measurement per `measurements` field).",
         examples=[[{"sensor": "M1", "value_mm": 12.5}]],
+    )
+    client_id: UUID | None = Field(
+        None,
+        description="A UUID the phone makes for the report, so that sending it again stores it once: a report with "
+        "a client id already stored is answered with the stored report (200, `duplicate` true) and nothing new is "
+        "kept (photos, readings, task, alert). The first copy wins, even if a resend differs. A client id another "
+        "person's report holds is refused (409).",
+        examples=["0f8b9c1e-5d1a-4b7e-9a62-3c1f2d4e5a6b"],
     )
 
     @field_validator("findings")
@@ -275,6 +285,10 @@ class PatrolReportPublic(BaseModel):
         description="For a dangerous report: the deformation alert it raised, raised to orange, or was recorded on.",
         examples=[None],
     )
+    client_id: UUID | None = Field(
+        description="The UUID the phone made for the report; null when it sent none.",
+        examples=["0f8b9c1e-5d1a-4b7e-9a62-3c1f2d4e5a6b"],
+    )
 
 
 class PatrolReportCreated(PatrolReportPublic):
@@ -282,8 +296,13 @@ class PatrolReportCreated(PatrolReportPublic):
 
     task_marked_done: bool = Field(
         description="true when this report closed its task; false without a task, or when the task was already "
-        "done or cancelled (the task is then left as it was).",
+        "done or cancelled (the task is then left as it was). A repeat says what the first copy did.",
         examples=[True],
+    )
+    duplicate: bool = Field(
+        description="true when a report with this client_id was already stored: this is that report, and nothing "
+        "was stored or done again (the status is then 200, not 201).",
+        examples=[False],
     )
 
 

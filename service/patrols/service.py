@@ -3,16 +3,18 @@ photos, the pages as schemas, and what a dangerous report's alert change owes on
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from uuid import UUID
 
 import asyncpg
 
+from alerting import flows
 from alerting.patrols import reports as patrol_reports
 from alerting.patrols import tasks as patrol_tasks
 from runtime.settings import Settings
 from service.auth.schemas import ApiToken
 from service.auth.scope import ensure_point_visible, scoped_person
 from service.broker import Broker
-from service.errors import Invalid, NotFound
+from service.errors import Conflict, Invalid, NotFound
 from service.pagination import split_page
 from service.patrols import photos as patrol_photos
 from service.patrols.photos import PhotoStore, PhotoUpload, StoredPhoto
@@ -28,6 +30,10 @@ from service.patrols.schemas import (
 
 # The path of photo n of a report, as the router names it.
 PhotoUrl = Callable[[int, int], str]
+
+
+class ClientIdTaken(Conflict):
+    """This client_id is the id of another person's patrol report; make a new UUID for this one."""
 
 
 # --- tasks ---------------------------------------------------------------------------------------
@@ -132,30 +138,80 @@ async def create_report(
 ) -> PatrolReportCreated:
     """File a report: its photos, its row, its task marked done and, when dangerous, the point's alert; or none of it.
 
+    A report whose client id is already stored is answered with the stored report (`duplicate`), and nothing of it
+    is kept: the first copy wins, even when a resend differs (the phone's outbox may send an edited copy, but the
+    server acted on the first). Another reporter's client id is refused (ClientIdTaken).
+    A dangerous report's alert commits with the report; the point's MQTT topic and the alert's effects
+    (verification task, accelerated sampling) follow, the way every alert change does.
+    """
+    async with pool.acquire() as conn:
+        if report.client_id is not None:
+            repeat = await _stored_copy(conn, reporter, report.client_id, photo_url)
+            if repeat is not None:
+                return repeat
+        try:
+            report_id, task_marked_done, change = await _file(
+                conn, store=store, settings=settings, reporter=reporter, report=report, uploads=uploads)
+        except patrol_reports.ReportAlreadyFiled as exc:
+            # A copy sent at the same moment committed first; this one's photos are already removed.
+            repeat = await _stored_copy(conn, reporter, exc.client_id, photo_url)
+            assert repeat is not None, "the report that took the client id has committed"
+            return repeat
+        if change is not None:
+            await broker.carry_out(conn, change.alert_id)
+        filed = await get_report(conn=conn, caller=reporter, report_id=report_id, photo_url=photo_url)
+    return PatrolReportCreated(**filed.model_dump(), task_marked_done=task_marked_done, duplicate=False)
+
+
+async def _file(
+    conn: asyncpg.Connection,
+    *,
+    store: PhotoStore,
+    settings: Settings,
+    reporter: ApiToken,
+    report: PatrolReportCreate,
+    uploads: list[PhotoUpload],
+) -> tuple[int, bool, flows.Change | None]:
+    """The report's photos and its transaction: (report id, task marked done, alert change).
+
     Photos are checked before anything is written, stored before the transaction and removed again if it
-    does not commit. A dangerous report's alert commits with the report; the point's MQTT topic and the
-    alert's effects (verification task, accelerated sampling) follow, the way every alert change does.
+    does not commit (a copy with the same client id stored first included).
     """
     checked = patrol_photos.check(
         uploads, max_bytes=settings.patrol_photo_max_bytes, max_count=settings.patrol_photos_per_report
     )
-    now = datetime.now(UTC)
-    async with pool.acquire() as conn:
-        stored: list[StoredPhoto] = []
-        try:
-            for photo in checked:
-                stored.append(await store.save(photo))
-            async with conn.transaction():
-                await ensure_point_visible(conn, reporter, report.point)
-                report_id, task_marked_done, change = await patrol_reports.file_report(
-                    conn, report, reporter_id=reporter.person_id, actor=reporter.actor,
-                    photos=[photo.as_json() for photo in stored], now=now, settings=settings)
-        except BaseException:
-            for photo in stored:  # the report is not there, so neither may its photos be
-                await store.delete(photo.key)
-            raise
-        if change is not None:
-            await broker.carry_out(conn, change.alert_id)
-        filed = await get_report(conn=conn, caller=reporter, report_id=report_id, photo_url=photo_url)
-    return PatrolReportCreated(**filed.model_dump(), task_marked_done=task_marked_done)
+    stored: list[StoredPhoto] = []
+    try:
+        for photo in checked:
+            stored.append(await store.save(photo))
+        async with conn.transaction():
+            await ensure_point_visible(conn, reporter, report.point)
+            return await patrol_reports.file_report(
+                conn, report, reporter_id=reporter.person_id, actor=reporter.actor,
+                photos=[photo.as_json() for photo in stored], now=datetime.now(UTC), settings=settings)
+    except BaseException:
+        for photo in stored:  # the report is not there, so neither may its photos be
+            await store.delete(photo.key)
+        raise
 
+
+async def _stored_copy(
+    conn: asyncpg.Connection, reporter: ApiToken, client_id: UUID, photo_url: PhotoUrl
+) -> PatrolReportCreated | None:
+    """The stored report of the client id, as the answer to a repeat; None when none is stored, ClientIdTaken when
+    another reporter filed it (its content is not shown)."""
+    stored = await patrol_reports.report_by_client_id(conn, client_id)
+    if stored is None:
+        return None
+    if not _same_reporter(stored, reporter):
+        raise ClientIdTaken()
+    filed = await get_report(conn=conn, caller=reporter, report_id=stored["id"], photo_url=photo_url)
+    return PatrolReportCreated(**filed.model_dump(), task_marked_done=bool(stored["task_marked_done"]), duplicate=True)
+
+
+def _same_reporter(stored: asyncpg.Record, reporter: ApiToken) -> bool:
+    """The stored report is the caller's: the same person (from any of its tokens), or, for a token without a
+    person, the same token."""
+    if reporter.person_id is not None:
+        return stored["reporter_id"] == reporter.person_id
+    return stored["reporter_id"] is None and stored["recorded_by"] == reporter.actor

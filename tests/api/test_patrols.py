@@ -3,6 +3,7 @@
 import json
 import struct
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -685,3 +686,140 @@ def test_a_non_finite_accuracy_is_422_naming_it_and_nothing_is_filed(client, mon
         [error] = response.json()["detail"]
         assert error["loc"] == ["body", "accuracy_m"] and "finite" in error["msg"]
     assert count(db, "patrol_report") == 0
+
+
+# --- a report sent again: client_id ---------------------------------------------------------------
+
+CLIENT_ID = "0f8b9c1e-5d1a-4b7e-9a62-3c1f2d4e5a6b"
+
+
+def test_a_report_sent_three_times_with_its_client_id_is_stored_once(client, monitor, db):  # noqa: F811
+    headers, _ = monitor
+    first, *again = [report(client, headers, client_id=CLIENT_ID) for _ in range(3)]
+    assert first.status_code == 201, first.text
+    assert (first.json()["client_id"], first.json()["duplicate"]) == (CLIENT_ID, False)
+    for response in again:  # the phone did not hear the answer, and sent the report again
+        assert response.status_code == 200, response.text
+        assert response.json() == {**first.json(), "duplicate": True}
+        assert response.headers["Location"] == first.headers["Location"]
+    assert count(db, "patrol_report") == 1
+    assert client.get(first.headers["Location"], headers=headers).json()["client_id"] == CLIENT_ID
+    assert [r["client_id"] for r in client.get("/api/v1/patrol-reports", headers=headers).json()["data"]] == [
+        CLIENT_ID]
+
+
+def test_a_multipart_report_sent_three_times_keeps_one_report_and_one_photo(  # noqa: F811
+    client, monitor, db, photo_files
+):
+    headers, _ = monitor
+    responses = [
+        client.post("/api/v1/patrol-reports", data=form(client_id=CLIENT_ID),
+                    files=[("photos", ("a.png", png(), "image/png"))], headers=headers)
+        for _ in range(3)
+    ]
+    assert [r.status_code for r in responses] == [201, 200, 200]
+    assert {r.json()["id"] for r in responses} == {responses[0].json()["id"]}
+    assert [len(r.json()["photos"]) for r in responses] == [1, 1, 1]
+    assert count(db, "patrol_report") == 1
+    assert len(photo_files()) == 1
+
+
+def test_a_dangerous_report_sent_again_opens_one_alert_with_its_events_once(client, monitor, admin, db):  # noqa: F811
+    headers, _ = monitor
+    first = report(client, headers, judgement="dangerous", client_id=CLIENT_ID)
+    assert first.status_code == 201, first.text
+    events = [e["kind"] for e in alert(client, admin, first.json()["alert_id"])["events"]]
+    again = report(client, headers, judgement="dangerous", client_id=CLIENT_ID)
+    assert (again.status_code, again.json()["alert_id"]) == (200, first.json()["alert_id"])
+    assert [e["kind"] for e in alert(client, admin, first.json()["alert_id"])["events"]] == events
+    assert (count(db, "alert"), count(db, "alert_event")) == (1, len(events))
+    assert count(db, "patrol_report") == 1
+
+
+def test_a_resent_measurement_is_one_reading_even_when_the_phone_stamped_it_again(  # noqa: F811
+    client, monitor, marked_cracks, db
+):
+    headers, _ = monitor
+    m1 = [{"sensor": "M1", "value_mm": 12.5}]
+    assert report(client, headers, measurements=m1, client_id=CLIENT_ID).status_code == 201
+    # The outbox's second copy carries the time it was sent again: only the client id says it is the same report.
+    again = report(client, headers, measurements=m1, client_id=CLIENT_ID, reported_at="2026-07-01T08:43:10+08:00")
+    assert again.status_code == 200, again.text
+    assert measured(client, headers, "M1") == [("2026-07-01T00:42:10Z", 12.5, [])]
+    assert count(db, "patrol_report") == 1
+
+
+def test_a_resend_that_differs_is_answered_with_the_first_copy_and_changes_nothing(client, monitor, db):  # noqa: F811
+    headers, person_id = monitor
+    task_id = task(db, assignee=person_id)
+    sent_at = NOW - timedelta(minutes=5)
+    first = report(client, headers, task=task_id, reported_at=sent_at.isoformat(), client_id=CLIENT_ID)
+    assert (first.status_code, first.json()["task_marked_done"]) == (201, True)
+    edited = report(client, headers, task=task_id, reported_at=NOW.isoformat(), note="edited", judgement="dangerous",
+                    client_id=CLIENT_ID)
+    assert edited.status_code == 200, edited.text
+    # The first copy wins: the answer is it, saying what it did to the task; the edit raised no alert.
+    assert edited.json() == {**first.json(), "duplicate": True}
+    assert fetch(db.info.dsn, "SELECT state, done_at FROM patrol_task WHERE id = %s", task_id) == [("done", sent_at)]
+    assert (count(db, "patrol_report"), count(db, "alert")) == (1, 0)
+
+
+def test_two_copies_sent_at_the_same_moment_store_one_report_and_one_photo(  # noqa: F811
+    client, monitor, db, database_url, photo_files
+):
+    headers, person_id = monitor
+    task_id = task(db, assignee=person_id)
+
+    def post():
+        return client.post("/api/v1/patrol-reports", data=form(task=task_id, client_id=CLIENT_ID),
+                           files=[("photos", ("a.png", png(), "image/png"))], headers=headers)
+
+    # Holding the task makes both copies pass the check for a stored report, save their photo and wait at the
+    # task: then each inserts, the second after the first has committed.
+    with psycopg.connect(database_url) as holder, ThreadPoolExecutor(2) as pool:
+        holder.execute("SELECT 1 FROM patrol_task WHERE id = %s FOR UPDATE", (task_id,))
+        responses = [pool.submit(post) for _ in range(2)]
+        wait_until(lambda: fetch(database_url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                 " AND datname = current_database()") == [(2,)], what="both copies at the task")
+        assert len(photo_files()) == 2
+        holder.commit()
+        responses = [r.result() for r in responses]
+    assert sorted(r.status_code for r in responses) == [200, 201], [r.text for r in responses]
+    assert responses[0].json()["id"] == responses[1].json()["id"]
+    assert [r.json()["task_marked_done"] for r in responses] == [True, True]
+    assert count(db, "patrol_report") == 1
+    assert len(photo_files()) == 1  # the second copy's photo is removed
+    assert client.get(responses[0].json()["photos"][0]["url"], headers=headers).status_code == 200
+
+
+def test_a_client_id_that_is_not_a_uuid_is_422_naming_it(client, monitor, db):  # noqa: F811
+    headers, _ = monitor
+    as_json = report(client, headers, client_id="outbox-17")
+    as_form = client.post("/api/v1/patrol-reports", data=form(client_id="outbox-17"), headers=headers)
+    for response in (as_json, as_form):
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["body", "client_id"] and "UUID" in error["msg"]
+    assert count(db, "patrol_report") == 0
+
+
+def test_another_persons_client_id_is_409_and_stores_nothing(client, monitor, officer, db, photo_files):  # noqa: F811
+    headers, _ = monitor
+    filed = report(client, headers, client_id=CLIENT_ID).json()
+    for same_content in (True, False):
+        changes = {} if same_content else {"note": "phoned in"}
+        response = client.post("/api/v1/patrol-reports", data=form(client_id=CLIENT_ID, **changes),
+                               files=[("photos", ("a.png", png(), "image/png"))], headers=officer)
+        assert response.status_code == 409
+        assert response.json() == {
+            "detail": "This client_id is the id of another person's patrol report; make a new UUID for this one."}
+    assert count(db, "patrol_report") == 1 and photo_files() == []
+    assert client.get(f"/api/v1/patrol-reports/{filed['id']}", headers=headers).json()["note"] == filed["note"]
+
+
+def test_the_same_person_resending_from_a_new_phone_gets_the_stored_report(client, monitor, db):  # noqa: F811
+    headers, person_id = monitor
+    first = report(client, headers, client_id=CLIENT_ID).json()
+    new_phone = bearer(create_token(db, name="phone:li-wei-2", role="grid_monitor", person_id=person_id))
+    again = report(client, new_phone, client_id=CLIENT_ID)
+    assert (again.status_code, again.json()["id"], again.json()["duplicate"]) == (200, first["id"], True)
