@@ -15,8 +15,9 @@ from service.public import service as public_service
 from service.public.web import LANGUAGE_COOKIE, LANGUAGE_COOKIE_AGE_S, PUBLIC_PREFIX, render
 
 router = APIRouter(prefix=PUBLIC_PREFIX, include_in_schema=False)
-# An administrative division code (GB/T 2260 and its township and village extensions): digits only.
-DivisionCode = Annotated[str | None, Query(pattern=r"^\d{6,12}$")]
+# An administrative division code (GB/T 2260 and its township and village extensions): digits only; the place form
+# sends a select left at "any" as an empty value.
+DivisionCode = Annotated[str | None, Query(pattern=r"^(\d{6,12})?$")]
 
 
 @router.get("", response_class=HTMLResponse)
@@ -31,8 +32,8 @@ async def find_points(request: Request, conn: ConnDep,
     if lat is not None and lon is not None:
         near = await public_service.nearby(conn=conn, lon=lon, lat=lat)
     elif county or township or village:
-        place, place_count = await public_service.in_place(conn=conn, county_code=county, township_code=township,
-                                                           village_code=village)
+        place, place_count = await public_service.in_place(conn=conn, county_code=county or None,
+                                                           township_code=township or None, village_code=village or None)
     return render(request, "find.html", {
         "near": near, "place": place, "place_count": place_count, "radius_km": public_service.NEARBY_RADIUS_M / 1000,
         "divisions": await public_service.divisions(conn=conn),
@@ -73,7 +74,8 @@ async def cap_feed(request: Request, conn: ConnDep) -> Response:
 async def choose_language(request: Request, locale: str, next: str = PUBLIC_PREFIX) -> RedirectResponse:
     """Keep the reader's language and go back to the page they were on (a public page only)."""
     target = urlsplit(next)
-    if target.scheme or target.netloc or not (target.path == PUBLIC_PREFIX or target.path.startswith(PUBLIC_PREFIX + "/")):
+    public = target.path == PUBLIC_PREFIX or target.path.startswith(PUBLIC_PREFIX + "/")
+    if target.scheme or target.netloc or not public:
         next = PUBLIC_PREFIX
     response = RedirectResponse(next, status_code=303)
     response.set_cookie(LANGUAGE_COOKIE, i18n.pick_locale(locale), max_age=LANGUAGE_COOKIE_AGE_S, path=PUBLIC_PREFIX,

@@ -138,8 +138,8 @@ async def warnings(*, conn: asyncpg.Connection) -> tuple[list[PublicWarning], in
 
 async def weather_warnings(*, conn: asyncpg.Connection, now: datetime) -> list[WeatherWarningPublic]:
     """The meteorological risk warnings valid now, newest first."""
-    found, _ = await weather_service.list_warnings(conn=conn, query=WeatherWarningQuery(active=True, limit=WEATHER_ROWS),
-                                                   now=now)
+    found, _ = await weather_service.list_warnings(
+        conn=conn, query=WeatherWarningQuery(active=True, limit=WEATHER_ROWS), now=now)
     return found
 
 

@@ -197,3 +197,31 @@ def _rfc3339(text: str) -> datetime:
 
 def _api_token(db) -> str:
     return create_token(db, name="viewer", role="viewer")
+
+
+def test_the_warnings_page_and_english_open_on_the_phone_with_nothing_from_outside(db, console, phone):
+    insert_alert(db, point_at(db, "HP-RED", north_km=0.1), level="red")
+    _weather_warning(db, level="orange", county="500113", starts_h=-1, ends_h=5, issuer="重庆市气象台")
+
+    phone.goto(f"{console.url}/public/warnings")
+    assert phone.locator("#alerts li").count() == 1
+    assert phone.locator("#weather li").count() == 1
+    phone.tap("a.language")
+    phone.wait_for_url(f"{console.url}/public/warnings")
+    assert phone.locator("h1").inner_text() == "Current warnings"
+    assert phone.locator("#alerts .badge").inner_text() == "Red warning"
+
+
+def test_a_phone_that_does_not_share_its_position_is_told_to_choose_its_village(db, console, phone):
+    point_at(db, "HP-V1", north_km=0.1)
+    phone.context.clear_permissions()
+
+    phone.goto(f"{console.url}/public")
+    phone.tap("#locate")
+
+    phone.wait_for_function("document.getElementById('locate-status').textContent.includes('选择您所在的村')")
+    assert phone.locator("#nearby").count() == 0
+    phone.select_option("#village", "500113001001")
+    phone.tap("form.place button[type=submit]")
+    phone.wait_for_selector("#in-place")
+    assert phone.locator("#in-place li").get_attribute("data-code") == "HP-V1"
