@@ -28,6 +28,7 @@ from service.hazard_points.router import router as hazard_points_router
 from service.intake.router import router as intake_router
 from service.patrols.router import router as patrols_router
 from service.people.router import router as people_router
+from service.public import site as public_site
 from service.weather.router import router as weather_router
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
     docs.mount(app)
     console_site.mount(app)
+    public_site.mount(app)
     return app
 
 

@@ -71,9 +71,19 @@ async def get_alert_cap(*, conn: asyncpg.Connection, alert_id: int, sender: str,
     """The alert's current version as a CAP 1.2 message."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         visible = await conn.fetchval(Q["alert_visible"], alert_id, scoped_person(token))
-        row = await conn.fetchrow(CHANNELS_Q["cap_alert"], alert_id) if visible else None
+        body = await alert_cap(conn=conn, alert_id=alert_id, sender=sender) if visible else None
+    if body is None:
+        raise NotFound(f"Alert {alert_id} not found")
+    return body
+
+
+async def alert_cap(*, conn: asyncpg.Connection, alert_id: int, sender: str) -> bytes | None:
+    """The alert's current version as a CAP 1.2 message, whoever asks (None when there is no such alert): the
+    caller decides who may see it (get_alert_cap: the token's scope; the public feed: its public alerts)."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        row = await conn.fetchrow(CHANNELS_Q["cap_alert"], alert_id)
         if row is None:
-            raise NotFound(f"Alert {alert_id} not found")
+            return None
         events = await conn.fetch(CHANNELS_Q["cap_alert_events"], alert_id)
     alert = {**dict(row), "events": [dict(event) for event in events]}
     point = {"code": row["point_code"], "name": row["point_name"], "type": row["point_type"],

@@ -10,7 +10,8 @@ ROLES: tuple[Role, ...] = get_args(Role)
 
 @dataclass(frozen=True)
 class ApiToken:
-    """The verified caller of a request: a bearer token, or a person signed in to the console."""
+    """The verified caller of a request: a bearer token, or a person signed in to the console (or the public
+    pages' reader, service.public.service.PUBLIC_READER, a viewer)."""
 
     id: int | None  # the api_token row; None for a console session (service.console.accounts)
     name: str

@@ -4,18 +4,27 @@ Templates and code are written with English message ids; `locale/zh/*.po` transl
 language is merged into one catalogue when the app starts (a page may keep its messages in a file of its own), so
 the .po files are the only source: nothing compiled is committed. `python -m service.console.i18n` lists every
 message of the templates and code that has no Chinese translation yet (the tests fail on any).
+
+The public pages (service.public) use the same machinery with their own templates and catalogue in front of the
+console's (`locale_dirs`, first folder first), and the same Jinja2 environment (`environment`), without the
+console's sign-in.
 """
 
 import io
 import sys
+from datetime import datetime
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from alerting.levels import ALERT_LEVELS
 
 LOCALES = ("zh", "en")
 DEFAULT_LOCALE = "zh"
@@ -27,24 +36,27 @@ PACKAGE_DIR = Path(__file__).parent
 EXTRACTION = [("templates/**.html", "jinja2"), ("**.py", "python")]
 # The code translates through web.translate(request, message) as well as the usual gettext names.
 KEYWORDS = {**DEFAULT_KEYWORDS, "translate": (2,)}
+# Times on the pages are China Standard Time, the zone every county bureau works in.
+DUTY_TIME_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 @cache
-def translations(locale: str) -> NullTranslations:
+def translations(locale: str, locale_dirs: tuple[Path, ...] = (LOCALE_DIR,)) -> NullTranslations:
     """The merged catalogue of a language (the identity for English)."""
     if locale == SOURCE_LOCALE:
         return NullTranslations()
-    catalog = catalogue(locale)
+    catalog = catalogue(locale, locale_dirs)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
     return Translations(buffer)
 
 
-def catalogue(locale: str) -> Catalog:
-    """Every .po file of a language, merged; a message translated twice keeps the first file's (by name)."""
+def catalogue(locale: str, locale_dirs: tuple[Path, ...] = (LOCALE_DIR,)) -> Catalog:
+    """Every .po file of a language, merged; a message translated twice keeps the first file's (by folder, then
+    by name)."""
     merged = Catalog(locale="zh_Hans_CN" if locale == "zh" else locale)
-    for path in sorted((LOCALE_DIR / locale).glob("*.po")):
+    for path in [path for folder in locale_dirs for path in sorted((folder / locale).glob("*.po"))]:
         with path.open("rb") as f:
             for message in read_po(f, locale=merged.locale):
                 if message.id and message.id not in merged:
@@ -61,11 +73,31 @@ def gettext(locale: str, message: str) -> str:
     return translations(locale).gettext(message)
 
 
-def untranslated(locale: str = "zh") -> list[tuple[str, str]]:
-    """(where, message) for each message of the templates and code that the language's catalogue lacks."""
-    catalog = catalogue(locale)
+def environment(package: str, locale: str, locale_dirs: tuple[Path, ...] = (LOCALE_DIR,)) -> Environment:
+    """A package's templates with one language's translations installed, and the filters pages share."""
+    env = Environment(loader=PackageLoader(package, "templates"), autoescape=select_autoescape(default=True),
+                      extensions=["jinja2.ext.i18n"])
+    language = translations(locale, locale_dirs)
+    env.install_gettext_translations(language, newstyle=True)
+    # A word of the data (a level, a state, a finding) in the reader's language. Not `_()`: Jinja marks what `_()`
+    # returns as safe HTML, which is right for the templates' own messages and wrong for anything from the database.
+    env.filters["word"] = lambda value: str(language.gettext(str(value)))
+    env.globals["ALERT_LEVELS"] = ALERT_LEVELS
+    env.filters["localtime"] = local_time
+    return env
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A time as the duty room (and the county it serves) reads it."""
+    return "" if value is None else value.astimezone(DUTY_TIME_ZONE).strftime(fmt)
+
+
+def untranslated(locale: str = "zh", package_dir: Path = PACKAGE_DIR,
+                 locale_dirs: tuple[Path, ...] = (LOCALE_DIR,)) -> list[tuple[str, str]]:
+    """(where, message) for each message of a package's templates and code that the language's catalogue lacks."""
+    catalog = catalogue(locale, locale_dirs)
     missing = []
-    for filename, lineno, message, _comments, _context in extract_from_dir(PACKAGE_DIR, EXTRACTION, keywords=KEYWORDS):
+    for filename, lineno, message, _comments, _context in extract_from_dir(package_dir, EXTRACTION, keywords=KEYWORDS):
         ids = message if isinstance(message, tuple) else (message,)
         for message_id in ids:
             entry = catalog.get(message_id)

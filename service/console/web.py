@@ -6,19 +6,15 @@ it from the <body>'s hx-headers); a POST without the right one is refused with 4
 """
 
 import secrets
-from datetime import datetime
 from functools import cache
 from typing import Annotated, Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.datastructures import FormData
 
-from alerting.levels import ALERT_LEVELS
 from service.console import accounts, i18n
 from service.console.accounts import ConsoleUser
 from service import errors
@@ -34,8 +30,7 @@ CONSOLE_PREFIX = "/console"
 # A form's body: a weather warning's GeoJSON polygon is the largest thing a console form sends.
 MAX_FORM_FIELD_BYTES = 4 * 1024 * 1024
 OFFICER_ROLES = ("duty_officer", "admin")
-# Times on the pages are China Standard Time, the zone every county bureau works in.
-DUTY_TIME_ZONE = ZoneInfo("Asia/Shanghai")
+DUTY_TIME_ZONE = i18n.DUTY_TIME_ZONE
 
 
 class SignInRequired(Exception):
@@ -57,16 +52,7 @@ class CsrfRefused(Exception):
 @cache
 def templates(locale: str) -> Jinja2Templates:
     """The console's templates with one language's translations installed (one environment per language)."""
-    env = Environment(loader=PackageLoader("service.console", "templates"),
-                      autoescape=select_autoescape(default=True), extensions=["jinja2.ext.i18n"])
-    translations = i18n.translations(locale)
-    env.install_gettext_translations(translations, newstyle=True)
-    # A word of the data (a level, a state, a finding) in the reader's language. Not `_()`: Jinja marks what `_()`
-    # returns as safe HTML, which is right for the templates' own messages and wrong for anything from the database.
-    env.filters["word"] = lambda value: str(translations.gettext(str(value)))
-    env.globals["ALERT_LEVELS"] = ALERT_LEVELS
-    env.filters["localtime"] = _local_time
-    return Jinja2Templates(env=env)
+    return Jinja2Templates(env=i18n.environment("service.console", locale))
 
 
 def request_locale(request: Request) -> str:
@@ -200,7 +186,3 @@ def install(app: Any) -> None:
     app.add_exception_handler(ConsoleForbidden, _forbidden)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
 
-
-def _local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A time as the duty room reads it."""
-    return "" if value is None else value.astimezone(DUTY_TIME_ZONE).strftime(fmt)

@@ -6,6 +6,8 @@ internet), and so does a script error on the page.
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import uvicorn
@@ -63,11 +65,10 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, console):
-    """A fresh browser context (no cookies) on the console; fails the test on any request outside the app or any
-    error in the page's scripts."""
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
+@contextmanager
+def watched_page(context, base_url: str) -> Iterator:
+    """A page of this browser context that fails the test on any request outside `base_url` or any error in the
+    page's scripts; the context is closed after."""
     outside: list[str] = []
     script_errors: list[str] = []
 
@@ -75,11 +76,21 @@ def page(browser, console):
         outside.append(route.request.url)
         route.abort()
 
-    context.route(lambda url: not url.startswith(console.url), refuse)
-    page = context.new_page()
-    page.on("pageerror", lambda error: script_errors.append(str(error)))
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
+    try:
+        context.route(lambda url: not url.startswith(base_url), refuse)
+        page = context.new_page()
+        page.on("pageerror", lambda error: script_errors.append(str(error)))
+        page.set_default_timeout(10_000)
+        yield page
+    finally:
+        context.close()
     assert not outside, f"the page requested URLs outside the app: {outside}"
     assert not script_errors, f"script errors on the page: {script_errors}"
+
+
+@pytest.fixture
+def page(browser, console):
+    """A fresh browser context (no cookies) on the console; fails the test on any request outside the app or any
+    error in the page's scripts."""
+    with watched_page(browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900}), console.url) as page:
+        yield page

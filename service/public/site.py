@@ -1,0 +1,18 @@
+"""Where the public pages hang on the API's app: their routes, their static files and their error pages."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from service.public import web
+from service.public.router import router
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def mount(app: FastAPI) -> None:
+    """Mount the public pages on the API's app (after the console: its error handler wraps the console's)."""
+    web.install(app)
+    app.mount(f"{web.PUBLIC_PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="public-static")
+    app.include_router(router)

@@ -1,0 +1,44 @@
+// The public "points near me" page: the position button and the place selects. Nothing else runs on these pages.
+(function () {
+  "use strict";
+  var button = document.getElementById("locate");
+  var status = document.getElementById("locate-status");
+  if (button && status) {
+    button.addEventListener("click", function () {
+      if (!navigator.geolocation) {
+        status.textContent = status.dataset.unsupported;
+        return;
+      }
+      status.textContent = status.dataset.locating;
+      button.disabled = true;
+      navigator.geolocation.getCurrentPosition(function (position) {
+        var c = position.coords;
+        window.location.href = button.dataset.target + "?lat=" + c.latitude.toFixed(6) + "&lon=" + c.longitude.toFixed(6);
+      }, function (error) {
+        button.disabled = false;
+        status.textContent = error.code === error.PERMISSION_DENIED ? status.dataset.denied : status.dataset.failed;
+      }, {enableHighAccuracy: true, timeout: 20000, maximumAge: 60000});
+    });
+  }
+
+  // A township's code begins with its county's, a village's with its township's: each list offers the places of
+  // the one chosen above it.
+  function narrow(parent, child) {
+    var prefix = parent.value;
+    Array.prototype.forEach.call(child.options, function (option) {
+      var outside = Boolean(option.value && prefix && option.value.indexOf(prefix) !== 0);
+      option.hidden = outside;
+      option.disabled = outside;
+    });
+    if (child.selectedOptions.length && child.selectedOptions[0].disabled) child.value = "";
+  }
+  var county = document.getElementById("county");
+  var township = document.getElementById("township");
+  var village = document.getElementById("village");
+  if (county && township && village) {
+    var update = function () { narrow(county, township); narrow(township.value ? township : county, village); };
+    county.addEventListener("change", update);
+    township.addEventListener("change", update);
+    update();
+  }
+})();
