@@ -125,6 +125,7 @@ def test_acknowledging_an_alert_another_officer_already_took_says_so_in_the_queu
                "acknowledged_at = now() WHERE id = %s", (alert,))
     page.click("button.acknowledge")
     page.wait_for_selector("#queue .error")
+    assert "可能已有其他值班人员先行处理" in page.inner_text("#queue .error")
     assert page.locator("tr.alert[data-state=acknowledged]").count() == 1
     assert fetch(settings.database_url, "SELECT acknowledged_by FROM alert WHERE id = %s", alert) == [
         ("another officer",)]

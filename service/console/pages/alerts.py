@@ -137,13 +137,30 @@ async def _transition(request: Request, conn, user, alert_id: int, change) -> Re
     try:
         await change
     except flows.LifecycleError as e:
+        refusal = _refusal(request, e)
         if from_queue:  # another officer was quicker, say: the queue shows why, as it now stands
-            return render(request, "alert_queue.html", {**await _queue(conn, user, _rows(request)), "error": e.detail})
-        return await _alert(request, conn, user, alert_id, error=e.detail, status_code=409)
+            return render(request, "alert_queue.html", {**await _queue(conn, user, _rows(request)), "error": refusal})
+        return await _alert(request, conn, user, alert_id, error=refusal, status_code=409)
     if from_queue:
         # The row changes in place; the stream's event refreshes every other console.
         return render(request, "alert_queue.html", await _queue(conn, user, _rows(request)))
     return redirect(f"{CONSOLE_PREFIX}/alerts/{alert_id}")
+
+
+def _refusal(request: Request, error: flows.LifecycleError) -> str:
+    """Why the lifecycle refused, in the reader's language, with the lifecycle's own words (ids, states) after it."""
+    if isinstance(error, flows.LoweringNotDue):
+        reason = translate(request, "The engine does not see a lower level held long enough: there is no lowering "
+                                    "to confirm.")
+    elif isinstance(error, flows.EvacuationNotAllowed):
+        reason = translate(request, "An evacuation is recorded only for a red alert verified as confirmed.")
+    elif isinstance(error, flows.InvalidEvacuation):
+        reason = translate(request, "The evacuation needs the number of people moved and the shelter.")
+    elif isinstance(error, flows.InvalidTransition):
+        reason = translate(request, "The alert's state no longer allows this: another officer may have acted first.")
+    else:
+        reason = translate(request, "The alert cannot make this change.")
+    return f"{reason} ({error.detail})"
 
 
 def _rows(request: Request) -> int:
