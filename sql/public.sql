@@ -34,6 +34,14 @@ INSERT INTO public_report (received_at, lon, lat, accuracy_m, description, phone
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 RETURNING id
 
+-- name: open_report_verification_task
+-- The point's open verification task of no alert, made for an earlier report: the monitor goes once for them all.
+-- Reports about one point are filed one at a time (the lock), so two cannot each make a task.
+SELECT pg_advisory_xact_lock(hashtext('public_report_point:' || $1)),
+       (SELECT id FROM patrol_task
+        WHERE hazard_point = $1 AND regime = 'verification' AND alert_id IS NULL AND state = 'open'
+        ORDER BY id LIMIT 1) AS id
+
 -- name: insert_report_verification_task
 -- A verification task of no alert: the monitor goes to look at what a resident reported.
 INSERT INTO patrol_task (hazard_point, regime, assignee_id, due_at, created_at)

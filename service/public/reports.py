@@ -86,7 +86,9 @@ def report_in(*, lon: str, lat: str, accuracy: str, description: str, phone: str
 
 async def file_report(*, conn: asyncpg.Connection, store: PhotoStore, settings: Settings, report: ReportIn,
                       upload: PhotoUpload | None, address: str, now: datetime) -> FiledReport:
-    """Store the report, with its photo and its point's verification task, in one transaction; or none of it."""
+    """Store the report, with its photo and its point's verification task, in one transaction; or none of it.
+
+    Reports about a point whose report verification task is still open join that task: one visit checks them all."""
     checked = patrol_photos.check([upload] if upload else [], max_bytes=settings.patrol_photo_max_bytes, max_count=1)
     stored: StoredPhoto | None = None
     try:
@@ -99,6 +101,8 @@ async def file_report(*, conn: asyncpg.Connection, store: PhotoStore, settings: 
             point = near[0] if near and near[0].distance_m <= REPORT_RADIUS_M else None
             task_id = None
             if point is not None:
+                task_id = (await conn.fetchrow(Q["open_report_verification_task"], point.point.code))["id"]
+            if point is not None and task_id is None:
                 monitor = await conn.fetchrow(LIFECYCLE_Q["point_monitor"], point.point.code)
                 task_id = await conn.fetchval(Q["insert_report_verification_task"], point.point.code,
                                               monitor["id"] if monitor else None, now + VERIFICATION_DUE, now)

@@ -109,6 +109,18 @@ def test_the_sixth_report_from_one_address_within_an_hour_is_refused_with_429(db
     assert len(_photo_files(settings)) == 5  # the refused report's photo is not kept
 
 
+def test_reports_about_one_point_share_its_open_verification_task(db, console):
+    point_at(db, "HP-NEAR-05", north_km=0.5)
+    with httpx.Client(base_url=console.url) as client:
+        assert _send(client).status_code == 200
+        assert _send(client, address="198.51.100.9").status_code == 200
+        db.execute("UPDATE patrol_task SET state = 'done'")
+        assert _send(client, address="198.51.100.10").status_code == 200
+    tasks = [r[0] for r in db.execute("SELECT task_id FROM public_report ORDER BY id").fetchall()]
+    assert tasks[0] == tasks[1] and tasks[2] not in (None, tasks[0])
+    assert db.execute("SELECT count(*) FROM patrol_task").fetchone()[0] == 2
+
+
 def test_a_report_far_from_any_point_is_stored_without_a_task(db, console):
     point_at(db, "HP-FAR-3", north_km=3.0)
     with httpx.Client(base_url=console.url) as client:
