@@ -111,6 +111,9 @@ class Settings(BaseSettings):
         10 * 1024 * 1024, ge=1, description="Largest photo a patrol report may carry, in bytes (default 10 MiB)."
     )
     patrol_photos_per_report: int = Field(10, ge=1, description="Most photos one patrol report may carry.")
+    public_reports_per_hour: int = Field(
+        5, ge=1, description="Most reports of a sign of danger the public pages take from one address in an hour."
+    )
     max_request_body_bytes: int = Field(
         128 * 1024 * 1024, ge=1024, description="Largest request body the API reads, in bytes (default 128 MiB: a "
         "patrol report with its photos); a larger one gets 413 before it is read."

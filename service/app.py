@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_request_body_bytes, api_prefix=API_PREFIX,
-                       path_limits=console_site.BODY_LIMITS)
+                       path_limits={**console_site.BODY_LIMITS, **public_site.BODY_LIMITS})
     app.add_middleware(health.RequestMetrics)
     app.add_middleware(WorkerHeader)
     app.include_router(health.router)

@@ -465,6 +465,45 @@ ALTER TABLE public.person ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.public_report (
+    id bigint NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    lon double precision NOT NULL,
+    lat double precision NOT NULL,
+    accuracy_m double precision,
+    description text NOT NULL,
+    phone text,
+    photo_key text,
+    photo_media_type text,
+    photo_size_bytes bigint,
+    photo_sha256 text,
+    address text NOT NULL,
+    hazard_point text,
+    distance_m double precision,
+    task_id bigint,
+    state text DEFAULT 'unverified'::text NOT NULL,
+    checked_by text,
+    checked_at timestamp with time zone,
+    note text,
+    CONSTRAINT public_report_accuracy_m_check CHECK ((accuracy_m >= (0)::double precision)),
+    CONSTRAINT public_report_check CHECK ((((photo_key IS NULL) = (photo_media_type IS NULL)) AND ((photo_key IS NULL) = (photo_sha256 IS NULL)))),
+    CONSTRAINT public_report_check1 CHECK (((hazard_point IS NULL) = (distance_m IS NULL))),
+    CONSTRAINT public_report_description_check CHECK (((length(btrim(description)) >= 1) AND (length(btrim(description)) <= 2000))),
+    CONSTRAINT public_report_lat_check CHECK (((lat >= ('-90'::integer)::double precision) AND (lat <= (90)::double precision))),
+    CONSTRAINT public_report_lon_check CHECK (((lon >= ('-180'::integer)::double precision) AND (lon <= (180)::double precision))),
+    CONSTRAINT public_report_phone_check CHECK (((length(phone) >= 1) AND (length(phone) <= 32))),
+    CONSTRAINT public_report_state_check CHECK ((state = ANY (ARRAY['unverified'::text, 'checked'::text, 'dismissed'::text])))
+);
+
+CREATE SEQUENCE public.public_report_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.public_report_id_seq OWNED BY public.public_report.id;
+
 CREATE TABLE public.quarantine (
     id bigint NOT NULL,
     received_at timestamp with time zone DEFAULT now() NOT NULL,
@@ -671,6 +710,8 @@ ALTER TABLE public.webhook ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+ALTER TABLE ONLY public.public_report ALTER COLUMN id SET DEFAULT nextval('public.public_report_id_seq'::regclass);
+
 ALTER TABLE ONLY public.accelerated_sampling
     ADD CONSTRAINT accelerated_sampling_pkey PRIMARY KEY (alert_id, device_id, sensor_code);
 
@@ -736,6 +777,9 @@ ALTER TABLE ONLY public.patrol_task
 
 ALTER TABLE ONLY public.person
     ADD CONSTRAINT person_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.public_report
+    ADD CONSTRAINT public_report_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.quarantine
     ADD CONSTRAINT quarantine_device_id_sensor_code_ts_key UNIQUE (device_id, sensor_code, ts);
@@ -847,6 +891,10 @@ CREATE INDEX patrol_task_regime_idx ON public.patrol_task USING btree (hazard_po
 
 CREATE INDEX patrol_task_weather_warning_idx ON public.patrol_task USING btree (weather_warning_id) WHERE (weather_warning_id IS NOT NULL);
 
+CREATE INDEX public_report_address_idx ON public.public_report USING btree (address, received_at);
+
+CREATE INDEX public_report_unverified_idx ON public.public_report USING btree (received_at DESC) WHERE (state = 'unverified'::text);
+
 CREATE INDEX quarantine_pending_idx ON public.quarantine USING btree (device_id, sensor_code) WHERE (replayed_at IS NULL);
 
 CREATE INDEX reading_ts_idx ON public.reading USING btree (ts DESC);
@@ -939,6 +987,12 @@ ALTER TABLE ONLY public.patrol_task
 
 ALTER TABLE ONLY public.patrol_task
     ADD CONSTRAINT patrol_task_weather_warning_id_fkey FOREIGN KEY (weather_warning_id) REFERENCES public.weather_warning(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.public_report
+    ADD CONSTRAINT public_report_hazard_point_fkey FOREIGN KEY (hazard_point) REFERENCES public.hazard_point(code);
+
+ALTER TABLE ONLY public.public_report
+    ADD CONSTRAINT public_report_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.patrol_task(id);
 
 ALTER TABLE ONLY public.sensor_baseline
     ADD CONSTRAINT sensor_baseline_device_id_code_fkey FOREIGN KEY (device_id, code) REFERENCES public.sensor(device_id, code) ON DELETE CASCADE;

@@ -5,10 +5,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from service.public import web
+from service.public import report, web
 from service.public.router import router
 
 STATIC_DIR = Path(__file__).parent / "static"
+# What a public request may send (service.limits.BodyGuard): the report form, with its one photo.
+BODY_LIMITS = {report.REPORT_PATH: report.BODY_LIMIT_BYTES}
 
 
 def mount(app: FastAPI) -> None:
@@ -16,3 +18,4 @@ def mount(app: FastAPI) -> None:
     web.install(app)
     app.mount(f"{web.PUBLIC_PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="public-static")
     app.include_router(router)
+    app.include_router(report.router)

@@ -8,6 +8,8 @@ from tests.console.conftest import watched_page
 
 console = console_fixtures.console
 browser = console_fixtures.browser
+# A desk's browser page (the duty console), for tests that follow a public report into the console.
+page = console_fixtures.page
 # Where the phone is: a village in Banan district, Chongqing (the console tests' points stand around it).
 HOME = {"latitude": 29.40, "longitude": 106.52}
 

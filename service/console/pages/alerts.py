@@ -26,6 +26,8 @@ from service.console.web import (
     CONSOLE_PREFIX, SESSION_COOKIE, Officer, User, checked_form, redirect, render, translate,
 )
 from service.deps import BrokerDep, ConnDep, PoolDep
+from service.patrols.router import PhotoStoreDep, photo_response
+from service.public import reports as public_reports
 
 router = APIRouter(prefix=f"{CONSOLE_PREFIX}/alerts", include_in_schema=False)
 # The queue shows this many alerts, highest level first (a screen holds about twenty); past them the page says how
@@ -95,6 +97,22 @@ async def resolve(request: Request, conn: ConnDep, broker: BrokerDep, user: Offi
         resolution=AlertResolve(note=_text(form, "note"))))
 
 
+@router.get("/public-reports/{report_id}/photo", response_class=Response)
+async def public_report_photo(conn: ConnDep, user: User, store: PhotoStoreDep, report_id: int) -> Response:
+    """A public report's photo, for the signed-in people who may see the report."""
+    return photo_response(*await public_reports.load_photo(conn=conn, store=store, caller=user.caller,
+                                                           report_id=report_id))
+
+
+@router.post("/public-reports/{report_id}/close", response_class=HTMLResponse)
+async def close_public_report(request: Request, conn: ConnDep, user: Officer, report_id: int) -> Response:
+    """Mark a public report checked or dismissed, with a note; the queue as it now stands."""
+    form = await checked_form(request, user)
+    await public_reports.close(conn=conn, caller=user.caller, report_id=report_id, state=str(form.get("state", "")),
+                               note=_text(form, "note"), now=datetime.now(UTC))
+    return render(request, "alert_queue.html", await _queue(conn, user, _rows(request)))
+
+
 async def _while_signed_in(events: AsyncIterator[str], pool, session_id: str, settings) -> AsyncIterator[str]:
     """The stream's events while its session lives: signed out, reset or disabled, the stream ends and the page's
     EventSource, refused on reconnecting, tells the officer."""
@@ -114,6 +132,7 @@ async def _queue(conn, user, limit: int = QUEUE_ROWS) -> dict:
     rows = await conn.fetch(Q["alert_queue"], scoped_person(user.caller), limit)
     total = rows[0]["total_count"] if rows else 0
     return {"alerts": rows, "total": total, "hidden": total - len(rows), "rows": limit,
+            "public_reports": await public_reports.unverified(conn=conn, caller=user.caller),
             "all_rows": min(total, QUEUE_MAX_ROWS), "now": datetime.now(UTC)}
 
 

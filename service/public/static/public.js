@@ -1,9 +1,10 @@
-// The public "points near me" page: the position button and the place selects. Nothing else runs on these pages.
+// The public pages' scripts: the position buttons (points near me; the report form) and the place selects.
+// Nothing else runs on these pages.
 (function () {
   "use strict";
-  var button = document.getElementById("locate");
-  var status = document.getElementById("locate-status");
-  if (button && status) {
+  // Ask the browser for its position when the button is pressed; `found` gets the coordinates, the status line says
+  // what went wrong (its data-* attributes hold the messages in the reader's language).
+  function locateOnClick(button, status, found) {
     button.addEventListener("click", function () {
       if (!navigator.geolocation) {
         status.textContent = status.dataset.unsupported;
@@ -12,12 +13,32 @@
       status.textContent = status.dataset.locating;
       button.disabled = true;
       navigator.geolocation.getCurrentPosition(function (position) {
-        var c = position.coords;
-        window.location.href = button.dataset.target + "?lat=" + c.latitude.toFixed(6) + "&lon=" + c.longitude.toFixed(6);
+        button.disabled = false;
+        found(position.coords);
       }, function (error) {
         button.disabled = false;
         status.textContent = error.code === error.PERMISSION_DENIED ? status.dataset.denied : status.dataset.failed;
       }, {enableHighAccuracy: true, timeout: 20000, maximumAge: 60000});
+    });
+  }
+
+  var button = document.getElementById("locate");
+  var status = document.getElementById("locate-status");
+  if (button && status) {
+    locateOnClick(button, status, function (c) {
+      window.location.href = button.dataset.target + "?lat=" + c.latitude.toFixed(6) + "&lon=" + c.longitude.toFixed(6);
+    });
+  }
+
+  // The report form: its position button fills the longitude and latitude (typed ones work as well).
+  var reportButton = document.getElementById("report-locate");
+  var reportStatus = document.getElementById("report-locate-status");
+  if (reportButton && reportStatus) {
+    locateOnClick(reportButton, reportStatus, function (c) {
+      document.getElementById("lon").value = c.longitude.toFixed(6);
+      document.getElementById("lat").value = c.latitude.toFixed(6);
+      document.getElementById("accuracy").value = Math.round(c.accuracy);
+      reportStatus.textContent = reportStatus.dataset.found;
     });
   }
 
@@ -42,3 +63,4 @@
     update();
   }
 })();
+
