@@ -42,12 +42,6 @@ SELECT pg_advisory_xact_lock(hashtext('public_report_point:' || $1)),
         WHERE hazard_point = $1 AND regime = 'verification' AND alert_id IS NULL AND state = 'open'
         ORDER BY id LIMIT 1) AS id
 
--- name: insert_report_verification_task
--- A verification task of no alert: the monitor goes to look at what a resident reported.
-INSERT INTO patrol_task (hazard_point, regime, assignee_id, due_at, created_at)
-VALUES ($1, 'verification', $2, $3, $4)
-RETURNING id
-
 -- name: unverified_public_reports
 -- The unverified reports, newest first; $1 a grid person sees only those whose nearest point is theirs.
 SELECT r.id, r.received_at, r.lon, r.lat, r.accuracy_m, r.description, r.phone, r.photo_key IS NOT NULL AS has_photo,

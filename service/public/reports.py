@@ -104,8 +104,9 @@ async def file_report(*, conn: asyncpg.Connection, store: PhotoStore, settings: 
                 task_id = (await conn.fetchrow(Q["open_report_verification_task"], point.point.code))["id"]
             if point is not None and task_id is None:
                 monitor = await conn.fetchrow(LIFECYCLE_Q["point_monitor"], point.point.code)
-                task_id = await conn.fetchval(Q["insert_report_verification_task"], point.point.code,
-                                              monitor["id"] if monitor else None, now + VERIFICATION_DUE, now)
+                # The engine's verification task, of no alert: the monitor goes to look at what a resident reported.
+                task_id = await conn.fetchval(LIFECYCLE_Q["insert_verification_task"], point.point.code,
+                                              monitor["id"] if monitor else None, None, now + VERIFICATION_DUE, now)
             if checked:
                 stored = await store.save(checked[0])
             report_id = await conn.fetchval(
