@@ -321,6 +321,58 @@ ALTER TABLE public.evacuation ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.field_activation (
+    id bigint NOT NULL,
+    code_hash bytea NOT NULL,
+    person_id bigint NOT NULL,
+    issued_by text NOT NULL,
+    issued_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    phone_id bigint,
+    withdrawn_at timestamp with time zone,
+    CONSTRAINT field_activation_check CHECK (((used_at IS NULL) = (phone_id IS NULL))),
+    CONSTRAINT field_activation_check1 CHECK ((expires_at > issued_at))
+);
+
+CREATE TABLE public.field_activation_failure (
+    address text NOT NULL,
+    failed_attempts integer DEFAULT 0 NOT NULL,
+    last_failed_at timestamp with time zone DEFAULT now() NOT NULL,
+    locked_until timestamp with time zone
+);
+
+ALTER TABLE public.field_activation ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.field_activation_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.field_phone (
+    id bigint NOT NULL,
+    person_id bigint NOT NULL,
+    session_hash bytea NOT NULL,
+    csrf_token text NOT NULL,
+    label text NOT NULL,
+    activated_at timestamp with time zone DEFAULT now() NOT NULL,
+    activated_from text,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone,
+    revoked_by text
+);
+
+ALTER TABLE public.field_phone ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.field_phone_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.grid_assignment (
     hazard_point text NOT NULL,
     role text NOT NULL,
@@ -760,6 +812,21 @@ ALTER TABLE ONLY public.device
 ALTER TABLE ONLY public.evacuation
     ADD CONSTRAINT evacuation_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.field_activation
+    ADD CONSTRAINT field_activation_code_hash_key UNIQUE (code_hash);
+
+ALTER TABLE ONLY public.field_activation_failure
+    ADD CONSTRAINT field_activation_failure_pkey PRIMARY KEY (address);
+
+ALTER TABLE ONLY public.field_activation
+    ADD CONSTRAINT field_activation_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.field_phone
+    ADD CONSTRAINT field_phone_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.field_phone
+    ADD CONSTRAINT field_phone_session_hash_key UNIQUE (session_hash);
+
 ALTER TABLE ONLY public.grid_assignment
     ADD CONSTRAINT grid_assignment_pkey PRIMARY KEY (hazard_point, role);
 
@@ -859,6 +926,10 @@ CREATE INDEX device_point_idx ON public.device USING btree (hazard_point);
 
 CREATE INDEX evacuation_alert_idx ON public.evacuation USING btree (alert_id, moved_at);
 
+CREATE INDEX field_activation_person_idx ON public.field_activation USING btree (person_id, issued_at DESC);
+
+CREATE INDEX field_phone_person_idx ON public.field_phone USING btree (person_id) WHERE (revoked_at IS NULL);
+
 CREATE INDEX grid_assignment_person_idx ON public.grid_assignment USING btree (person_id, hazard_point);
 
 CREATE INDEX hazard_point_county_code_idx ON public.hazard_point USING btree (county_code, code);
@@ -951,6 +1022,15 @@ ALTER TABLE ONLY public.device
 
 ALTER TABLE ONLY public.evacuation
     ADD CONSTRAINT evacuation_alert_id_fkey FOREIGN KEY (alert_id) REFERENCES public.alert(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.field_activation
+    ADD CONSTRAINT field_activation_person_id_fkey FOREIGN KEY (person_id) REFERENCES public.person(id);
+
+ALTER TABLE ONLY public.field_activation
+    ADD CONSTRAINT field_activation_phone_id_fkey FOREIGN KEY (phone_id) REFERENCES public.field_phone(id);
+
+ALTER TABLE ONLY public.field_phone
+    ADD CONSTRAINT field_phone_person_id_fkey FOREIGN KEY (person_id) REFERENCES public.person(id);
 
 ALTER TABLE ONLY public.grid_assignment
     ADD CONSTRAINT grid_assignment_hazard_point_fkey FOREIGN KEY (hazard_point) REFERENCES public.hazard_point(code) ON DELETE CASCADE;

@@ -118,14 +118,14 @@ async def sign_in(conn: asyncpg.Connection, *, phone: str, password: str, user_a
     async with conn.transaction():
         claimed = await conn.fetchrow(Q["claim_sign_in"], phone, address)
         if claimed["locked_until"] is not None and claimed["locked_until"] > claimed["now"]:
-            raise SignInLocked(_seconds_until(claimed["locked_until"], claimed["now"]))
+            raise SignInLocked(seconds_until(claimed["locked_until"], claimed["now"]))
         login = await conn.fetchrow(Q["login_by_phone"], phone)
         usable = login is not None and login["disabled_at"] is None
         right = await asyncio.to_thread(_verify, login["password_hash"] if usable else _unknown_hash(), password)
         if not (usable and right):
             locked_until = await conn.fetchval(Q["record_failed_sign_in"], phone, address, FREE_ATTEMPTS,
                                                BACKOFF_BASE_S, BACKOFF_MAX_S)
-            failure = SignInLocked(_seconds_until(locked_until, claimed["now"])) if locked_until else SignInRefused()
+            failure = SignInLocked(seconds_until(locked_until, claimed["now"])) if locked_until else SignInRefused()
         else:
             failure = None
             rehashed = None
@@ -178,5 +178,5 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def _seconds_until(until: datetime, now: datetime) -> int:
+def seconds_until(until: datetime, now: datetime) -> int:
     return max(1, int((until - now).total_seconds() + 0.999))
