@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     public_reports_per_hour: int = Field(
         5, ge=1, description="Most reports of a sign of danger the public pages take from one address in an hour."
     )
+    field_photo_max_px: int = Field(
+        1600, ge=320, le=8192, description="The phone app shrinks each photo on the phone to at most this many pixels "
+        "on its longer side before it waits in the outbox (a JPEG of a few hundred KB instead of several MB over a "
+        "weak signal)."
+    )
     max_request_body_bytes: int = Field(
         128 * 1024 * 1024, ge=1024, description="Largest request body the API reads, in bytes (default 128 MiB: a "
         "patrol report with its photos); a larger one gets 413 before it is read."

@@ -21,6 +21,7 @@ from service.alerts.router import router as alerts_router
 from service.auth.dependencies import current_token
 from service.broker import Broker
 from service.console import site as console_site
+from service.field import site as field_site
 from service.limits import BodyGuard
 from service.coverage.router import router as coverage_router
 from service.devices.router import router as devices_router
@@ -77,7 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_request_body_bytes, api_prefix=API_PREFIX,
-                       path_limits={**console_site.BODY_LIMITS, **public_site.BODY_LIMITS})
+                       path_limits={**console_site.BODY_LIMITS, **public_site.BODY_LIMITS,
+                                    **field_site.BODY_LIMITS})
     app.add_middleware(health.RequestMetrics)
     app.add_middleware(WorkerHeader)
     app.include_router(health.router)
@@ -99,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs.mount(app)
     console_site.mount(app)
     public_site.mount(app)
+    field_site.mount(app)
     return app
 
 

@@ -112,7 +112,8 @@ async def photo_store(request: Request) -> PhotoStore:
 PhotoStoreDep = Annotated[PhotoStore, Depends(photo_store)]
 
 
-def _photo_url(request: Request) -> patrol_service.PhotoUrl:
+def photo_url(request: Request) -> patrol_service.PhotoUrl:
+    """The path of a report's photo, as the API serves it."""
     return lambda report_id, n: request.url_for("get_patrol_report_photo", report_id=report_id, n=n).path
 
 
@@ -142,7 +143,7 @@ async def list_patrol_reports(
 ) -> PatrolReportsPublic:
     """Reports matching every given filter, newest first; a grid monitor sees only its points' reports."""
     reports, count = await patrol_service.list_reports(
-        conn=conn, caller=caller, query=query, photo_url=_photo_url(request)
+        conn=conn, caller=caller, query=query, photo_url=photo_url(request)
     )
     return PatrolReportsPublic(data=reports, count=count)
 
@@ -176,30 +177,17 @@ async def create_patrol_report(
 ) -> PatrolReportCreated:
     # The body is read here rather than declared, so that one route takes both JSON and a form (with files);
     # the OpenAPI request body above describes both.
-    settings: Settings = request.app.state.settings
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     async with AsyncExitStack() as stack:
-        if media_type in JSON_TYPES:
-            fields, uploads = await _json_fields(request), []
-        elif media_type in FORM_TYPES:
-            # Leaving the block closes the uploaded files (the parser spools large ones to temporary files).
-            form = await stack.enter_async_context(
-                request.form(max_files=settings.patrol_photos_per_report + 1, max_fields=MAX_FORM_FIELDS))
-            fields, uploads = _form_fields(form)
-        else:
-            raise UnsupportedMediaType(
-                f"Send the report as application/json or multipart/form-data, "
-                f"not {media_type or 'a body without a content type'}."
-            )
+        report, uploads = await read_report(request, stack)
         created = await patrol_service.create_report(
             pool=pool,
             broker=broker,
             store=store,
-            settings=settings,
+            settings=request.app.state.settings,
             reporter=reporter,
-            report=_validated(fields),
+            report=report,
             uploads=uploads,
-            photo_url=_photo_url(request),
+            photo_url=photo_url(request),
         )
     if created.duplicate:
         response.status_code = status.HTTP_200_OK
@@ -217,7 +205,7 @@ async def get_patrol_report(
     request: Request, conn: ConnDep, caller: CurrentToken, report_id: ReportId
 ) -> PatrolReportPublic:
     """The report with its findings, position, distance from the point and photo links."""
-    return await patrol_service.get_report(conn=conn, caller=caller, report_id=report_id, photo_url=_photo_url(request))
+    return await patrol_service.get_report(conn=conn, caller=caller, report_id=report_id, photo_url=photo_url(request))
 
 
 @router.get(
@@ -250,6 +238,25 @@ def photo_response(content: bytes, media_type: str) -> Response:
         media_type=media_type,
         headers={"Cache-Control": "private, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"},
     )
+
+
+async def read_report(request: Request, stack: AsyncExitStack) -> tuple[PatrolReportCreate, list[PhotoUpload]]:
+    """A report's body, JSON or a form with photos, validated (422 naming the field); the uploaded files stay open
+    until `stack` closes (the parser spools large ones to temporary files). The API's route and the phone app's."""
+    settings: Settings = request.app.state.settings
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type in JSON_TYPES:
+        fields, uploads = await _json_fields(request), []
+    elif media_type in FORM_TYPES:
+        form = await stack.enter_async_context(
+            request.form(max_files=settings.patrol_photos_per_report + 1, max_fields=MAX_FORM_FIELDS))
+        fields, uploads = _form_fields(form)
+    else:
+        raise UnsupportedMediaType(
+            f"Send the report as application/json or multipart/form-data, "
+            f"not {media_type or 'a body without a content type'}."
+        )
+    return _validated(fields), uploads
 
 
 def _validated(fields: Any) -> PatrolReportCreate:
