@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from service.deps import BrokerDep, ConnDep, PoolDep
 from service.field import phones, web
 from service.field import service as field_service
-from service.field.web import FIELD_PREFIX, CheckedMonitor, Monitor, render, translate
+from service.field.web import FIELD_PREFIX, CheckedMonitor, MaybeMonitor, Monitor, render, translate
 from service.patrols import service as patrol_service
 from service.patrols.router import PhotoStoreDep, photo_url, read_report
 
@@ -68,8 +68,9 @@ async def report_form(request: Request, conn: ConnDep, user: Monitor, code: str)
 
 
 @router.get("/outbox", response_class=HTMLResponse)
-async def outbox(request: Request, user: Monitor) -> HTMLResponse:
-    """The reports waiting on this phone (the page's script reads them from IndexedDB)."""
+async def outbox(request: Request, user: MaybeMonitor) -> HTMLResponse:
+    """The reports waiting on this phone (the page's script reads them from IndexedDB); shown to a phone whose
+    session ended too, so that the monitor sees what waits for the phone to be activated again."""
     return render(request, "outbox.html")
 
 

@@ -78,6 +78,14 @@ async def field_user(request: Request) -> FieldUser:
     return user
 
 
+async def maybe_field_user(request: Request) -> FieldUser | None:
+    """The phone's person, or None: for the pages a phone without a session still needs (its outbox)."""
+    try:
+        return await field_user(request)
+    except PhoneNotActivated:
+        return None
+
+
 async def checked_user(request: Request, user: Annotated[FieldUser, Depends(field_user)]) -> FieldUser:
     """The phone's person, once the request carries the phone's CSRF token in its header."""
     sent = request.headers.get(CSRF_HEADER, "")
@@ -87,6 +95,7 @@ async def checked_user(request: Request, user: Annotated[FieldUser, Depends(fiel
 
 
 Monitor = Annotated[FieldUser, Depends(field_user)]
+MaybeMonitor = Annotated[FieldUser | None, Depends(maybe_field_user)]
 CheckedMonitor = Annotated[FieldUser, Depends(checked_user)]
 
 

@@ -55,6 +55,15 @@ def issue_code(database_url: str, person_id: int) -> phones.IssuedCode:
     return run_async(database_url, lambda conn: phones.issue_code(conn, person_id=person_id, issued_by="admin"))
 
 
+def activate_session(database_url: str, person_id: int) -> str:
+    """A phone's session id for this person, as activating a fresh code gives it."""
+    async def work(conn):
+        issued = await phones.issue_code(conn, person_id=person_id, issued_by="admin")
+        return await phones.activate(conn, code=issued.code, label="test phone", address="127.0.0.1")
+
+    return run_async(database_url, work)
+
+
 def activate(page, base_url: str, code: str) -> None:
     """Open the activation link on the phone, press the button, and wait for the home page."""
     page.goto(f"{base_url}/field/activate?code={code}")

@@ -1,9 +1,21 @@
 """The grid monitor's phone app in a phone's browser (360x740, touch, geolocation): activation, offline use through
 the service worker, the outbox, and what the server stores from it."""
 
+import re
 from pathlib import Path
 
-from tests.field.support import activate, issue_code, jpeg_size, make_monitor, png, wait_until_offline_ready
+from service.field import phones
+from tests.console.support import make_login, sign_in
+from tests.field.support import (
+    FAR,
+    activate,
+    issue_code,
+    jpeg_size,
+    make_monitor,
+    png,
+    run_async,
+    wait_until_offline_ready,
+)
 
 PHOTO_MAX_PX = 1600  # the default field_photo_max_px
 
@@ -60,3 +72,107 @@ def test_a_report_made_offline_is_stored_once_with_its_photo_when_the_phone_is_o
     assert db.execute("SELECT value FROM reading WHERE device_id = 'MAN-0042' AND sensor_code = 'M1'"
                       ).fetchone()[0] == 12.5
     assert db.execute("SELECT state FROM patrol_task WHERE id = %s", (monitor["task_id"],)).fetchone()[0] == "done"
+
+
+def test_a_report_whose_answer_was_lost_is_sent_again_and_stored_once(db, database_url, console, phone, phone_context):
+    monitor = make_monitor(db, task=False)
+    activate(phone, console.url, issue_code(database_url, monitor["person_id"]).code)
+    answers = []
+
+    def lose_the_first_answer(route):
+        # The server takes the report, and the phone never hears back (the signal went): the outbox must try again.
+        if not answers:
+            answers.append(route.fetch().status)
+            route.abort()
+        else:
+            route.continue_()
+
+    phone_context.route("**/field/reports", lose_the_first_answer)
+    phone.goto(f"{console.url}/field/points/{monitor['point']}/report")
+    phone.check("input[name=findings][value=nothing_abnormal]")
+    phone.click("#send")
+    phone.wait_for_url(f"{console.url}/field/outbox")
+    phone.wait_for_selector("#outbox-list[data-count='1']")
+    assert answers == [201]
+    assert db.execute("SELECT count(*) FROM patrol_report").fetchone()[0] == 1
+
+    phone.click("#send-now")
+    phone.wait_for_selector("#outbox-list[data-count='0']")
+    reports = db.execute("SELECT id, reporter_id FROM patrol_report").fetchall()
+    assert reports == [(reports[0][0], monitor["person_id"])]
+    assert phone.locator("#sent-list li.sent").get_attribute("data-report-id") == str(reports[0][0])
+
+
+def test_a_report_made_3_km_from_the_point_is_flagged(db, database_url, console, phone, phone_context):
+    monitor = make_monitor(db, task=False)
+    activate(phone, console.url, issue_code(database_url, monitor["person_id"]).code)
+    phone_context.set_geolocation(FAR)
+    phone.goto(f"{console.url}/field/points/{monitor['point']}/report")
+    phone.wait_for_selector("#position[data-state=found]")
+    assert re.search(r"距隐患点 30\d\d 米", phone.locator("#position-status").inner_text())
+    phone.check("input[name=findings][value=nothing_abnormal]")
+    phone.click("#send")
+    phone.wait_for_selector("#sent-list li.sent.far")
+    far, distance = db.execute("SELECT far_from_point, distance_m FROM patrol_report").fetchone()
+    assert far and 2900 < distance < 3100
+
+
+def test_the_danger_button_opens_an_orange_alert_that_the_duty_console_shows(db, database_url, console, phone, page):
+    monitor = make_monitor(db, task=False)
+    activate(phone, console.url, issue_code(database_url, monitor["person_id"]).code)
+    phone.goto(f"{console.url}/field/points/{monitor['point']}")
+    phone.click("#danger-open")
+    phone.click("#danger-send")
+    assert phone.locator("#danger-error").is_visible(), "a danger report without a finding was sent"
+    phone.check("#danger-form input[name=findings][value=new_cracks]")
+    phone.click("#danger-send")
+    phone.wait_for_selector("#sent-list li.sent")
+    level, state, alert_id = db.execute("SELECT level, state, id FROM alert WHERE hazard_point = %s",
+                                        (monitor["point"],)).fetchone()
+    assert (level, state) == ("orange", "open")
+    judgement, reporter = db.execute("SELECT judgement, reporter_id FROM patrol_report").fetchone()
+    assert (judgement, reporter) == ("dangerous", monitor["person_id"])
+
+    sign_in(page, console.url, make_login(db, role="duty_officer"))
+    row = page.wait_for_selector("tr.alert[data-level=orange][data-state=open]")
+    assert monitor["point"] in row.inner_text() or "滑坡" in row.inner_text()
+    assert page.locator(f"a[href*='/alerts/{alert_id}']").count() >= 1
+
+
+def test_a_revoked_phone_keeps_its_report_in_the_outbox_and_asks_for_a_new_code(
+        db, database_url, console, phone):
+    monitor = make_monitor(db, task=False)
+    activate(phone, console.url, issue_code(database_url, monitor["person_id"]).code)
+    phone.goto(f"{console.url}/field/points/{monitor['point']}/report")
+    phone.wait_for_selector("#report-form")
+    phone_id = db.execute("SELECT id FROM field_phone").fetchone()[0]
+    run_async(database_url, lambda conn: phones.revoke_phone(conn, phone_id=phone_id, revoked_by="admin"))
+
+    phone.check("input[name=findings][value=bulging]")
+    phone.click("#send")
+    phone.wait_for_url(f"{console.url}/field/outbox")
+    phone.wait_for_function("document.querySelector('#outbox-list li.waiting small')?.textContent.includes('未激活')")
+    assert db.execute("SELECT count(*) FROM patrol_report").fetchone()[0] == 0
+    assert phone.locator("#not-activated").is_visible()
+    phone.goto(f"{console.url}/field/")
+    assert phone.url == f"{console.url}/field/activate"
+    phone.wait_for_selector("#waiting-note:not([hidden])")
+    assert "有 1 份报告" in phone.locator("#waiting-note").inner_text()
+
+    # A new code for the same person: the waiting report goes, in that person's name.
+    activate(phone, console.url, issue_code(database_url, monitor["person_id"]).code)
+    phone.goto(f"{console.url}/field/outbox")
+    phone.wait_for_selector("#outbox-list[data-count='0']")
+    assert db.execute("SELECT reporter_id FROM patrol_report").fetchall() == [(monitor["person_id"],)]
+
+
+def test_a_page_never_saved_shows_the_offline_page_without_signal(db, database_url, console, phone, phone_context):
+    monitor = make_monitor(db, task=False)
+    activate(phone, console.url, issue_code(database_url, monitor["person_id"]).code)
+    wait_until_offline_ready(phone)
+    phone_context.set_offline(True)
+    # A point of the monitor's is there; a page never fetched is not, and says so instead of the browser's error.
+    phone.goto(f"{console.url}/field/points/{monitor['point']}")
+    assert phone.locator("h1").inner_text().endswith("滑坡")
+    phone.goto(f"{console.url}/field/points/{monitor['point']}?never-fetched")
+    assert phone.locator("h1").inner_text() == "无信号"

@@ -30,6 +30,14 @@
       badge.hidden = items.length === 0;
     });
   }
+  // The activation page says how many reports wait for it (a revoked phone keeps its outbox).
+  var waitingNote = $("waiting-note");
+  if (waitingNote && window.Outbox) {
+    Outbox.waiting().then(function (items) {
+      waitingNote.textContent = format(waitingNote.dataset.note, {count: items.length});
+      waitingNote.hidden = items.length === 0;
+    });
+  }
   function flushWhenOnline() {
     if (navigator.onLine && window.Outbox && document.querySelector('meta[name="csrf-token"]')) {
       Outbox.flush();
@@ -120,9 +128,15 @@
     });
   }
 
+  // Keep the report, send it at once, and show the outbox once it is sent, or after a few seconds of a weak signal
+  // (leaving the page may cut that try short: the outbox tries again, and the server stores a repeat once).
+  var SEND_WAIT_MS = 5000;
   function queueAndGo(item) {
     return Outbox.add(item).then(function () {
-      Outbox.flush();  // at once when there is signal; the outbox page shows how it went
+      var tried = navigator.onLine ? Outbox.flush() : Promise.resolve();
+      var waited = new Promise(function (resolve) { setTimeout(resolve, SEND_WAIT_MS); });
+      return Promise.race([tried, waited]).catch(function () { return null; });
+    }).then(function () {
       window.location.href = "/field/outbox";
     });
   }
@@ -293,7 +307,8 @@
     window.addEventListener("outbox-changed", render);
     render();
     Outbox.forgetOldSent();
-    $("send-now").addEventListener("click", function () {
+    var sendNow = $("send-now");
+    if (sendNow) sendNow.addEventListener("click", function () {
       message.textContent = message.dataset.sending;
       Outbox.flush().then(function (summary) {
         message.textContent = format(message.dataset.done, summary);
