@@ -36,7 +36,7 @@ FIELD_ERRORS = {
 async def report_form(request: Request) -> HTMLResponse:
     """The empty form, with a fresh CSRF token in a cookie and in the form."""
     token = secrets.token_urlsafe(32)
-    response = render(request, "report.html", {"csrf_token": token, "form": {}})
+    response = render(request, "report.html", {"csrf_token": token, "form": {}, **_limits(request)})
     _set_csrf(request, response, token)
     return response
 
@@ -71,9 +71,15 @@ async def send_report(request: Request, conn: ConnDep, store: PhotoStoreDep) -> 
     finally:
         await form.close()
     if error is not None:
-        return render(request, "report.html", {"csrf_token": expected, "form": text, "error": error},
-                      status_code=status_code)
+        return render(request, "report.html", {"csrf_token": expected, "form": text, "error": error,
+                                               **_limits(request)}, status_code=status_code)
     return render(request, "report_sent.html", {"point": filed.hazard_point, "task": filed.task_id is not None})
+
+
+def _limits(request: Request) -> dict[str, int]:
+    """What the form's script checks before sending: a photo over the limit is refused on the phone, with a message,
+    instead of after minutes of upload over a weak signal."""
+    return {"photo_max_bytes": min(request.app.state.settings.patrol_photo_max_bytes, BODY_LIMIT_BYTES - 64 * 1024)}
 
 
 def _set_csrf(request: Request, response: HTMLResponse, token: str) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -50,7 +51,8 @@ def untranslated(locale: str = "zh") -> list[tuple[str, str]]:
 
 
 def install(app: Any) -> None:
-    """A domain error (a point not found) on a public path as a page; any other path keeps its answer."""
+    """A domain error (a point not found) or an invalid query on a public path as a page; any other path keeps its
+    answer."""
     earlier = app.exception_handlers[errors.DomainError]
 
     async def domain_error(request: Request, exc: errors.DomainError) -> Response:
@@ -60,4 +62,16 @@ def install(app: Any) -> None:
                       status_code=exc.status_code)
 
     app.add_exception_handler(errors.DomainError, domain_error)
+    earlier_invalid = app.exception_handlers[RequestValidationError]
+
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        """An address a person typed or changed by hand (lat=abc): a page saying so, not the API's JSON."""
+        if not request.url.path.startswith(PUBLIC_PREFIX):
+            return await earlier_invalid(request, exc)
+        fields = ", ".join(str(error["loc"][-1]) for error in exc.errors())
+        return render(request, "error.html", {"message": translate(
+            request, "This address has a value the page cannot read (%(fields)s). Start again from the page "
+                     "of points near you.") % {"fields": fields}}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
 

@@ -89,6 +89,12 @@ def test_a_point_that_threatens_no_one_has_no_public_card(db, console, status):
     assert httpx.get(f"{console.url}/public/points/HP-NEVER").status_code == 404
 
 
+def test_an_address_changed_by_hand_gets_a_page_naming_the_value_not_json(console):
+    response = httpx.get(f"{console.url}/public", params={"lat": "abc", "lon": "106.52"})
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
+    assert "无法识别的值（lat）" in response.text
+
+
 def test_points_of_a_chosen_village_are_listed_with_their_level(db, console):
     insert_alert(db, point_at(db, "HP-V1", north_km=0.1, village="500113001001"), level="orange")
     point_at(db, "HP-V2", north_km=0.2, village="500113001002")

@@ -145,3 +145,18 @@ def test_a_grid_monitor_sees_only_the_reports_near_its_own_points_and_their_phot
         queue = client.get("/console/alerts").text
         assert f'data-report-id="{south}"' in queue and f'data-report-id="{near}"' not in queue
         assert client.get(f"/console/alerts/public-reports/{near}/photo").status_code == 404
+
+
+def test_a_photo_over_the_limit_is_refused_on_the_phone_before_anything_is_sent(db, console, phone, settings):
+    sent = []
+    phone.on("request", lambda request: sent.append(request.url) if request.method == "POST" else None)
+    phone.goto(f"{console.url}/public/report")
+    phone.fill("#lon", "106.52")
+    phone.fill("#lat", "29.40")
+    phone.fill("#description", "山坡上出现裂缝")
+    phone.set_input_files("#photo", files=[{"name": "huge.jpg", "mimeType": "image/jpeg",
+                                            "buffer": b"\xff\xd8\xff" + bytes(settings.patrol_photo_max_bytes)}])
+    assert phone.locator("#photo-error").is_visible()
+    phone.tap("#send-report")
+    assert phone.locator("#photo-error").inner_text().startswith("照片太大")
+    assert sent == [] and db.execute("SELECT count(*) FROM public_report").fetchone()[0] == 0

@@ -42,6 +42,29 @@
     });
   }
 
+  // The report's photo is checked for size before it is sent: over a weak signal, a refusal after the upload would
+  // cost minutes.
+  var reportForm = document.getElementById("report-form");
+  var photo = document.getElementById("photo");
+  if (reportForm && photo) {
+    var photoError = document.getElementById("photo-error");
+    var tooLarge = function () {
+      var file = photo.files && photo.files[0];
+      return Boolean(file && file.size > Number(photo.dataset.maxBytes));
+    };
+    photo.addEventListener("change", function () {
+      photoError.hidden = !tooLarge();
+      photoError.textContent = photo.dataset.tooLarge;
+    });
+    reportForm.addEventListener("submit", function (event) {
+      if (tooLarge()) {
+        event.preventDefault();
+        photoError.textContent = photo.dataset.tooLarge;
+        photoError.hidden = false;
+      }
+    });
+  }
+
   // A township's code begins with its county's, a village's with its township's: each list offers the places of
   // the one chosen above it.
   function narrow(parent, child) {
