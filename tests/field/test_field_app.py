@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from service.field import phones
-from tests.console.support import make_login, sign_in
+from tests.console.support import insert_alert, make_login, sign_in
 from tests.field.support import (
     FAR,
     activate,
@@ -176,3 +176,19 @@ def test_a_page_never_saved_shows_the_offline_page_without_signal(db, database_u
     assert phone.locator("h1").inner_text().endswith("滑坡")
     phone.goto(f"{console.url}/field/points/{monitor['point']}?never-fetched")
     assert phone.locator("h1").inner_text() == "无信号"
+
+
+def test_my_tasks_and_warnings_refresh_every_minute_while_the_app_is_open(db, database_url, console, phone):
+    monitor = make_monitor(db)
+    phone.clock.install()
+    activate(phone, console.url, issue_code(database_url, monitor["person_id"]).code)
+    assert phone.locator("#tasks li.task").count() == 1 and phone.locator("#alerts li").count() == 0
+    db.execute("INSERT INTO patrol_task (hazard_point, regime, assignee_id, due_at)"
+               " VALUES (%s, 'verification', %s, now() - interval '1 hour')", (monitor["point"], monitor["person_id"]))
+    insert_alert(db, monitor["point"], level="orange")
+
+    phone.clock.run_for(61_000)
+    phone.wait_for_function("document.querySelectorAll('#tasks li.task').length === 2")
+    # Overdue first: the verification task was due an hour ago.
+    assert "overdue" in phone.locator("#tasks li.task").first.get_attribute("class")
+    assert phone.locator("#alerts li.alert.level-orange").count() == 1
