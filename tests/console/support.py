@@ -1,8 +1,10 @@
 """Helpers the console tests share: people with logins, points, alerts, and signing in through the page."""
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -77,3 +79,11 @@ def signed_in_client(base_url: str, login: dict) -> Iterator[httpx.Client]:
                                                        "csrf_token": token})
         assert response.status_code == 200, response.text
         yield client
+
+
+def screenshot(page, name: str) -> None:
+    """A PNG of the page for the README, when GEOHAZARD_SCREENSHOTS names a folder (e.g. docs/screenshots)."""
+    folder = os.environ.get("GEOHAZARD_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)

@@ -6,6 +6,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from service.field import phones
 from tests.console.support import make_point
@@ -73,7 +74,12 @@ def activate(page, base_url: str, code: str) -> None:
 
 def wait_until_offline_ready(page) -> None:
     """Until the service worker controls the page and the home page has saved every point's pages."""
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    try:
+        page.wait_for_function("navigator.serviceWorker.controller !== null")
+    except PlaywrightTimeout:
+        state = page.evaluate("navigator.serviceWorker.getRegistration().then(r => r ? [r.installing && "
+                              "r.installing.state, r.waiting && r.waiting.state, r.active && r.active.state] : null)")
+        raise AssertionError(f"no service worker controls the page; its registration: {state}") from None
     page.wait_for_selector("#offline-ready[data-state=ready]")
 
 

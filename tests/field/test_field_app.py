@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from service.field import phones
-from tests.console.support import insert_alert, make_login, sign_in
+from tests.console.support import insert_alert, make_login, screenshot, sign_in
 from tests.field.support import (
     FAR,
     activate,
@@ -31,6 +31,7 @@ def test_a_report_made_offline_is_stored_once_with_its_photo_when_the_phone_is_o
     assert {icon["sizes"] for icon in manifest["icons"]} >= {"192x192", "512x512"}
     assert phone.evaluate("navigator.serviceWorker.ready.then(r => r.active.scriptURL)").endswith("/field/sw.js")
     wait_until_offline_ready(phone)
+    screenshot(phone, "field-home")
 
     phone_context.set_offline(True)
     reloaded = phone.reload()
@@ -38,9 +39,8 @@ def test_a_report_made_offline_is_stored_once_with_its_photo_when_the_phone_is_o
     assert phone.locator("#network").inner_text() == "无信号"
     assert phone.locator("#tasks").inner_text().count("滑坡") == 1
     phone.click(f"#tasks a[href*='task={monitor['task_id']}']")
-    phone.wait_for_selector("#report-form")
+    phone.wait_for_selector("#position[data-state=found]")  # the page's script has run
     assert phone.locator("#task").input_value() == str(monitor["task_id"])
-    phone.wait_for_selector("#position[data-state=found]")
     phone.check("input[name=findings][value=new_cracks]")
     phone.fill("input[name=crack][data-sensor=M1]", "12.5")
     phone.check("input[name=judgement][value=suspicious]")
@@ -49,9 +49,11 @@ def test_a_report_made_offline_is_stored_once_with_its_photo_when_the_phone_is_o
     photo.write_bytes(png(3000, 2000))
     phone.set_input_files("#photos", str(photo))
     phone.wait_for_function("document.getElementById('photo-status').textContent.includes('KB')")
+    screenshot(phone, "field-report")
     phone.click("#send")
     phone.wait_for_url(f"{console.url}/field/outbox")
     phone.wait_for_selector("#outbox-list[data-count='1']")
+    screenshot(phone, "field-outbox-offline")
     assert db.execute("SELECT count(*) FROM patrol_report").fetchone()[0] == 0
 
     phone_context.set_offline(False)
@@ -125,6 +127,7 @@ def test_the_danger_button_opens_an_orange_alert_that_the_duty_console_shows(db,
     phone.click("#danger-send")
     assert phone.locator("#danger-error").is_visible(), "a danger report without a finding was sent"
     phone.check("#danger-form input[name=findings][value=new_cracks]")
+    screenshot(phone, "field-danger")
     phone.click("#danger-send")
     phone.wait_for_selector("#sent-list li.sent")
     level, state, alert_id = db.execute("SELECT level, state, id FROM alert WHERE hazard_point = %s",

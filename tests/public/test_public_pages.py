@@ -1,7 +1,6 @@
 """The public warning pages (SPEC 6.1 /public): points near a phone or in a place with their level, a point's card
 with nothing private, the current warnings, and the Atom feed of CAP 1.2 messages valid by RFC 4287 and OASIS."""
 
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -11,20 +10,12 @@ import pytest
 
 from service.auth.service import create_token
 from service.public import web
-from tests.console.support import insert_alert
+from tests.console.support import insert_alert, screenshot
 from tests.public.support import CARD, MONITOR_PHONE, point_at
 
 CAP_SCHEMA = Path(__file__).parents[1] / "data" / "CAP-v1.2.xsd"
 ATOM = "{http://www.w3.org/2005/Atom}"
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
-# Set (e.g. to docs/screenshots) to save the phone's screens for the README.
-SCREENSHOTS = os.environ.get("GEOHAZARD_SCREENSHOTS")
-
-
-def _screenshot(page, name: str) -> None:
-    if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=False)
 
 
 def _weather_warning(db, *, level: str, county: str, starts_h: float, ends_h: float, issuer: str) -> None:
@@ -54,7 +45,7 @@ def test_nearby_points_are_found_from_the_phones_position_nearest_first_with_the
     assert rows.nth(1).locator(".badge").inner_text() == "红色预警"  # the highest of its open alerts
     assert rows.nth(2).locator(".badge").inner_text() == "无预警"
     assert [rows.nth(i).locator(".distance").inner_text() for i in range(3)] == ["0.3 公里", "2.0 公里", "4.0 公里"]
-    _screenshot(phone, "public-nearby")
+    screenshot(phone, "public-nearby")
     rows.nth(0).locator("a").tap()
     phone.wait_for_selector("#card")
     assert phone.url.endswith("/public/points/HP-NEAR-03")
@@ -77,7 +68,7 @@ def test_the_card_page_shows_the_card_and_no_monitor_phone(db, console, phone):
     assert "监测员 HP-CARD" not in html
     assert "DEV-SECRET-1" not in html
     assert "v 31 mm/d" not in html  # the alert's reasons stay in the duty room
-    _screenshot(phone, "public-card")
+    screenshot(phone, "public-card")
 
 
 @pytest.mark.parametrize("status", ["cancelled", "treated", "relocated"])
