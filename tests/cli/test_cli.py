@@ -13,7 +13,7 @@ from service.console.accounts import HASHER
 from tests.support import fetch
 
 SUBCOMMANDS = ("migrate", "serve", "ingest", "engine", "webhook", "replay", "simulate", "demo", "token", "quarantine", "acl",
-               "command", "import", "login")
+               "command", "import", "login", "phone")
 
 
 def geohazard(*args, env=None, timeout=60):

@@ -16,7 +16,7 @@ from tests.support import fetch
 CODE = re.compile(r'id="code">([2-9A-Z]{4})-([2-9A-Z]{4})<')
 
 
-def _monitor(db, name="村监测员 张", point="500113-HP-0042") -> int:
+def monitor_of_point(db, name="村监测员 张", point="500113-HP-0042") -> int:
     """A grid monitor of a point, with no console login: the kind of person a phone is bound to."""
     make_point(db, point)
     person = db.execute("INSERT INTO person (name, phone, roles) VALUES (%s, '13900000001', '{monitor}')"
@@ -38,7 +38,7 @@ def _run(database_url, work):
         return thread.submit(asyncio.run, main()).result()
 
 
-def _activate(database_url, code: str) -> str:
+def activate_phone(database_url, code: str) -> str:
     """A phone presenting the code, as the phone app does: its session id."""
     async def work(pool):
         async with pool.acquire() as conn:
@@ -46,7 +46,7 @@ def _activate(database_url, code: str) -> str:
     return _run(database_url, work)
 
 
-def _phone_user(database_url, session: str):
+def phone_user_of(database_url, session: str):
     async def work(pool):
         return await phones.phone_user(pool, session)
     return _run(database_url, work)
@@ -63,7 +63,7 @@ def _issue(client, person: int):
 
 
 def test_an_admin_prints_a_sheet_whose_code_binds_a_phone_of_that_person(console, db, database_url):
-    person = _monitor(db)
+    person = monitor_of_point(db)
     admin = make_login(db, role="admin", name="县管理员 赵")
     with signed_in_client(console.url, admin) as client:
         page = client.get("/console/phones")
@@ -84,8 +84,8 @@ def test_an_admin_prints_a_sheet_whose_code_binds_a_phone_of_that_person(console
         assert "".join(again) != code
         listed = client.get("/console/phones").text
         assert len(re.findall(r'<tr data-code="\d+">', listed)) == 2
-    session = _activate(database_url, f"{first}-{second}")
-    assert _phone_user(database_url, session).person_id == person
+    session = activate_phone(database_url, f"{first}-{second}")
+    assert phone_user_of(database_url, session).person_id == person
     with signed_in_client(console.url, admin) as client:
         listed = client.get("/console/phones").text
     assert len(re.findall(r'<tr data-code="\d+">', listed)) == 1  # the used code is no longer pending
@@ -103,7 +103,7 @@ def test_a_person_who_watches_no_point_gets_no_code(console, db):
 
 @pytest.mark.parametrize("role", ["duty_officer", "grid_monitor", "viewer"])
 def test_only_administrators_open_the_page_or_issue_a_code(console, db, database_url, role):
-    person = _monitor(db)
+    person = monitor_of_point(db)
     other = make_login(db, role=role, name="值班员 钱",
                        points=(make_point(db, "500113-HP-0043"),) if role == "grid_monitor" else ())
     with signed_in_client(console.url, other) as client:
@@ -125,16 +125,16 @@ def test_without_a_session_the_page_sends_to_the_sign_in_form(console, db):
 
 
 def test_revoking_a_phone_ends_its_session_and_a_withdrawn_code_binds_nothing(console, db, database_url):
-    person = _monitor(db)
+    person = monitor_of_point(db)
     admin = make_login(db, role="admin", name="县管理员 赵")
     with signed_in_client(console.url, admin) as client:
-        session = _activate(database_url, "-".join(CODE.search(_issue(client, person).text).groups()))
+        session = activate_phone(database_url, "-".join(CODE.search(_issue(client, person).text).groups()))
         page = client.get("/console/phones").text
         phone_id = re.search(r'<tr data-phone="(\d+)">', page).group(1)
         revoked = client.post(f"/console/phones/{phone_id}/revoke", data={"csrf_token": csrf_of(page)})
         assert revoked.status_code == 200 and str(revoked.url).endswith("/console/phones")
         assert re.search(rf"已于 [\d:\- ]+ 由 县管理员 赵 \(person {admin['person_id']}\) 停用", revoked.text)
-        assert _phone_user(database_url, session) is None
+        assert phone_user_of(database_url, session) is None
         again = client.post(f"/console/phones/{phone_id}/revoke", data={"csrf_token": csrf_of(page)})
         assert again.status_code == 404 and "没有这部使用中的手机" in again.text
 
@@ -144,15 +144,15 @@ def test_revoking_a_phone_ends_its_session_and_a_withdrawn_code_binds_nothing(co
         answer = client.post(f"/console/phones/codes/{code_id}/withdraw", data={"csrf_token": csrf_of(page)})
         assert answer.status_code == 200 and "没有待使用的激活码" in answer.text
         with pytest.raises(phones.CodeRefused):
-            _activate(database_url, withdrawn)
+            activate_phone(database_url, withdrawn)
         again = client.post(f"/console/phones/codes/{code_id}/withdraw", data={"csrf_token": csrf_of(page)})
         assert again.status_code == 404 and "没有这个未使用的激活码" in again.text
 
 
 def test_a_form_without_the_csrf_token_is_refused_and_changes_nothing(console, db, database_url):
-    person = _monitor(db)
+    person = monitor_of_point(db)
     with signed_in_client(console.url, make_login(db, role="admin")) as client:
-        session = _activate(database_url, "".join(CODE.search(_issue(client, person).text).groups()))
+        session = activate_phone(database_url, "".join(CODE.search(_issue(client, person).text).groups()))
         pending = "".join(CODE.search(_issue(client, person).text).groups())
         page = client.get("/console/phones").text
         code_id = re.search(r'<tr data-code="(\d+)">', page).group(1)
@@ -163,12 +163,12 @@ def test_a_form_without_the_csrf_token_is_refused_and_changes_nothing(console, d
             refused = client.post(path, data=data)
             assert refused.status_code == 403 and "安全令牌" in refused.text, path
     assert fetch(database_url, "SELECT count(*) FROM field_activation") == [(2,)]
-    assert _phone_user(database_url, session).person_id == person
-    assert _phone_user(database_url, _activate(database_url, pending)).person_id == person
+    assert phone_user_of(database_url, session).person_id == person
+    assert phone_user_of(database_url, activate_phone(database_url, pending)).person_id == person
 
 
 def test_the_sheet_prints_alone_and_a_phone_is_revoked_after_confirming(page, console, db, database_url):
-    person = _monitor(db)
+    person = monitor_of_point(db)
     admin = make_login(db, role="admin", name="县管理员 赵")
     sign_in(page, console.url, admin)
     page.click("header.top nav >> text=手机")
@@ -186,15 +186,15 @@ def test_the_sheet_prints_alone_and_a_phone_is_revoked_after_confirming(page, co
     assert page.locator("#sheet").is_visible() and page.locator("#sheet svg.qr").is_visible()
     page.emulate_media(media="screen")
 
-    session = _activate(database_url, code)
+    session = activate_phone(database_url, code)
     page.goto(f"{console.url}/console/phones")
     questions = []
     page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
     page.click("#phones button:has-text('停用')")
     assert questions and "村监测员 张" in questions[0]
     page.wait_for_timeout(500)  # time for a form sent regardless to have been answered
-    assert _phone_user(database_url, session).person_id == person  # dismissed: nothing happened
+    assert phone_user_of(database_url, session).person_id == person  # dismissed: nothing happened
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#phones button:has-text('停用')")
     page.wait_for_selector("#phones td:has-text('停用')")
-    assert _phone_user(database_url, session) is None
+    assert phone_user_of(database_url, session) is None
