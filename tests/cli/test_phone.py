@@ -2,8 +2,15 @@
 
 import re
 
+import pytest
+
+from runtime.settings import Settings
+from sensors.simulator import demo_registry, seed_registry
+from service.demo import _monitor_code
+from service.field.phones import CodeRefused
 from tests.cli.test_cli import geohazard
 from tests.console.test_phones_page import activate_phone, monitor_of_point, phone_user_of
+from tests.support import fetch
 
 
 def test_phone_code_prints_the_person_and_a_code_whose_link_activates_their_phone(db, database_url):
@@ -44,3 +51,16 @@ def test_phone_code_for_someone_who_watches_no_point_is_refused_readably(db, dat
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"person {officer} is not a monitor nor on any point's grid" in result.stderr
     assert "code:" not in result.stdout
+
+
+def test_each_demo_run_prints_a_new_link_for_a_seeded_monitor_and_withdraws_the_last_runs_unused_one(database_url):
+    registry = demo_registry()
+    seed_registry(database_url, registry, author="geohazard demo")
+    settings = Settings(database_url=database_url)
+    point = registry["points"][0]["code"]
+    name, earlier = _monitor_code(settings, point, "http://127.0.0.1:8000")
+    name, link = _monitor_code(settings, point, "http://127.0.0.1:8000")
+    assert fetch(database_url, "SELECT count(*) FROM field_activation WHERE withdrawn_at IS NULL") == [(1,)]
+    with pytest.raises(CodeRefused):
+        activate_phone(database_url, earlier.rsplit("code=", 1)[1])
+    assert phone_user_of(database_url, activate_phone(database_url, link.rsplit("code=", 1)[1])).name == name == "张德福"
