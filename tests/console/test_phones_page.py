@@ -69,7 +69,7 @@ def test_an_admin_prints_a_sheet_whose_code_binds_a_phone_of_that_person(console
         page = client.get("/console/phones")
         assert page.status_code == 200 and "村监测员 张 · 13900000001" in page.text
         sheet = _issue(client, person)
-        assert sheet.status_code == 200
+        assert sheet.status_code == 200 and sheet.headers["cache-control"] == "no-store"
         first, second = CODE.search(sheet.text).groups()
         code = first + second
         assert '<strong id="holder">村监测员 张</strong>' in sheet.text

@@ -52,10 +52,13 @@ async def issue_code(request: Request, conn: ConnDep, user: Admin) -> HTMLRespon
                      "list."))
     name = await conn.fetchval(phones.Q["person_name"], person_id)
     base = str(request.base_url).rstrip("/")
-    url = activation_url(base, issued.code)
-    return render(request, "phone_sheet.html", {"name": name, "issued": issued, "qr": qr_svg(url), "url": url,
-                                                "activate_url": base + ACTIVATE_PATH,
-                                                "valid_hours": phones.CODE_VALID_HOURS})
+    response = render(request, "phone_sheet.html", {"name": name, "issued": issued,
+                                                    "qr": qr_svg(activation_url(base, issued.code)),
+                                                    "activate_url": base + ACTIVATE_PATH,
+                                                    "valid_hours": phones.CODE_VALID_HOURS})
+    # The code is a secret of one person: no copy in the browser's cache for the next one at this desk to find.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/phones/codes/{activation_id}/withdraw", response_class=HTMLResponse)
