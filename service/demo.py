@@ -27,6 +27,8 @@ API_START_TIMEOUT_S = 30
 BACKFILL_TIMEOUT_S = 60
 # The seeded county technical admin (赵伟, demo_registry.json) signs in to the console as its administrator.
 CONSOLE_PHONE = "13800000030"
+# Who the records say wrote what the demo seeds and issues.
+DEMO_AUTHOR = "geohazard demo"
 LEVEL_MARK = {"blue": "BLUE  ", "yellow": "YELLOW", "orange": "ORANGE", "red": "RED   "}
 Q = sql.queries("demo")
 
@@ -112,8 +114,31 @@ def _console_login(settings: Settings) -> tuple[str, str, str]:
             if person["has_login"]:
                 return person["name"], CONSOLE_PHONE, await accounts.reset_password(conn, person_id=person["id"])
             phone, password = await accounts.create_login(conn, person_id=person["id"], role="admin", phone=None,
-                                                          author="geohazard demo")
+                                                          author=DEMO_AUTHOR)
             return person["name"], phone, password
+        finally:
+            await conn.close()
+
+    return asyncio.run(issue())
+
+
+def _monitor_code(settings: Settings, point: str, api_url: str) -> tuple[str, str]:
+    """A new activation code for the monitor of a seeded point: (name, the link that activates a phone with it).
+
+    The codes an earlier run issued and nobody used are withdrawn first, so runs do not pile up pending codes.
+    """
+    from service.console.pages.phones import activation_url
+    from service.field import phones
+
+    async def issue() -> tuple[str, str]:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            monitor = await conn.fetchrow(Q["demo_monitor"], point)
+            for pending in await phones.pending_codes(conn):
+                if pending["person_id"] == monitor["id"] and pending["issued_by"] == DEMO_AUTHOR:
+                    await phones.withdraw_code(conn, activation_id=pending["id"])
+            issued = await phones.issue_code(conn, person_id=monitor["id"], issued_by=DEMO_AUTHOR)
+            return monitor["name"], activation_url(api_url, issued.code)
         finally:
             await conn.close()
 
@@ -127,7 +152,7 @@ def run_demo(settings: Settings, *, port: int, duration_s: float | None, engine_
     for outcome in migrate(settings.database_url):
         print(f"migration {outcome.migration.version:04d}_{outcome.migration.name}: {outcome.status}")
     registry = demo_registry()
-    seed_registry(settings.database_url, registry, author="geohazard demo")
+    seed_registry(settings.database_url, registry, author=DEMO_AUTHOR)
     _forget_earlier_run(settings, registry)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         token = create_token(conn, name="demo admin", role="admin")
@@ -137,6 +162,7 @@ def run_demo(settings: Settings, *, port: int, duration_s: float | None, engine_
                GEOHAZARD_TOPIC_ROOT=settings.topic_root, GEOHAZARD_ENGINE_INTERVAL_S=str(engine_interval_s),
                PYTHONUNBUFFERED="1")
     api_url = f"http://{settings.api_host}:{port}"
+    monitor_name, monitor_link = _monitor_code(settings, registry["points"][0]["code"], api_url)
     procs = {
         # One worker: the demo's one visitor needs no more, and every process of the demo shares this machine.
         "api": _spawn("api", ["serve", "--workers", "1", "--port", str(port)], env),
@@ -160,6 +186,8 @@ def run_demo(settings: Settings, *, port: int, duration_s: float | None, engine_
             f" Geohazard demo running.\n"
             f"   Console:    {api_url}/console  (sign in as {console_name}: phone {console_phone}, temporary\n"
             f"               password {console_password}; you choose your own at the first sign-in)\n"
+            f"   Phone app:  {monitor_link}\n"
+            f"               (activates one phone, once, as the grid monitor {monitor_name})\n"
             f"   API:        {api_url}/api/v1  (OpenAPI docs: {api_url}/docs)\n"
             f"   Admin token: {token}\n"
             f"   Try:        curl -H 'Authorization: Bearer {token}' {api_url}/api/v1/alerts\n"

@@ -16,3 +16,10 @@ FROM person p
 WHERE p.phone = $1
 ORDER BY p.id
 LIMIT 1
+
+-- name: demo_monitor
+-- The monitor on the grid of seeded point $1 (a point has one), whose phone the demo prints an activation link for.
+SELECT p.id, p.name
+FROM grid_assignment g
+JOIN person p ON p.id = g.person_id
+WHERE g.hazard_point = $1 AND g.role = 'monitor'

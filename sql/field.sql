@@ -95,3 +95,7 @@ RETURNING id
 UPDATE field_activation SET withdrawn_at = now()
 WHERE id = $1 AND used_at IS NULL AND withdrawn_at IS NULL
 RETURNING id
+
+-- name: person_name
+-- The name printed on a code's activation sheet (person $1).
+SELECT name FROM person WHERE id = $1

@@ -2,7 +2,7 @@
 
 Every subcommand lives in this package, a module per group, each registering its parsers (`add_<name>`)
 beside what they run (`cmd_<name>`): `processes` (serve, ingest, engine, simulate, demo), `admin` (migrate,
-quarantine, webhook, token), `replay` (replay, replay-series), `acl`, `command` and `registry_import`
+quarantine, webhook, token, login, phone), `replay` (replay, replay-series), `acl`, `command` and `registry_import`
 (import). This module builds the parser from them and runs one; they never import it.
 """
 
@@ -21,7 +21,7 @@ from service.cli.processes import LOG_FORMAT
 SUBCOMMANDS = (
     admin.add_migrate, processes.add_serve, processes.add_ingest, admin.add_quarantine, processes.add_engine,
     admin.add_webhook, replay.add_replay, replay.add_replay_series, processes.add_simulate, processes.add_demo,
-    admin.add_token, admin.add_login, acl.add_acl, command.add_command, registry_import.add_import,
+    admin.add_token, admin.add_login, admin.add_phone, acl.add_acl, command.add_command, registry_import.add_import,
 )
 
 

@@ -1,4 +1,5 @@
-"""`geohazard migrate`, `quarantine`, `webhook` and `token`: the database's schema, data and accounts."""
+"""`geohazard migrate`, `quarantine`, `webhook`, `token`, `login` and `phone`: the database's schema, data and
+accounts."""
 
 import asyncio
 import sys
@@ -153,6 +154,69 @@ def cmd_login(settings: Settings, args) -> None:
         asyncio.run(run())
     except ValueError as exc:
         raise NotReady(str(exc)) from None
+
+
+def add_phone(sub) -> None:
+    """Register `geohazard phone`."""
+    p = sub.add_parser("phone", help="issue activation codes for monitors' phones, list and revoke phones",
+                       description="A grid monitor's phone app (/field) needs no password: a one-time activation "
+                       "code binds one phone to the person, once, within 72 hours, and the phone stays signed in until "
+                       "it is revoked. The code is printed only now (only its hash is stored): hand it to the person. "
+                       "The console's Phones page (admins) does the same, with a printable sheet and its QR code.")
+    psub = p.add_subparsers(dest="phone_command", required=True, metavar="ACTION")
+    c = psub.add_parser("code", help="issue a code for a monitor and print it with its activation link",
+                        description="Issue a one-time activation code for a person who is a monitor or on a point's "
+                        "grid, and print the person's name, the code to type (XXXX-XXXX), when it expires and the "
+                        "link that activates a phone with it.")
+    c.add_argument("--person", type=int, required=True, help="the person (id, from GET /api/v1/people)")
+    c.add_argument("--base-url", help="the address phones reach the service at, for the link (default "
+                   "http://GEOHAZARD_API_HOST:GEOHAZARD_API_PORT, that is http://127.0.0.1:8000 unless set)")
+    psub.add_parser("list", help="list phones (id, person id, name, handset, activated, from, last seen, state)")
+    r = psub.add_parser("revoke", help="revoke a phone: its session ends at once and for good",
+                        description="Revoke a phone by id (`geohazard phone list` shows them): the phone is signed "
+                        "out at once; the person needs a new code to use the app again.")
+    r.add_argument("id", type=int, help="the phone's id")
+    p.set_defaults(func=cmd_phone)
+
+
+def cmd_phone(settings: Settings, args) -> None:
+    from service.console.i18n import local_time
+    from service.console.pages.phones import activation_url
+    from service.field import phones
+
+    check_postgres(settings)
+    actor = f"geohazard phone {args.phone_command}"
+
+    async def run() -> None:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            if args.phone_command == "code":
+                try:
+                    issued = await phones.issue_code(conn, person_id=args.person, issued_by=actor)
+                except phones.NotEligible:
+                    raise NotReady(f"person {args.person} is not a monitor nor on any point's grid (or does not "
+                                   "exist): no phone may be bound to them") from None
+                base = args.base_url or f"http://{settings.api_host}:{settings.api_port}"
+                print(f"person:  {await conn.fetchval(phones.Q['person_name'], args.person)} (person {args.person})")
+                print(f"code:    {issued.display}")
+                print(f"expires: {local_time(issued.expires_at)} China Standard Time")
+                print(f"link:    {activation_url(base, issued.code)}")
+                print("(the code is shown only now; it activates one phone, once; give it only to this person)",
+                      file=sys.stderr)
+            elif args.phone_command == "revoke":
+                if not await phones.revoke_phone(conn, phone_id=args.id, revoked_by=actor):
+                    raise NotReady(f"no phone in use with id {args.id}; `geohazard phone list` shows them")
+                print(f"phone {args.id} revoked; its session has ended")
+            else:
+                for row in await phones.list_phones(conn):
+                    state = f"revoked {row['revoked_at']} by {row['revoked_by']}" if row["revoked_at"] else "in use"
+                    print("\t".join(str(v) for v in (row["id"], row["person_id"], row["name"], row["label"],
+                                                     row["activated_at"], row["activated_from"], row["last_seen_at"],
+                                                     state)))
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
 
 
 def cmd_token(settings: Settings, args) -> None:

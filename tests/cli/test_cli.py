@@ -10,10 +10,11 @@ import uuid
 import pytest
 
 from service.console.accounts import HASHER
+from tests.console.test_phones_page import activate_phone, phone_user_of
 from tests.support import fetch
 
 SUBCOMMANDS = ("migrate", "serve", "ingest", "engine", "webhook", "replay", "simulate", "demo", "token", "quarantine", "acl",
-               "command", "import", "login")
+               "command", "import", "login", "phone")
 
 
 def geohazard(*args, env=None, timeout=60):
@@ -96,6 +97,12 @@ def test_the_demo_shows_warnings_within_two_minutes(database_url, topic_root):
     phone, password = re.search(r"phone (\d+), temporary\s+password (\S+);", result.stdout).groups()
     (stored, role), = fetch(database_url, "SELECT password_hash, role FROM console_login WHERE phone = %s", phone)
     assert role == "admin" and HASHER.verify(stored, password)
+    # The link printed for the phone app activates a phone of the seeded grid monitor it names.
+    link, monitor = re.search(r"Phone app: +(\S+)\s+\(activates one phone, once, as the grid monitor (\S+)\)",
+                              result.stdout).groups()
+    assert link.startswith("http://127.0.0.1:") and monitor == "张德福"
+    session = activate_phone(database_url, link.rsplit("code=", 1)[1])
+    assert phone_user_of(database_url, session).name == "张德福"
     # The simulated slope accelerates towards failure a few hours ahead: the counted failure forecast makes it red.
     assert re.search(r">>> RED +deformation alert", result.stdout)
     assert ">>> ORANGE rainfall alert" in result.stdout

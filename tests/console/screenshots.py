@@ -107,7 +107,18 @@ def _take(out: Path, base: str, phone: str, password: str) -> None:
             page.wait_for_timeout(800)  # charts and markers finish drawing
             page.screenshot(path=str(out / f"{name}.png"), full_page=False)
             print(f"{name}: {out / f'{name}.png'}")
+        _phone_sheet(page, base, out)
         browser.close()
+
+
+def _phone_sheet(page, base: str, out: Path) -> None:
+    """The activation sheet of a code for the first monitor on the Phones page: the answer to a form, not a path."""
+    page.goto(f"{base}/console/phones")
+    page.select_option("select[name=person_id]", index=1)
+    page.click("#issue")
+    page.wait_for_selector("#sheet")
+    page.screenshot(path=str(out / "phone-sheet.png"), full_page=True)
+    print(f"phone-sheet: {out / 'phone-sheet.png'}")
 
 
 if __name__ == "__main__":
