@@ -195,3 +195,23 @@ def test_my_tasks_and_warnings_refresh_every_minute_while_the_app_is_open(db, da
     # Overdue first: the verification task was due an hour ago.
     assert "overdue" in phone.locator("#tasks li.task").first.get_attribute("class")
     assert phone.locator("#alerts li.alert.level-orange").count() == 1
+
+
+def test_an_administrator_prints_a_code_that_the_monitor_types_on_the_phone(db, console, page, phone):
+    monitor = make_monitor(db)
+    sign_in(page, console.url, make_login(db, role="admin", name="管理员 赵"))
+    page.goto(f"{console.url}/console/phones")
+    page.select_option("select[name=person_id]", str(monitor["person_id"]))
+    page.click("#issue")
+    code = page.locator("#code").inner_text()
+    assert page.locator("#sheet svg").count() == 1
+
+    phone.goto(f"{console.url}/field/activate")
+    phone.fill("#code", code.lower())
+    phone.tap("button[type=submit]")
+    phone.wait_for_url(f"{console.url}/field/")
+    assert monitor["name"] in phone.locator("header .who").inner_text()
+    assert phone.locator("#points li.point").count() == 1
+
+    page.goto(f"{console.url}/console/phones")
+    assert monitor["name"] in page.locator("body").inner_text()
