@@ -197,7 +197,7 @@
         }
       });
       var position = positionFields(form.dataset.pointLon, form.dataset.pointLat, form.elements.note.value.trim(),
-                                    statusBox.dataset.failed);
+                                    form.dataset.noFix);
       $("send").disabled = true;
       queueAndGo({
         point_name: form.dataset.pointName,
@@ -219,6 +219,7 @@
     var dangerForm = $("danger-form");
     watchPosition(function () {}, function () {});
     dangerOpen.addEventListener("click", function () { dialog.showModal(); });
+    dangerForm.addEventListener("change", function () { $("danger-error").hidden = true; });
     dangerForm.addEventListener("submit", function (event) {
       if (event.submitter && event.submitter.value === "cancel") { return; }
       event.preventDefault();
