@@ -15,6 +15,7 @@ import sys
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.messages.catalog import Catalog
@@ -22,6 +23,9 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from alerting.levels import ALERT_LEVELS
@@ -104,6 +108,45 @@ def untranslated(locale: str = "zh", package_dir: Path = PACKAGE_DIR,
             if entry is None or not entry.string or entry.fuzzy:
                 missing.append((f"{filename}:{lineno}", message_id))
     return missing
+
+
+class Pages:
+    """The language machinery of a package of pages besides the console (the public pages, the phone app): its
+    templates with its own catalogue in front of the console's, the reader's language from a cookie, and the
+    messages it lacks. The console's sign-in is not part of it."""
+
+    def __init__(self, package: str, package_dir: Path, prefix: str, language_cookie: str = "geohazard_lang") -> None:
+        self.package = package
+        self.package_dir = package_dir
+        # The package's own messages first, then the console's catalogue for the domain's words (levels, findings).
+        self.locale_dirs = (package_dir / "locale", LOCALE_DIR)
+        self.prefix = prefix
+        self.language_cookie = language_cookie
+        self._templates: dict[str, Jinja2Templates] = {}
+
+    def templates(self, locale: str) -> Jinja2Templates:
+        """The package's templates with one language's translations installed (one environment per language)."""
+        if locale not in self._templates:
+            self._templates[locale] = Jinja2Templates(env=environment(self.package, locale, self.locale_dirs))
+        return self._templates[locale]
+
+    def request_locale(self, request: Request) -> str:
+        return pick_locale(request.cookies.get(self.language_cookie))
+
+    def render(self, request: Request, name: str, context: dict[str, Any] | None = None, *,
+               status_code: int = 200) -> HTMLResponse:
+        """A page in the reader's language."""
+        locale = self.request_locale(request)
+        return self.templates(locale).TemplateResponse(
+            request, name, {"locale": locale, "prefix": self.prefix, **(context or {})}, status_code=status_code)
+
+    def translate(self, request: Request, message: str) -> str:
+        """A message of the code in the reader's language."""
+        return translations(self.request_locale(request), self.locale_dirs).gettext(message)
+
+    def untranslated(self, locale: str = "zh") -> list[tuple[str, str]]:
+        """(where, message) for each message of the package's templates and code without a translation."""
+        return untranslated(locale, self.package_dir, self.locale_dirs)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,11 @@ carry the phone's CSRF token in a header, which a form on another site cannot se
 """
 
 import secrets
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from service import errors
 from service.console import i18n
@@ -29,8 +27,6 @@ SESSION_COOKIE_AGE_S = 400 * 86_400
 # What the app's script asks for: an answer in JSON, never a page (the outbox reads the server's reason).
 JSON_PATHS = (f"{FIELD_PREFIX}/reports",)
 PACKAGE_DIR = Path(__file__).parent
-# The app's own messages first, then the console's catalogue for the domain's words (levels, findings, hazard types).
-LOCALE_DIRS = (PACKAGE_DIR / "locale", i18n.LOCALE_DIR)
 
 
 class PhoneNotActivated(Exception):
@@ -41,31 +37,17 @@ class CsrfRefused(Exception):
     """The request did not carry the phone's CSRF token."""
 
 
-@cache
-def templates(locale: str) -> Jinja2Templates:
-    return Jinja2Templates(env=i18n.environment("service.field", locale, LOCALE_DIRS))
-
-
-def request_locale(request: Request) -> str:
-    return i18n.pick_locale(request.cookies.get(LANGUAGE_COOKIE))
+PAGES = i18n.Pages("service.field", PACKAGE_DIR, FIELD_PREFIX, LANGUAGE_COOKIE)
+translate = PAGES.translate
+untranslated = PAGES.untranslated
+request_locale = PAGES.request_locale
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, *,
            status_code: int = 200) -> HTMLResponse:
     """A page of the app in the monitor's language, with the phone's person when there is one."""
-    locale = request_locale(request)
-    return templates(locale).TemplateResponse(
-        request, name, {"user": getattr(request.state, "field_user", None), "locale": locale, "prefix": FIELD_PREFIX,
-                        **(context or {})}, status_code=status_code)
-
-
-def translate(request: Request, message: str) -> str:
-    return i18n.translations(request_locale(request), LOCALE_DIRS).gettext(message)
-
-
-def untranslated(locale: str = "zh") -> list[tuple[str, str]]:
-    """(where, message) for each message of the app's templates and code without a translation."""
-    return i18n.untranslated(locale, PACKAGE_DIR, LOCALE_DIRS)
+    return PAGES.render(request, name, {"user": getattr(request.state, "field_user", None), **(context or {})},
+                        status_code=status_code)
 
 
 async def field_user(request: Request) -> FieldUser:

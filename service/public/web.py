@@ -1,14 +1,12 @@
 """What every public page shares: rendering in the reader's language (a cookie of its own, no sign-in) and error
 pages for the public paths."""
 
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import Response
 
 from service import errors
 from service.console import i18n
@@ -16,38 +14,12 @@ from service.console import i18n
 PUBLIC_PREFIX = "/public"
 LANGUAGE_COOKIE = "geohazard_lang"
 PACKAGE_DIR = Path(__file__).parent
-# The pages' own messages first, then the console's catalogue for the domain's words (levels, hazard types).
-LOCALE_DIRS = (PACKAGE_DIR / "locale", i18n.LOCALE_DIR)
 # A language choice is kept a year: the public do not sign in, the cookie is all there is.
 LANGUAGE_COOKIE_AGE_S = 365 * 86_400
-
-
-@cache
-def templates(locale: str) -> Jinja2Templates:
-    """The public templates with one language's translations installed."""
-    return Jinja2Templates(env=i18n.environment("service.public", locale, LOCALE_DIRS))
-
-
-def request_locale(request: Request) -> str:
-    return i18n.pick_locale(request.cookies.get(LANGUAGE_COOKIE))
-
-
-def render(request: Request, name: str, context: dict[str, Any] | None = None, *,
-           status_code: int = 200) -> HTMLResponse:
-    """A public page in the reader's language."""
-    locale = request_locale(request)
-    return templates(locale).TemplateResponse(
-        request, name, {"locale": locale, "prefix": PUBLIC_PREFIX, **(context or {})}, status_code=status_code)
-
-
-def translate(request: Request, message: str) -> str:
-    """A message of the code in the reader's language."""
-    return i18n.translations(request_locale(request), LOCALE_DIRS).gettext(message)
-
-
-def untranslated(locale: str = "zh") -> list[tuple[str, str]]:
-    """(where, message) for each message of the public templates and code without a translation."""
-    return i18n.untranslated(locale, PACKAGE_DIR, LOCALE_DIRS)
+PAGES = i18n.Pages("service.public", PACKAGE_DIR, PUBLIC_PREFIX, LANGUAGE_COOKIE)
+render = PAGES.render
+translate = PAGES.translate
+untranslated = PAGES.untranslated
 
 
 def install(app: Any) -> None:
