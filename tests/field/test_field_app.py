@@ -215,3 +215,26 @@ def test_an_administrator_prints_a_code_that_the_monitor_types_on_the_phone(db, 
 
     page.goto(f"{console.url}/console/phones")
     assert monitor["name"] in page.locator("body").inner_text()
+
+
+def test_a_report_waiting_on_a_phone_activated_again_for_someone_else_is_not_filed_in_their_name(
+        db, database_url, console, phone, phone_context):
+    first = make_monitor(db, task=False)
+    second = db.execute("INSERT INTO person (name, phone, roles) VALUES ('村监测员 王芳', '13900000002', '{monitor}')"
+                        " RETURNING id").fetchone()[0]
+    db.execute("INSERT INTO grid_assignment (hazard_point, role, person_id) VALUES (%s, 'area_lead', %s)",
+               (first["point"], second))
+    activate(phone, console.url, issue_code(database_url, first["person_id"]).code)
+    phone_context.route("**/field/reports", lambda route: route.abort())  # no signal for reports
+    phone.goto(f"{console.url}/field/points/{first['point']}/report")
+    phone.check("input[name=findings][value=nothing_abnormal]")
+    phone.click("#send")
+    phone.wait_for_selector("#outbox-list[data-count='1']")
+
+    activate(phone, console.url, issue_code(database_url, second).code)
+    phone_context.unroute("**/field/reports")
+    phone.goto(f"{console.url}/field/outbox")
+    phone.click("#send-now")
+    phone.wait_for_function("document.querySelector('#outbox-list li.waiting small')?.textContent.includes('由"
+                            + first["name"] + "填写')")
+    assert db.execute("SELECT count(*) FROM patrol_report").fetchone()[0] == 0

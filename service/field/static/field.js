@@ -72,13 +72,23 @@
     });
     keepOffline();
   }
+  // The pages saved for another person (the phone activated again for someone else) are dropped first: this
+  // person must not open that person's points, nor miss their own.
+  function forgetOtherPersonsPages() {
+    var person = document.querySelector('meta[name="field-person"]').content;
+    var saved = localStorage.getItem("geohazard-field-person");
+    localStorage.setItem("geohazard-field-person", person);
+    return saved && saved !== person ? caches.delete(PAGES_CACHE) : Promise.resolve();
+  }
   function keepOffline() {
-    if (!("caches" in window) || !navigator.onLine) { return; }
+    if (!("caches" in window)) { return; }
+    var forgotten = forgetOtherPersonsPages();
+    if (!navigator.onLine) { return; }
     var urls = ["/field/", "/field/now", "/field/outbox"];
     document.querySelectorAll("[data-offline]").forEach(function (link) {
       link.dataset.offline.split(" ").forEach(function (url) { if (url) { urls.push(url); } });
     });
-    caches.open(PAGES_CACHE).then(function (cache) {
+    forgotten.then(function () { return caches.open(PAGES_CACHE); }).then(function (cache) {
       return Promise.all(urls.map(function (url) {
         return fetch(url, {credentials: "same-origin"}).then(function (response) {
           if (response.ok && !response.redirected) { return cache.put(url, response); }
@@ -270,7 +280,8 @@
             new Date(item.fields.reported_at).toLocaleString(),
             item.photos.length + " " + list.dataset.photos,
             (item.tries || 0) + " " + list.dataset.tries
-          ].join(" · ") + (item.error ? " · " + item.error : "");
+          ].join(" · ") + (item.error ? " · " + item.error : "") +
+            (item.held ? " · " + format(list.dataset.otherPerson, {name: item.person_name || "?"}) : "");
           li.append(title, detail);
           if (item.state === "refused") {
             var remove = document.createElement("button");

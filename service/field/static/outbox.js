@@ -39,9 +39,25 @@
     return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
   }
 
+  function meta(name) {
+    var element = document.querySelector('meta[name="' + name + '"]');
+    return element ? element.content : "";
+  }
+
+  // The phone's CSRF token as the server has it now: a page from the cache may carry the token of a session that
+  // was replaced since (the phone activated again), so a refused token is fetched afresh once before giving up.
+  var token = null;
   function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
+    return token || meta("csrf-token");
+  }
+  function freshToken() {
+    return fetch("/field/outbox", {credentials: "same-origin", cache: "no-store"}).then(function (response) {
+      return response.ok && !response.redirected ? response.text() : "";
+    }).then(function (html) {
+      var found = /<meta name="csrf-token" content="([^"]+)">/.exec(html);
+      token = found ? found[1] : null;
+      return token;
+    });
   }
 
   function formOf(item) {
@@ -75,13 +91,31 @@
     }, function () { return "HTTP " + response.status; });
   }
 
-  // Send one report: "sent", "kept" (try again later) or "refused" (the server will never take it as it is).
-  function send(db, item) {
-    item.tries = (item.tries || 0) + 1;
-    item.tried_at = new Date().toISOString();
+  function post(item) {
     return fetch(ENDPOINT, {
       method: "POST", body: formOf(item), credentials: "same-origin",
       headers: {"X-CSRF-Token": csrfToken(), "Accept": "application/json"}
+    });
+  }
+
+  // Send one report: "sent", "kept" (try again later) or "refused" (the server will never take it as it is).
+  // A report made on this phone by another person (the phone activated again for someone else) is kept, unsent:
+  // it must not be filed in the new person's name.
+  function send(db, item) {
+    var person = meta("field-person");
+    if (item.person_id && person && item.person_id !== person) {
+      item.state = "waiting";
+      item.held = true;
+      return db.put(WAITING, item).then(function () { return "kept"; });
+    }
+    item.held = false;
+    item.tries = (item.tries || 0) + 1;
+    item.tried_at = new Date().toISOString();
+    return post(item).then(function (response) {
+      if (response.status !== 403) {
+        return response;
+      }
+      return freshToken().then(function (fresh) { return fresh ? post(item) : response; });
     }).then(function (response) {
       if (response.ok) {
         return response.json().then(function (report) {
@@ -139,6 +173,8 @@
 
   function add(item) {
     item.client_id = item.client_id || newClientId();
+    item.person_id = meta("field-person");
+    item.person_name = meta("field-person-name");
     item.created_at = new Date().toISOString();
     item.state = "waiting";
     item.tries = 0;
