@@ -16,13 +16,15 @@ FROM console_login l
 JOIN person p ON p.id = l.person_id
 WHERE l.phone = $1
 
+-- name: forget_old_sign_in_failures
+-- Failures untouched for a day, and not backing anyone off, are forgotten (a statement of its own, before the claim:
+-- in one statement with it, the claim could still find the row it deletes and keep its old count).
+DELETE FROM console_sign_in_failure
+WHERE last_failed_at < now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now())
+
 -- name: claim_sign_in
 -- The failures of phone $1 from address $2, the row claimed (locked) until the attempt's transaction ends, with the
--- database's clock. Rows untouched for a day, and not backing anyone off, are cleared first.
-WITH forgotten AS (
-    DELETE FROM console_sign_in_failure
-    WHERE last_failed_at < now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now())
-)
+-- database's clock.
 INSERT INTO console_sign_in_failure AS f (phone, address)
 VALUES ($1, $2)
 ON CONFLICT (phone, address) DO UPDATE SET phone = f.phone

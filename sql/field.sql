@@ -17,13 +17,15 @@ FROM person p
 WHERE 'monitor' = ANY (p.roles) OR EXISTS (SELECT 1 FROM grid_assignment g WHERE g.person_id = p.id)
 ORDER BY p.name, p.id
 
+-- name: forget_old_activation_failures
+-- Wrong codes untouched for a day, and not backing anyone off, are forgotten (a statement of its own, before the
+-- claim: in one statement with it, the claim could still find the row it deletes).
+DELETE FROM field_activation_failure
+WHERE last_failed_at < now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now())
+
 -- name: claim_activation_attempt
 -- The wrong codes sent from address $1, the row locked until the attempt's transaction ends, with the database's
--- clock. Rows untouched for a day, and not backing anyone off, are cleared first.
-WITH forgotten AS (
-    DELETE FROM field_activation_failure
-    WHERE last_failed_at < now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now())
-)
+-- clock.
 INSERT INTO field_activation_failure AS f (address)
 VALUES ($1)
 ON CONFLICT (address) DO UPDATE SET address = f.address
@@ -61,12 +63,23 @@ RETURNING id
 UPDATE field_activation SET used_at = now(), phone_id = $2 WHERE id = $1
 
 -- name: phone_caller
--- The person behind a phone's session (sha256 $1), unless the phone was revoked; marks the phone seen.
-UPDATE field_phone f
-SET last_seen_at = now()
-FROM person p
-WHERE f.session_hash = $1 AND f.revoked_at IS NULL AND p.id = f.person_id
-RETURNING f.id AS phone_id, p.id AS person_id, p.name, f.csrf_token
+-- The person behind a phone's session (sha256 $1), unless the phone was revoked. The phone is marked seen at most
+-- every 5 minutes: not a write per request.
+WITH phone AS (
+    SELECT f.id AS phone_id, p.id AS person_id, p.name, f.csrf_token, f.last_seen_at
+    FROM field_phone f
+    JOIN person p ON p.id = f.person_id
+    WHERE f.session_hash = $1 AND f.revoked_at IS NULL
+), seen AS (
+    UPDATE field_phone SET last_seen_at = now()
+    WHERE id = (SELECT phone_id FROM phone) AND last_seen_at < now() - interval '5 minutes'
+)
+SELECT phone_id, person_id, name, csrf_token FROM phone
+
+-- name: revoke_replaced_phone
+-- The session a phone held before it was activated again (sha256 $1) ends; it was replaced by phone $2.
+UPDATE field_phone SET revoked_at = now(), revoked_by = 'activated again as phone ' || $2::bigint
+WHERE session_hash = $1 AND revoked_at IS NULL AND id <> $2
 
 -- name: list_phones
 -- Every phone, live ones first, newest first.

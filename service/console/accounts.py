@@ -116,6 +116,7 @@ async def sign_in(conn: asyncpg.Connection, *, phone: str, password: str, user_a
     """
     phone, address = phone.strip(), address or "unknown"
     async with conn.transaction():
+        await conn.execute(Q["forget_old_sign_in_failures"])
         claimed = await conn.fetchrow(Q["claim_sign_in"], phone, address)
         if claimed["locked_until"] is not None and claimed["locked_until"] > claimed["now"]:
             raise SignInLocked(seconds_until(claimed["locked_until"], claimed["now"]))

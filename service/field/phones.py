@@ -92,13 +92,16 @@ async def issue_code(conn: asyncpg.Connection, *, person_id: int, issued_by: str
     return IssuedCode(id=row["id"], code=code, expires_at=row["expires_at"])
 
 
-async def activate(conn: asyncpg.Connection, *, code: str, label: str | None, address: str | None) -> str:
+async def activate(conn: asyncpg.Connection, *, code: str, label: str | None, address: str | None,
+                   replacing: str | None = None) -> str:
     """Bind a phone with a code: a new session id; CodeRefused or CodeLocked otherwise.
 
-    The code's row is locked through the check, so two phones presenting one code bind one phone.
+    The code's row is locked through the check, so two phones presenting one code bind one phone. The session the
+    phone held before (`replacing`), if any, is revoked: one phone, one live session in the administrator's list.
     """
     address = address or "unknown"
     async with conn.transaction():
+        await conn.execute(Q["forget_old_activation_failures"])
         claimed = await conn.fetchrow(Q["claim_activation_attempt"], address)
         if claimed["locked_until"] is not None and claimed["locked_until"] > claimed["now"]:
             raise CodeLocked(seconds_until(claimed["locked_until"], claimed["now"]))
@@ -115,6 +118,8 @@ async def activate(conn: asyncpg.Connection, *, code: str, label: str | None, ad
                                            secrets.token_urlsafe(SESSION_BYTES), (label or "")[:LABEL_LENGTH],
                                            address)
             await conn.execute(Q["use_code"], activation["id"], phone_id)
+            if replacing:
+                await conn.execute(Q["revoke_replaced_phone"], _digest(replacing), phone_id)
             await conn.execute(Q["forget_failed_activations"], address)
     # Raised once the failure is committed: inside the block it would roll the count back.
     if failure is not None:

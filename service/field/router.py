@@ -21,6 +21,8 @@ from service.patrols.router import PhotoStoreDep, photo_url, read_report
 
 router = APIRouter(prefix=FIELD_PREFIX, include_in_schema=False)
 STATIC_DIR = web.PACKAGE_DIR / "static"
+TEMPLATES_DIR = web.PACKAGE_DIR / "templates"
+LOCALE_DIR = web.PACKAGE_DIR / "locale"
 ACTIVATE_PATH = f"{FIELD_PREFIX}/activate"
 ACTIVATE_CSRF_COOKIE = "geohazard_activate_csrf"
 ACTIVATE_CSRF_FIELD = "csrf_token"
@@ -28,6 +30,8 @@ ACTIVATE_CSRF_FIELD = "csrf_token"
 SHELL_FILES = ("field.css", "field.js", "outbox.js", "icon.svg", "icon-192.png", "icon-512.png",
                "vendor/idb/idb.umd.js")
 OFFLINE_PATH = f"{FIELD_PREFIX}/offline"
+# The person who made a report on the phone, as the outbox sends it with each report.
+MAKER_HEADER = "X-Field-Person"
 
 
 @router.get("", include_in_schema=False)
@@ -78,7 +82,14 @@ async def outbox(request: Request, user: MaybeMonitor) -> HTMLResponse:
 async def send_report(request: Request, pool: PoolDep, broker: BrokerDep, store: PhotoStoreDep,
                       user: CheckedMonitor) -> JSONResponse:
     """A report from the outbox, as the API's POST /patrol-reports takes it, filed for the phone's person. A report
-    whose client id is stored already is answered 200 with that report: the outbox may send one many times."""
+    whose client id is stored already is answered 200 with that report: the outbox may send one many times.
+    A report made on this phone by another person (X-Field-Person, the phone activated since for someone else) is
+    refused with 409 and `held`: the outbox keeps it, and it is never filed in this person's name."""
+    maker = request.headers.get(MAKER_HEADER)
+    if maker and maker != str(user.person_id):
+        return JSONResponse({"detail": translate(request, "This report was made on this phone by another person: it "
+                                                          "is kept on the phone, not filed in your name."),
+                             "held": True}, status_code=status.HTTP_409_CONFLICT)
     async with AsyncExitStack() as stack:
         report, uploads = await read_report(request, stack)
         created = await patrol_service.create_report(
@@ -113,7 +124,8 @@ async def activate(request: Request, conn: ConnDep) -> Response:
             request, "This page has expired. Open the activation link again.")}, status_code=403)
     try:
         session_id = await phones.activate(conn, code=code, label=request.headers.get("user-agent"),
-                                           address=request.client.host if request.client else None)
+                                           address=request.client.host if request.client else None,
+                                           replacing=request.cookies.get(web.SESSION_COOKIE))
     except phones.CodeRefused:
         return render(request, "activate.html", {"code": code, "csrf_token": expected, "error": translate(
             request, "This code is wrong, already used, withdrawn or expired. Check it, or ask your county's "
@@ -168,7 +180,11 @@ async def service_worker() -> Response:
 @cache
 def _service_worker_source() -> str:
     shell = [{"url": f"{FIELD_PREFIX}/static/{name}", "revision": _file_hash(name)} for name in SHELL_FILES]
-    shell.append({"url": OFFLINE_PATH, "revision": _file_hash("../templates/offline.html")})
+    # The offline page is rendered: its revision follows its templates and its translations.
+    offline = hashlib.sha256()
+    for path in (TEMPLATES_DIR / "base.html", TEMPLATES_DIR / "offline.html", *sorted(LOCALE_DIR.glob("*/*.po"))):
+        offline.update(path.read_bytes())
+    shell.append({"url": OFFLINE_PATH, "revision": offline.hexdigest()[:16]})
     source = (STATIC_DIR / "sw.js").read_text(encoding="utf-8")
     return source.replace("self.__SHELL", json.dumps(shell), 1)
 

@@ -87,6 +87,17 @@ def test_the_wait_after_very_many_failures_stays_at_its_ceiling(console, db):
     assert answer.status_code == 401 and f"请 {BACKOFF_MAX_S} 秒后再试" in answer.text
 
 
+def test_failures_a_day_old_are_forgotten_and_do_not_lock_the_next_attempt(console, db):
+    officer = make_login(db, role="duty_officer")
+    db.execute("INSERT INTO console_sign_in_failure (phone, address, failed_attempts, last_failed_at)"
+               " VALUES (%s, '127.0.0.1', 50, now() - interval '2 days')", (officer["phone"],))
+    with httpx.Client(base_url=console.url) as client:
+        token = csrf_of(client.get("/console/login").text)
+        answer = client.post("/console/login", data={"phone": officer["phone"], "password": "guess",
+                                                     "csrf_token": token})
+    assert answer.status_code == 401 and "秒后再试" not in answer.text
+
+
 def test_a_form_without_the_session_csrf_token_is_refused_and_changes_nothing(settings, page, console, db):
     point = make_point(db, "500113-HP-0001")
     alert = insert_alert(db, point, level="orange")

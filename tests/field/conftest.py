@@ -16,9 +16,10 @@ page = console_fixtures.page
 
 @pytest.fixture
 def phone_context(browser, console):
-    """A fresh mobile browser context, geolocation granted at HOME, service workers allowed."""
+    """A fresh mobile browser context, geolocation granted at HOME, service workers allowed. Background Sync is
+    granted as Chrome grants it to any site by default (headless Chromium refuses it unless told)."""
     return browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740}, is_mobile=True,
-                               has_touch=True, geolocation=HOME, permissions=["geolocation"],
+                               has_touch=True, geolocation=HOME, permissions=["geolocation", "background-sync"],
                                service_workers="allow")
 
 

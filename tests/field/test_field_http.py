@@ -100,3 +100,25 @@ def test_the_app_is_installable_and_its_service_worker_precaches_the_shell(conso
 
 def test_every_message_of_the_app_has_a_chinese_translation():
     assert web.untranslated("zh") == []
+
+
+def test_a_report_made_by_another_person_on_the_phone_is_held_not_filed(db, database_url, console):
+    monitor = make_monitor(db, task=False)
+    with _phone(console, database_url, monitor["person_id"]) as client:
+        answer = client.post("/field/reports", data=_report(monitor["point"], str(uuid.uuid4())),
+                             headers={"X-CSRF-Token": _csrf(client), "X-Field-Person": "999999"})
+    assert answer.status_code == 409 and answer.json()["held"] is True
+    assert db.execute("SELECT count(*) FROM patrol_report").fetchone()[0] == 0
+
+
+def test_activating_a_phone_again_ends_the_session_it_held(db, database_url, console):
+    monitor = make_monitor(db)
+    with _phone(console, database_url, monitor["person_id"]) as client:
+        form = client.get("/field/activate")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        issued = issue_code(database_url, monitor["person_id"])
+        answer = client.post("/field/activate", data={"code": issued.code, "csrf_token": token})
+        assert answer.status_code == 303
+    phones = db.execute("SELECT revoked_at IS NOT NULL, revoked_by FROM field_phone ORDER BY id").fetchall()
+    assert [revoked for revoked, _ in phones] == [True, False]
+    assert phones[0][1].startswith("activated again")

@@ -92,3 +92,17 @@ def test_wrong_codes_back_off_their_address_only(db, database_url):
             return await phones.activate(conn, code=issued.code, label="x", address="the monitor")
 
     assert _run(database_url, work)
+
+
+def test_wrong_codes_a_day_old_are_forgotten(db, database_url):
+    _monitor(db)
+    db.execute("INSERT INTO field_activation_failure (address, failed_attempts, last_failed_at)"
+               " VALUES ('village office', 50, now() - interval '2 days')")
+
+    async def work(pool):
+        async with pool.acquire() as conn:
+            with pytest.raises(phones.CodeRefused):  # not CodeLocked: yesterday's guesses count no more
+                await phones.activate(conn, code="AAAA-AAAA", label="x", address="village office")
+
+    _run(database_url, work)
+    assert db.execute("SELECT failed_attempts FROM field_activation_failure").fetchone()[0] == 1

@@ -5,51 +5,79 @@
   "use strict";
   var PAGES_CACHE = "field-pages";
   var REFRESH_MS = 60 * 1000;
+  // The home page saves every point's pages at most this often (each save is a few requests per point over what
+  // may be 2G), unless the points changed.
+  var SAVE_EVERY_MS = 15 * 60 * 1000;
 
   function $(id) { return document.getElementById(id); }
   function format(template, values) {
     return template.replace(/\{(\w+)\}/g, function (_, name) { return values[name]; });
   }
+  var signedIn = Boolean(document.querySelector('meta[name="csrf-token"]'));
 
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/field/sw.js", {scope: "/field/"});
+    // The worker sends the outbox too, and says when it changed it.
+    navigator.serviceWorker.addEventListener("message", function (event) {
+      if (event.data === "outbox-changed") { window.dispatchEvent(new CustomEvent("outbox-changed")); }
+    });
+  }
+  // Ask the browser to send the outbox when the signal comes back, even with the app closed (Background Sync).
+  function syncLater() {
+    if (!("serviceWorker" in navigator)) { return Promise.resolve(); }
+    return navigator.serviceWorker.ready.then(function (registration) {
+      return registration.sync ? registration.sync.register("outbox") : null;
+    }).catch(function () { /* no Background Sync here: the pages send it while open */ });
   }
 
-  // --- the signal, and the outbox's count ----------------------------------------------------------------------
+  // --- the signal, the outbox's count, and any dangerous report not yet sent ----------------------------------------
   var network = $("network");
   function showNetwork() {
     if (!network) { return; }
     network.textContent = navigator.onLine ? network.dataset.online : network.dataset.offline;
     network.className = "network " + (navigator.onLine ? "online" : "offline");
   }
-  function showCount() {
-    var badge = $("outbox-count");
-    if (!badge || !window.Outbox) { return; }
+  function showOutbox() {
     Outbox.waiting().then(function (items) {
-      badge.textContent = items.length;
-      badge.hidden = items.length === 0;
-    });
-  }
-  // The activation page says how many reports wait for it (a revoked phone keeps its outbox).
-  var waitingNote = $("waiting-note");
-  if (waitingNote && window.Outbox) {
-    Outbox.waiting().then(function (items) {
-      waitingNote.textContent = format(waitingNote.dataset.note, {count: items.length});
-      waitingNote.hidden = items.length === 0;
+      var badge = $("outbox-count");
+      if (badge) {
+        badge.textContent = items.length;
+        badge.hidden = items.length === 0;
+      }
+      // The activation page says how many reports wait for it (a revoked phone keeps its outbox).
+      var waitingNote = $("waiting-note");
+      if (waitingNote) {
+        waitingNote.textContent = format(waitingNote.dataset.note, {count: items.length});
+        waitingNote.hidden = items.length === 0;
+      }
+      // A dangerous report not sent yet is said on every page, with the way to the point's contacts: call.
+      var danger = items.filter(function (item) { return item.fields.judgement === "dangerous"; })[0];
+      var banner = $("danger-waiting");
+      if (banner) {
+        banner.hidden = !danger;
+        if (danger) {
+          banner.querySelector("a").href = "/field/points/" + encodeURIComponent(danger.fields.point) + "#card";
+        }
+      }
     });
   }
   function flushWhenOnline() {
-    if (navigator.onLine && window.Outbox && document.querySelector('meta[name="csrf-token"]')) {
+    if (navigator.onLine && signedIn) {
       Outbox.flush();
     }
   }
   window.addEventListener("online", function () { showNetwork(); flushWhenOnline(); refreshNow(); });
   window.addEventListener("offline", showNetwork);
-  window.addEventListener("outbox-changed", showCount);
+  window.addEventListener("outbox-changed", showOutbox);
   showNetwork();
-  showCount();
-  flushWhenOnline();
-  setInterval(flushWhenOnline, REFRESH_MS);
+  showOutbox();
+  if (signedIn) {
+    Outbox.remember().then(flushWhenOnline);
+    setInterval(flushWhenOnline, REFRESH_MS);
+  } else if ("caches" in window && $("code")) {
+    // On the activation page the phone has no session: what it saved for the last one is not to be shown offline.
+    caches.delete(PAGES_CACHE);
+  }
 
   // --- the home page: tasks and alerts every minute; every point's pages kept for use without signal -------------
   var now = $("now");
@@ -57,8 +85,11 @@
     var current = $("now");
     if (!current || !navigator.onLine) { return; }
     fetch("/field/now", {credentials: "same-origin"}).then(function (response) {
-      if (!response.ok || response.redirected) { return null; }
-      return response.text();
+      if (response.redirected && new URL(response.url).pathname === "/field/activate") {
+        window.location.href = "/field/activate";  // the phone was revoked: say so, not old tasks
+        return null;
+      }
+      return response.ok ? response.text() : null;
     }).then(function (html) {
       if (!html) { return; }
       var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("now");
@@ -70,6 +101,9 @@
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "visible") { refreshNow(); }
     });
+    if (navigator.storage && navigator.storage.persist) {
+      navigator.storage.persist();  // waiting reports must not be evicted when the phone runs short of space
+    }
     keepOffline();
   }
   // The pages saved for another person (the phone activated again for someone else) are dropped first: this
@@ -78,26 +112,40 @@
     var person = document.querySelector('meta[name="field-person"]').content;
     var saved = localStorage.getItem("geohazard-field-person");
     localStorage.setItem("geohazard-field-person", person);
-    return saved && saved !== person ? caches.delete(PAGES_CACHE) : Promise.resolve();
+    if (saved && saved !== person) {
+      localStorage.removeItem("geohazard-field-saved");
+      return caches.delete(PAGES_CACHE);
+    }
+    return Promise.resolve();
   }
   function keepOffline() {
     if (!("caches" in window)) { return; }
     var forgotten = forgetOtherPersonsPages();
-    if (!navigator.onLine) { return; }
     var urls = ["/field/", "/field/now", "/field/outbox"];
     document.querySelectorAll("[data-offline]").forEach(function (link) {
       link.dataset.offline.split(" ").forEach(function (url) { if (url) { urls.push(url); } });
     });
+    var ready = $("offline-ready");
+    var last = JSON.parse(localStorage.getItem("geohazard-field-saved") || "{}");
+    if (last.urls === urls.join(" ") && Date.now() - last.at < SAVE_EVERY_MS) {
+      ready.textContent = ready.dataset.ready;
+      ready.dataset.state = "ready";
+      return;
+    }
+    if (!navigator.onLine) { return; }
     forgotten.then(function () { return caches.open(PAGES_CACHE); }).then(function (cache) {
-      return Promise.all(urls.map(function (url) {
-        return fetch(url, {credentials: "same-origin"}).then(function (response) {
-          if (response.ok && !response.redirected) { return cache.put(url, response); }
-          return null;
+      // One after another: the monitor's signal is for the reports first.
+      return urls.reduce(function (done, url) {
+        return done.then(function () {
+          return fetch(url, {credentials: "same-origin"}).then(function (response) {
+            return response.ok && !response.redirected ? cache.put(url, response) : null;
+          });
         });
-      }));
+      }, Promise.resolve());
     }).then(function () {
-      var ready = $("offline-ready");
-      if (ready) { ready.textContent = ready.dataset.ready; ready.dataset.state = "ready"; }
+      localStorage.setItem("geohazard-field-saved", JSON.stringify({urls: urls.join(" "), at: Date.now()}));
+      ready.textContent = ready.dataset.ready;
+      ready.dataset.state = "ready";
     }).catch(function () { /* the signal went while saving: the next visit tries again */ });
   }
 
@@ -138,16 +186,26 @@
     });
   }
 
-  // Keep the report, send it at once, and show the outbox once it is sent, or after a few seconds of a weak signal
-  // (leaving the page may cut that try short: the outbox tries again, and the server stores a repeat once).
+  // Keep the report, ask for it to be sent when the signal comes (even with the app closed), send it now, and show
+  // the outbox once it is sent or after a few seconds of a weak signal. A phone that cannot store it (full, a
+  // private window) sends it straight away; `failed` says so when that fails too.
   var SEND_WAIT_MS = 5000;
-  function queueAndGo(item) {
+  var SYNC_WAIT_MS = 2000;
+  function queueAndGo(item, failed) {
+    function delay(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
     return Outbox.add(item).then(function () {
+      // Asked for before the page is left (leaving could cut the request short); a worker not active yet
+      // (the very first visit) does not hold the page.
+      var registered = Promise.race([syncLater(), delay(SYNC_WAIT_MS)]);
       var tried = navigator.onLine ? Outbox.flush() : Promise.resolve();
-      var waited = new Promise(function (resolve) { setTimeout(resolve, SEND_WAIT_MS); });
-      return Promise.race([tried, waited]).catch(function () { return null; });
-    }).then(function () {
-      window.location.href = "/field/outbox";
+      var sentOrWaited = Promise.race([tried, delay(SEND_WAIT_MS)]).catch(function () { return null; });
+      return Promise.all([registered, sentOrWaited]).then(function () {
+        window.location.href = "/field/outbox";
+      });
+    }, function () {
+      return Outbox.sendNow(item).then(function () {
+        window.location.href = "/field/outbox";
+      }, failed);
     });
   }
 
@@ -167,30 +225,46 @@
     }, function (error) {
       status.textContent = error && error.code === 1 ? statusBox.dataset.denied : statusBox.dataset.failed;
     });
+    // The task of the link; a form saved before the task was given has no choice for it yet: one is added.
     var task = new URLSearchParams(window.location.search).get("task");
-    if (task && form.querySelector('#task option[value="' + task + '"]')) { $("task").value = task; }
+    var taskSelect = $("task");
+    if (task && /^\d+$/.test(task)) {
+      var known = Array.prototype.some.call(taskSelect.options, function (option) { return option.value === task; });
+      if (!known) { taskSelect.add(new Option(format(taskSelect.dataset.other, {id: task}), task)); }
+      taskSelect.value = task;
+    }
 
+    // Photos are added one by one (a phone's camera gives one per shot), shrunk one at a time (a cheap phone has
+    // little memory), up to the report's limit.
     var photoStatus = $("photo-status");
+    var photoInput = $("photos");
     var photosMax = parseInt(form.dataset.photosMax, 10);
-    $("photos").addEventListener("change", function (event) {
-      var files = Array.prototype.slice.call(event.target.files, 0, photosMax);
-      if (event.target.files.length > photosMax) {
+    var showPhotos = function () {
+      photoStatus.textContent = photos.length ? format(photoStatus.dataset.count, {
+        count: photos.length, size: Math.round(photos.reduce(function (s, b) { return s + b.size; }, 0) / 1024)
+      }) : "";
+      $("clear-photos").hidden = photos.length === 0;
+    };
+    photoInput.addEventListener("change", function () {
+      var files = Array.prototype.slice.call(photoInput.files);
+      photoInput.value = "";
+      if (photos.length + files.length > photosMax) {
+        files = files.slice(0, Math.max(0, photosMax - photos.length));
         photoStatus.textContent = format(photoStatus.dataset.tooMany, {count: photosMax});
       } else {
         photoStatus.textContent = photoStatus.dataset.shrinking;
       }
       $("send").disabled = true;
-      Promise.all(files.map(function (file) {
-        return shrink(file, parseInt(form.dataset.photoMaxPx, 10));
-      })).then(function (blobs) {
-        photos = blobs;
-        photoStatus.textContent = blobs.map(function (b) { return Math.round(b.size / 1024) + " KB"; }).join(", ");
-      }, function () {
-        photos = [];
-        event.target.value = "";
+      files.reduce(function (done, file) {
+        return done.then(function () {
+          return shrink(file, parseInt(form.dataset.photoMaxPx, 10)).then(function (blob) { photos.push(blob); });
+        });
+      }, Promise.resolve()).then(showPhotos, function () {
+        showPhotos();
         photoStatus.textContent = photoStatus.dataset.unreadable;
       }).then(function () { $("send").disabled = false; });
     });
+    $("clear-photos").addEventListener("click", function () { photos = []; showPhotos(); });
 
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -201,9 +275,9 @@
       if (!findings.length || !alone) { $("findings").scrollIntoView(); return; }
       var measurements = [];
       form.querySelectorAll('input[name="crack"]').forEach(function (input) {
-        if (input.value !== "") {
-          measurements.push({device: input.dataset.device, sensor: input.dataset.sensor,
-                             value_mm: parseFloat(input.value)});
+        var value = parseFloat(input.value);
+        if (isFinite(value)) {
+          measurements.push({device: input.dataset.device, sensor: input.dataset.sensor, value_mm: value});
         }
       });
       var position = positionFields(form.dataset.pointLon, form.dataset.pointLat, form.elements.note.value.trim(),
@@ -212,13 +286,16 @@
       queueAndGo({
         point_name: form.dataset.pointName,
         fields: {
-          point: form.dataset.point, task: $("task").value || null, reported_at: new Date().toISOString(),
+          point: form.dataset.point, task: taskSelect.value || null, reported_at: new Date().toISOString(),
           lon: position.lon, lat: position.lat, accuracy_m: position.accuracy_m, findings: findings,
           judgement: form.querySelector('input[name="judgement"]:checked').value, note: position.note || null,
           measurements: measurements
         },
         photos: photos
-      }).then(function () { $("form-status").textContent = form.dataset.queued; });
+      }, function () {
+        $("send").disabled = false;
+        $("form-status").textContent = form.dataset.lost;
+      });
     });
   }
 
@@ -248,6 +325,10 @@
           note: position.note
         },
         photos: []
+      }, function () {
+        $("danger-send").disabled = false;
+        $("danger-error").textContent = dangerForm.dataset.lost;
+        $("danger-error").hidden = false;
       });
     });
   }
@@ -256,6 +337,14 @@
   var list = $("outbox-list");
   if (list) {
     var message = $("outbox-message");
+    var button = function (text, onClick) {
+      var element = document.createElement("button");
+      element.type = "button";
+      element.className = "plain";
+      element.textContent = text;
+      element.addEventListener("click", onClick);
+      return element;
+    };
     var render = function () {
       Promise.all([Outbox.waiting(), Outbox.sent()]).then(function (both) {
         var waiting = both[0];
@@ -270,7 +359,7 @@
         }
         waiting.forEach(function (item) {
           var li = document.createElement("li");
-          li.className = "waiting " + item.state;
+          li.className = "waiting " + item.state + (item.fields.judgement === "dangerous" ? " dangerous" : "");
           li.dataset.clientId = item.client_id;
           var title = document.createElement("strong");
           title.textContent = item.point_name;
@@ -284,14 +373,10 @@
             (item.held ? " · " + format(list.dataset.otherPerson, {name: item.person_name || "?"}) : "");
           li.append(title, detail);
           if (item.state === "refused") {
-            var remove = document.createElement("button");
-            remove.type = "button";
-            remove.className = "plain";
-            remove.textContent = list.dataset.delete;
-            remove.addEventListener("click", function () {
+            li.appendChild(button(list.dataset.retry, function () { Outbox.retry(item.client_id); }));
+            li.appendChild(button(list.dataset.delete, function () {
               if (window.confirm(list.dataset.confirmDelete)) { Outbox.remove(item.client_id); }
-            });
-            li.appendChild(remove);
+            }));
           }
           list.appendChild(li);
         });
@@ -320,11 +405,13 @@
     render();
     Outbox.forgetOldSent();
     var sendNow = $("send-now");
-    if (sendNow) sendNow.addEventListener("click", function () {
-      message.textContent = message.dataset.sending;
-      Outbox.flush().then(function (summary) {
-        message.textContent = format(message.dataset.done, summary);
-      }, function () { message.textContent = message.dataset.failed; });
-    });
+    if (sendNow) {
+      sendNow.addEventListener("click", function () {
+        message.textContent = message.dataset.sending;
+        Outbox.flush().then(function (summary) {
+          message.textContent = format(message.dataset.done, summary);
+        }, function () { message.textContent = message.dataset.failed; });
+      });
+    }
   }
 })();

@@ -4,10 +4,12 @@
 // - The app's pages (home, my points, their report forms, the outbox) go to the network first and fall back to the
 //   copy cached the last time they were fetched; a page never fetched shows the offline page. The home page's
 //   script fetches every point's pages ahead, so the cards are there before the monitor walks out of signal.
-// - Nothing is sent from here: reports wait in the page's outbox (IndexedDB) and are sent from the page.
+// - The outbox (IndexedDB, the same script as the pages') is sent from here too when the browser fires a
+//   Background Sync: the signal came back while the app was closed or the phone in a pocket.
 // Workbox's modules load from the app's own vendored copy, never from a CDN.
-/* global workbox */
-importScripts("/field/static/vendor/workbox/workbox-sw.js");
+/* global workbox, Outbox */
+importScripts("/field/static/vendor/workbox/workbox-sw.js", "/field/static/vendor/idb/idb.umd.js",
+              "/field/static/outbox.js");
 workbox.setConfig({modulePathPrefix: "/field/static/vendor/workbox/", debug: false});
 
 // Loaded while the script first runs: a service worker may not import scripts later.
@@ -60,4 +62,13 @@ workbox.routing.setCatchHandler(function (options) {
     return workbox.precaching.matchPrecache("/field/offline");
   }
   return Response.error();
+});
+
+// The pages ask for a sync whenever a report waits. Failing the event (a report kept for later) makes the browser
+// try again later, with its own back-off, for as long as it allows.
+self.addEventListener("sync", function (event) {
+  if (event.tag !== "outbox") { return; }
+  event.waitUntil(Outbox.flush().then(function (summary) {
+    if (summary.kept) { throw new Error(summary.kept + " report(s) still waiting"); }
+  }));
 });
