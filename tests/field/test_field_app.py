@@ -297,3 +297,23 @@ def test_the_service_worker_sends_a_waiting_danger_report_with_no_page_of_the_ap
     assert db.execute("SELECT judgement, reporter_id FROM patrol_report").fetchall() == [
         ("dangerous", monitor["person_id"])]
     assert db.execute("SELECT level FROM alert WHERE hazard_point = %s", (monitor["point"],)).fetchone()[0] == "orange"
+
+
+def test_a_half_filled_report_survives_the_tab_being_closed(db, database_url, console, phone):
+    monitor = make_monitor(db, task=False)
+    activate(phone, console.url, issue_code(database_url, monitor["person_id"]).code)
+    form = f"{console.url}/field/points/{monitor['point']}/report"
+    phone.goto(form)
+    phone.check("input[name=findings][value=bulging]")
+    phone.fill("input[name=crack][data-sensor=M1]", "7.5")
+    phone.fill("textarea[name=note]", "房后土坡鼓胀")
+    phone.goto("about:blank")  # Android closed the tab while the camera was open
+
+    phone.goto(form)
+    assert phone.locator("input[name=findings][value=bulging]").is_checked()
+    assert phone.input_value("input[name=crack][data-sensor=M1]") == "7.5"
+    assert phone.input_value("textarea[name=note]") == "房后土坡鼓胀"
+    phone.click("#send")
+    phone.wait_for_selector("#sent-list li.sent")
+    phone.goto(form)
+    assert not phone.locator("input[name=findings][value=bulging]").is_checked(), "the sent report's draft came back"

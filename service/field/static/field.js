@@ -266,6 +266,37 @@
     });
     $("clear-photos").addEventListener("click", function () { photos = []; showPhotos(); });
 
+    // What is ticked and typed is kept as a draft while the form is filled: Android may close the tab while the
+    // camera is open. The photos are not (a draft holds text); the draft goes once the report is in the outbox.
+    var draftKey = "geohazard-field-draft:" + form.dataset.point;
+    var saveDraft = function () {
+      var draft = {findings: [], cracks: {}, judgement: form.querySelector('input[name="judgement"]:checked').value,
+                   note: form.elements.note.value, task: taskSelect.value};
+      form.querySelectorAll('input[name="findings"]:checked').forEach(function (input) {
+        draft.findings.push(input.value);
+      });
+      form.querySelectorAll('input[name="crack"]').forEach(function (input) {
+        draft.cracks[input.dataset.device + "/" + input.dataset.sensor] = input.value;
+      });
+      localStorage.setItem(draftKey, JSON.stringify(draft));
+    };
+    var draft = JSON.parse(localStorage.getItem(draftKey) || "null");
+    if (draft) {
+      form.querySelectorAll('input[name="findings"]').forEach(function (input) {
+        input.checked = draft.findings.indexOf(input.value) >= 0;
+      });
+      form.querySelectorAll('input[name="crack"]').forEach(function (input) {
+        input.value = draft.cracks[input.dataset.device + "/" + input.dataset.sensor] || "";
+      });
+      form.querySelectorAll('input[name="judgement"]').forEach(function (input) {
+        input.checked = input.value === draft.judgement;
+      });
+      form.elements.note.value = draft.note;
+      if (!task && draft.task) { taskSelect.value = draft.task; }
+    }
+    form.addEventListener("input", saveDraft);
+    form.addEventListener("change", saveDraft);
+
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var findings = Array.prototype.map.call(form.querySelectorAll('input[name="findings"]:checked'),
@@ -283,6 +314,7 @@
       var position = positionFields(form.dataset.pointLon, form.dataset.pointLat, form.elements.note.value.trim(),
                                     form.dataset.noFix);
       $("send").disabled = true;
+      localStorage.removeItem(draftKey);
       queueAndGo({
         point_name: form.dataset.pointName,
         fields: {
@@ -294,6 +326,7 @@
         photos: photos
       }, function () {
         $("send").disabled = false;
+        saveDraft();
         $("form-status").textContent = form.dataset.lost;
       });
     });
