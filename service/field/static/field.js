@@ -63,7 +63,9 @@
   }
   function flushWhenOnline() {
     if (navigator.onLine && signedIn) {
-      Outbox.flush();
+      // A failure of the phone's storage is the only way here (each report's own failure is kept with it): said
+      // on the console, and tried again at the next minute.
+      Outbox.flush().catch(function (error) { console.warn("outbox not sent:", error); });
     }
   }
   window.addEventListener("online", function () { showNetwork(); flushWhenOnline(); refreshNow(); });
@@ -72,7 +74,7 @@
   showNetwork();
   showOutbox();
   if (signedIn) {
-    Outbox.remember().then(flushWhenOnline);
+    Outbox.remember().then(flushWhenOnline, flushWhenOnline);
     setInterval(flushWhenOnline, REFRESH_MS);
   } else if ("caches" in window && $("code")) {
     // On the activation page the phone has no session: what it saved for the last one is not to be shown offline.
