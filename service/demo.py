@@ -127,7 +127,7 @@ def _monitor_code(settings: Settings, point: str, api_url: str) -> tuple[str, st
 
     The codes an earlier run issued and nobody used are withdrawn first, so runs do not pile up pending codes.
     """
-    from service.console.pages.phones import activation_url
+    from service.field.phones import activation_url
     from service.field import phones
 
     async def issue() -> tuple[str, str]:

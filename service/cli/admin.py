@@ -181,7 +181,7 @@ def add_phone(sub) -> None:
 
 def cmd_phone(settings: Settings, args) -> None:
     from service.console.i18n import local_time
-    from service.console.pages.phones import activation_url
+    from service.field.phones import activation_url
     from service.field import phones
 
     check_postgres(settings)

@@ -28,6 +28,8 @@ FREE_ATTEMPTS = 10
 BACKOFF_BASE_S = 30
 BACKOFF_MAX_S = 15 * 60
 LABEL_LENGTH = 200
+# Where a phone takes a code: the QR code's link opens it with ?code=, or the monitor types the code there.
+ACTIVATE_PATH = "/field/activate"
 
 
 class NotEligible(Exception):
@@ -71,6 +73,11 @@ class IssuedCode:
     def display(self) -> str:
         """The code as printed and typed: XXXX-XXXX."""
         return f"{self.code[:4]}-{self.code[4:]}"
+
+
+def activation_url(base_url: str, code: str) -> str:
+    """The link a phone opens to use a code: the service's address, the activation page, the code's 8 symbols."""
+    return f"{base_url.rstrip('/')}{ACTIVATE_PATH}?code={code}"
 
 
 def normalise_code(typed: str) -> str:

@@ -23,7 +23,7 @@ router = APIRouter(prefix=FIELD_PREFIX, include_in_schema=False)
 STATIC_DIR = web.PACKAGE_DIR / "static"
 TEMPLATES_DIR = web.PACKAGE_DIR / "templates"
 LOCALE_DIR = web.PACKAGE_DIR / "locale"
-ACTIVATE_PATH = f"{FIELD_PREFIX}/activate"
+ACTIVATE_PATH = phones.ACTIVATE_PATH
 ACTIVATE_CSRF_COOKIE = "geohazard_activate_csrf"
 ACTIVATE_CSRF_FIELD = "csrf_token"
 # The files the service worker keeps from its installation on: the app shell. Pages are cached as they are fetched.

@@ -16,13 +16,6 @@ from service.deps import ConnDep
 from service.field import phones
 
 router = APIRouter(prefix=CONSOLE_PREFIX, include_in_schema=False)
-# Where the phone app takes a code (service/field): the QR code opens it with ?code=, or the monitor types it there.
-ACTIVATE_PATH = "/field/activate"
-
-
-def activation_url(base_url: str, code: str) -> str:
-    """The link a phone opens to use a code: the service's address, the activation page, the code's 8 symbols."""
-    return f"{base_url.rstrip('/')}{ACTIVATE_PATH}?code={code}"
 
 
 def qr_svg(url: str) -> Markup:
@@ -53,8 +46,8 @@ async def issue_code(request: Request, conn: ConnDep, user: Admin) -> HTMLRespon
     name = await conn.fetchval(phones.Q["person_name"], person_id)
     base = str(request.base_url).rstrip("/")
     response = render(request, "phone_sheet.html", {"name": name, "issued": issued,
-                                                    "qr": qr_svg(activation_url(base, issued.code)),
-                                                    "activate_url": base + ACTIVATE_PATH,
+                                                    "qr": qr_svg(phones.activation_url(base, issued.code)),
+                                                    "activate_url": base + phones.ACTIVATE_PATH,
                                                     "valid_hours": phones.CODE_VALID_HOURS})
     # The code is a secret of one person: no copy in the browser's cache for the next one at this desk to find.
     response.headers["Cache-Control"] = "no-store"
