@@ -85,12 +85,12 @@ async def home(*, conn: asyncpg.Connection, caller: ApiToken) -> Home:
 async def point(*, conn: asyncpg.Connection, caller: ApiToken, code: str) -> PointView:
     """One of the monitor's points (NotFound for any other): card, level, open tasks, alerts and marked cracks."""
     card = await point_service.get_card(conn=conn, code=code, token=caller)
-    detail = await point_service.get_hazard_point(conn=conn, code=code, token=caller)
+    summary = await point_service.get_hazard_point_summary(conn=conn, code=code, token=caller)
     tasks, _ = await patrol_service.list_tasks(
         conn=conn, caller=caller, query=PatrolTaskQuery(point=code, state=["open"], limit=MAX_ROWS))
     alerts, _ = await alert_service.list_alerts(
         conn=conn, query=AlertQuery(point=code, state=UNRESOLVED, limit=MAX_ROWS), token=caller)
     cracks = [MarkedCrack(device=row["device_id"], sensor=row["code"])
               for row in await conn.fetch(PATROLS_Q["manual_sensors"], code)]
-    return PointView(card=card, level=detail.level, tasks=tasks, alerts=alerts, cracks=cracks,
+    return PointView(card=card, level=summary.level, tasks=tasks, alerts=alerts, cracks=cracks,
                      findings=checklist(card.type))

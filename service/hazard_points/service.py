@@ -69,14 +69,24 @@ async def get_hazard_point(*, conn: asyncpg.Connection, code: str, token: ApiTok
         return await _detail(conn, code, scoped_person(token))
 
 
-async def _detail(conn: asyncpg.Connection, code: str, person: int | None = None) -> HazardPointDetail:
+async def get_hazard_point_summary(*, conn: asyncpg.Connection, code: str, token: ApiToken) -> HazardPointPublic:
+    """The point as lists show it, with its current level: without its plan, sensors and grid."""
+    return await _one(conn, code, scoped_person(token))
+
+
+async def _one(conn: asyncpg.Connection, code: str, person: int | None) -> HazardPointPublic:
     points, _ = await _select(conn, HazardPointQuery(limit=1), person, code)
     if not points:
         raise _not_found(code)
+    return points[0]
+
+
+async def _detail(conn: asyncpg.Connection, code: str, person: int | None = None) -> HazardPointDetail:
+    point = await _one(conn, code, person)
     documents = await conn.fetchrow(Q["hazard_point_documents"], code)
     sensors = await conn.fetch(Q["hazard_point_sensors"], code)
     return HazardPointDetail(
-        **points[0].model_dump(),
+        **point.model_dump(),
         **dict(documents),
         sensors=[SensorPublic.model_validate(dict(sensor)) for sensor in sensors],
         grid=await _grid(conn, code),
