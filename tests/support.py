@@ -5,6 +5,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import paho.mqtt.client as mqtt
@@ -14,15 +15,17 @@ import psycopg
 WAIT_S = 20.0
 
 
-def wait_until(predicate, timeout_s: float = WAIT_S, what: str = "condition"):
-    """Poll `predicate` until it returns something truthy; fail the test after `timeout_s`."""
+def wait_until(predicate, timeout_s: float = WAIT_S, what: str | Callable[[], str] = "condition"):
+    """Poll `predicate` until it returns something truthy; fail the test after `timeout_s`, saying `what` was
+    awaited (a callable is asked then, to describe the state the test found)."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; last value {value!r}")
+            awaited = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {awaited}; last value {value!r}")
         time.sleep(0.05)
 
 

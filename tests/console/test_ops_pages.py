@@ -160,14 +160,17 @@ def test_the_dead_letters_page_lists_a_dead_letter_and_an_admin_replays_the_quar
     ingest.raw(topic, NOT_JSON)
     ingest.raw(topic, long)
     ingest.readings("GW-NEW", [crack(minutes_ago=10, value=1.0), crack(value=2.0)])
-    wait_until(lambda: fetch(settings.database_url, "SELECT (SELECT count(*) FROM dead_letter),"
-                                                    " (SELECT count(*) FROM quarantine)") == [(2, 2)],
-               what="2 dead letters and 2 quarantined readings")
+    counts = "SELECT (SELECT count(*) FROM dead_letter), (SELECT count(*) FROM quarantine)"
+    # What the dead letters were, said if the counts are not right (a redelivered message dead-lettered twice?).
+    letters = "SELECT topic, reason, payload_bytes, payload_sha256, received_at FROM dead_letter ORDER BY id"
+    wait_until(lambda: fetch(settings.database_url, counts) == [(2, 2)],
+               what=lambda: f"2 dead letters and 2 quarantined readings (dead letters: "
+                            f"{fetch(settings.database_url, letters)})")
     sign_in(page, console.url, make_login(db, role="admin", name="管理员 赵"))
     page.click("header nav >> text=死信与隔离")
     page.wait_for_url(re.compile(r".*/console/intake$"))
 
-    assert page.locator("tr.dead-letter").count() == 2
+    assert page.locator("tr.dead-letter").count() == 2, fetch(settings.database_url, letters)
     cut = page.locator("tr.dead-letter", has_text=hashlib.sha256(long).hexdigest()).inner_text()
     assert "payload is not JSON" in cut and "100,010 字节" in cut and "已截断" in cut and "前 65,538 字节" in cut
     whole = page.locator("tr.dead-letter", has_text=hashlib.sha256(NOT_JSON).hexdigest()).inner_text()
